@@ -1,0 +1,120 @@
+// simtune bench encode: throughput of the encoder, and the share of this machine's sgemm
+// throughput it reaches (the roofline for a model made of matrix products).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "core/blas.h"
+#include "simtune/error.h"
+
+namespace simtune::cli {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// GFLOP/s of the four matrix products of a BERT layer on n packed tokens.
+double sgemm_gflops(int n, int C, int I, int repeat) {
+  const std::size_t widest = static_cast<std::size_t>(std::max(3 * C, I));
+  std::vector<float> a(static_cast<std::size_t>(n) * widest, 0.5f);
+  std::vector<float> w(widest * static_cast<std::size_t>(std::max(C, I)), 0.25f);
+  std::vector<float> out(static_cast<std::size_t>(n) * widest);
+  auto once = [&] {
+    matmul_nt(out.data(), a.data(), w.data(), n, C, 3 * C);
+    matmul_nt(out.data(), a.data(), w.data(), n, C, C);
+    matmul_nt(out.data(), a.data(), w.data(), n, C, I);
+    matmul_nt(out.data(), a.data(), w.data(), n, I, C);
+  };
+  once();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < repeat; r++) once();
+  const double flops = 2.0 * n * (3.0 * C * C + C * C + 2.0 * C * I) * repeat;
+  return flops / seconds_since(t0) / 1e9;
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  struct Args {
+    std::string model, input;
+    std::size_t batch_size = 32;
+    int threads = 0, repeat = 3;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* bench = app.add_subcommand("bench", "Measure throughput");
+  bench->require_subcommand(1);
+  CLI::App* cmd = bench->add_subcommand(
+      "encode", "Sentences/s and tokens/s of encode on the input lines, and the sgemm roofline");
+  cmd->add_option("--model", args->model, "Model directory")->required();
+  cmd->add_option("--input", args->input, "Text file, one sentence per line")->required();
+  cmd->add_option("--batch-size", args->batch_size, "Sentences per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("--repeat", args->repeat, "Timed passes over the input (best is reported)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    set_num_threads(args->threads);
+    const std::vector<std::string> lines = read_lines(args->input, false);
+    if (lines.empty()) throw Error(args->input + ": no sentences to benchmark");
+    Encoder encoder = Encoder::load(args->model);
+    std::size_t tokens = 0;
+    for (const auto& line : lines) tokens += encoder.tokenizer().encode(line, encoder.max_seq_length()).size();
+
+    EncodeOptions options;
+    options.batch_size = args->batch_size;
+    const std::vector<std::string> warm(lines.begin(),
+                                        lines.begin() + std::min<std::size_t>(lines.size(), 64));
+    encoder.encode(warm, options);
+    double best = 1e30;
+    for (int r = 0; r < args->repeat; r++) {
+      const auto t0 = std::chrono::steady_clock::now();
+      encoder.encode(lines, options);
+      best = std::min(best, seconds_since(t0));
+    }
+    const ModelFiles& f = encoder.files();
+    const int C = f.bert.hidden_size, I = f.bert.intermediate_size, L = f.bert.num_hidden_layers;
+    const double mean_len = static_cast<double>(tokens) / lines.size();
+    // Per token: the four products of each layer, plus attention's two (q.k and p.v) products
+    // over a sequence of mean length.
+    const double flops_per_token = L * (2.0 * (4.0 * C * C + 2.0 * C * I) + 4.0 * mean_len * C);
+    const double achieved = flops_per_token * tokens / best / 1e9;
+    const int batch_tokens = static_cast<int>(mean_len * args->batch_size);
+    const double roofline = sgemm_gflops(std::max(batch_tokens, 1), C, I, 20);
+    const nlohmann::json result = {
+        {"sentences", lines.size()},
+        {"tokens", tokens},
+        {"batch_size", args->batch_size},
+        {"seconds", best},
+        {"sentences_per_s", lines.size() / best},
+        {"tokens_per_s", tokens / best},
+        {"model_gflop_per_s", achieved},
+        {"sgemm_gflop_per_s", roofline},
+        {"roofline_share", achieved / roofline},
+    };
+    if (args->json) {
+      std::printf("%s\n", result.dump().c_str());
+    } else {
+      std::printf(
+          "sentences      %zu (%zu tokens, %.1f per sentence)\n"
+          "time           %.3f s (best of %d)\n"
+          "sentences/s    %.1f\n"
+          "tokens/s       %.0f\n"
+          "model GFLOP/s  %.1f\n"
+          "sgemm GFLOP/s  %.1f (same shapes, %d tokens per product)\n"
+          "roofline share %.0f%%\n",
+          lines.size(), tokens, mean_len, best, args->repeat, lines.size() / best, tokens / best,
+          achieved, roofline, batch_tokens, 100.0 * achieved / roofline);
+    }
+  });
+}
+
+}  // namespace simtune::cli

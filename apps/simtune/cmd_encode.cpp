@@ -1,0 +1,74 @@
+// simtune encode / similarity: embeddings of input lines, cosine similarity of two texts.
+#include <cmath>
+#include <cstdio>
+
+#include "cli.h"
+#include "simtune/error.h"
+
+namespace simtune::cli {
+
+void add_encode(CLI::App& app) {
+  struct Args {
+    std::string model, input = "-", output;
+    EncodeOptions options;
+    int threads = 0;
+    bool replace_invalid = false, quiet = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("encode", "Embed each input line (one row per line, in order)");
+  cmd->add_option("--model", args->model, "Model directory")->required();
+  cmd->add_option("--input", args->input, "Text file, one sentence per line (- for stdin)")
+      ->capture_default_str();
+  cmd->add_option("--output", args->output, "emb.npy (float32), emb.jsonl, or - for JSONL on stdout")
+      ->required();
+  cmd->add_option("--batch-size", args->options.batch_size, "Sentences per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-seq-length", args->options.max_seq_length,
+                  "Truncate to this many tokens (default: the model's max_seq_length)");
+  cmd->add_flag("--normalize", args->options.normalize, "L2-normalise the embeddings");
+  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,
+                "Replace invalid UTF-8 with U+FFFD instead of stopping");
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress bar");
+  cmd->callback([args] {
+    set_num_threads(args->threads);
+    const std::vector<std::string> lines = read_lines(args->input, args->replace_invalid);
+    Encoder encoder = Encoder::load(args->model);
+    Progress progress("encode", "sentences", args->quiet);
+    EncodeOptions options = args->options;
+    options.progress = [&](std::size_t done, std::size_t total) { progress.update(done, total); };
+    Matrix m = encoder.encode(lines, options);
+    progress.finish();
+    write_embeddings(args->output, m);
+  });
+}
+
+void add_similarity(CLI::App& app) {
+  struct Args {
+    std::string model, a, b;
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("similarity", "Print the cosine similarity of two texts");
+  cmd->add_option("--model", args->model, "Model directory")->required();
+  cmd->add_option("text_a", args->a, "First text")->required();
+  cmd->add_option("text_b", args->b, "Second text")->required();
+  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->callback([args] {
+    set_num_threads(args->threads);
+    Encoder encoder = Encoder::load(args->model);
+    Matrix m = encoder.encode({args->a, args->b});
+    double dot = 0, na = 0, nb = 0;
+    for (std::size_t i = 0; i < m.cols; i++) {
+      dot += static_cast<double>(m.row(0)[i]) * m.row(1)[i];
+      na += static_cast<double>(m.row(0)[i]) * m.row(0)[i];
+      nb += static_cast<double>(m.row(1)[i]) * m.row(1)[i];
+    }
+    // torch's cos_sim normalises each vector by max(norm, 1e-12) like F.normalize.
+    const double cos = dot / (std::max(std::sqrt(na), 1e-12) * std::max(std::sqrt(nb), 1e-12));
+    std::printf("%.6f\n", cos);
+  });
+}
+
+}  // namespace simtune::cli

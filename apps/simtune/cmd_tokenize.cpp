@@ -1,0 +1,43 @@
+// simtune tokenize: token ids and tokens of each input line, as JSONL.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "simtune/error.h"
+#include "simtune/model_files.h"
+#include "simtune/tokenizer.h"
+
+namespace simtune::cli {
+
+void add_tokenize(CLI::App& app) {
+  struct Args {
+    std::string model, input = "-";
+    std::size_t max_seq_length = 0;
+    bool replace_invalid = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "tokenize", "Print token ids and tokens of each input line as JSONL {\"ids\",\"tokens\"}");
+  cmd->add_option("--model", args->model, "Model directory")->required();
+  cmd->add_option("--input", args->input, "Text file, one sentence per line (- for stdin)")
+      ->capture_default_str();
+  cmd->add_option("--max-seq-length", args->max_seq_length,
+                  "Truncate to this many tokens including [CLS]/[SEP] (default: the model's)");
+  cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,
+                "Replace invalid UTF-8 with U+FFFD instead of stopping");
+  cmd->callback([args] {
+    ModelFiles files = load_model_files(args->model);
+    Tokenizer tokenizer = Tokenizer::from_directory(files.transformer_dir);
+    const std::size_t max_len = args->max_seq_length ? args->max_seq_length : files.max_seq_length;
+    for (const std::string& line : read_lines(args->input, args->replace_invalid)) {
+      const std::vector<std::int32_t> ids = tokenizer.encode(line, max_len);
+      nlohmann::json tokens = nlohmann::json::array();
+      for (std::int32_t id : ids) tokens.push_back(tokenizer.id_to_token(id));
+      const nlohmann::json row = {{"ids", ids}, {"tokens", tokens}};
+      std::printf("%s\n", row.dump().c_str());
+    }
+  });
+}
+
+}  // namespace simtune::cli

@@ -1,0 +1,63 @@
+// The inference facade: load a sentence-transformers model directory, turn texts into
+// embeddings. The CLI and the server see only this (and the Trainer, later).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "simtune/model_files.h"
+#include "simtune/tokenizer.h"
+
+namespace simtune {
+
+// Row-major float matrix: rows embeddings of `cols` floats.
+struct Matrix {
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::vector<float> data;
+  float* row(std::size_t i) { return data.data() + i * cols; }
+  const float* row(std::size_t i) const { return data.data() + i * cols; }
+};
+
+struct EncodeOptions {
+  std::size_t batch_size = 32;      // sentences per forward pass
+  std::size_t max_seq_length = 0;   // 0: the model's (sentence_bert_config.json)
+  bool normalize = false;           // L2-normalise (also done when the model has Normalize)
+  // Called after each batch with (sentences done, total); may be empty.
+  std::function<void(std::size_t, std::size_t)> progress;
+};
+
+class Encoder {
+ public:
+  // Loads model files, tokenizer and weights (memory-mapped, converted to float32).
+  static Encoder load(const std::filesystem::path& model_dir);
+
+  ~Encoder();
+  Encoder(Encoder&&) noexcept;
+  Encoder& operator=(Encoder&&) noexcept;
+
+  // One embedding per text, in input order. Sentences are grouped by token length so no
+  // padding is computed; the result does not depend on batch size or grouping.
+  // Throws Error("text N: ...") for invalid UTF-8.
+  Matrix encode(const std::vector<std::string>& texts, const EncodeOptions& options = {}) const;
+
+  std::size_t dimension() const;
+  std::size_t max_seq_length() const;
+  const Tokenizer& tokenizer() const;
+  const ModelFiles& files() const;
+
+ private:
+  struct Impl;
+  explicit Encoder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Sets the one thread pool (OpenMP, shared with OpenBLAS) to n threads; n <= 0 keeps the
+// default (all cores).
+void set_num_threads(int n);
+
+}  // namespace simtune

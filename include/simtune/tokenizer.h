@@ -1,0 +1,45 @@
+// BERT tokenizer (Hugging Face BertNormalizer + BertPreTokenizer + WordPiece + [CLS]/[SEP]).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace simtune {
+
+class Tokenizer {
+ public:
+  // Loads tokenizer.json when the directory has one, else vocab.txt + tokenizer_config.json.
+  // Special tokens are looked up by name in the vocabulary, never assumed.
+  static Tokenizer from_directory(const std::filesystem::path& dir);
+
+  ~Tokenizer();
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+
+  // [CLS] tokens(text) [SEP], truncated to at most max_length ids (the specials are kept).
+  // Throws Error when `text` is not valid UTF-8.
+  std::vector<std::int32_t> encode(std::string_view text, std::size_t max_length) const;
+
+  const std::string& id_to_token(std::int32_t id) const;
+  std::size_t vocab_size() const;
+  std::int32_t pad_id() const;
+  std::int32_t cls_id() const;
+  std::int32_t sep_id() const;
+  std::int32_t unk_id() const;
+
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// UTF-8 validity as the tokenizer requires it (no overlongs, surrogates or code points > 10FFFF).
+bool is_valid_utf8(std::string_view text);
+// Copy of `text` with every invalid sequence replaced by U+FFFD.
+std::string replace_invalid_utf8(std::string_view text);
+
+}  // namespace simtune

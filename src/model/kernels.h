@@ -1,0 +1,56 @@
+// BERT's layers as free functions over packed token rows (llm.c style): outputs first, then
+// saved activations, then inputs, then weights, then dimensions. N is the number of real tokens
+// in the batch (all sequences packed back to back, no padding); C the hidden size.
+// Kernels never allocate and never throw. They run their own OpenMP loops, so call them from
+// outside any parallel region.
+#pragma once
+
+#include <cstdint>
+
+namespace simtune {
+
+// Sequence b occupies rows [offsets[b], offsets[b+1]) of every packed (N, ...) tensor.
+struct SeqSpans {
+  const std::int32_t* offsets;  // B + 1 entries, offsets[0] == 0
+  int B;
+};
+
+// out (N,C) = wte[ids] + wpe[positions] + wtt[0] (token_type_ids are all 0, as
+// sentence-transformers passes none). BertEmbeddings' sum, before its LayerNorm.
+void embeddings_forward(float* out, const std::int32_t* ids, const std::int32_t* positions,
+                        const float* wte, const float* wpe, const float* wtt, int N,
+                        int C) noexcept;
+
+// out (N,C) = LayerNorm(inp) with weight/bias (C); saves mean, rstd (N) for backward.
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                       const float* bias, int N, int C, float eps) noexcept;
+
+// x (N,C) += bias + residual, then out = LayerNorm(x): BertSelfOutput / BertOutput after their
+// dense. x keeps the pre-norm sum, which is what layernorm backward needs.
+void bias_residual_layernorm_forward(float* out, float* mean, float* rstd, float* x,
+                                     const float* bias, const float* residual,
+                                     const float* weight, const float* ln_bias, int N, int C,
+                                     float eps) noexcept;
+
+// x (N,OC) += bias (OC).
+void bias_forward(float* x, const float* bias, int N, int OC) noexcept;
+
+// x (N,C) += bias, out = gelu(x) with the exact erf GELU (hidden_act "gelu"); x keeps the
+// pre-activation for backward.
+void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) noexcept;
+
+// Multi-head self-attention of each sequence on itself (so no padding mask is needed).
+// ctx (N,C): heads concatenated, as BertSelfAttention returns them.
+// probs: softmax(q k^T / sqrt(HS)) per sequence and head, sequence b's NH*L*L block at
+//   probs_offsets[b] (see attention_probs_offsets).
+// qkv (N,3C): query | key | value rows from the fused projection (bias added).
+void attention_forward(float* ctx, float* probs, const float* qkv, SeqSpans spans,
+                       const std::int64_t* probs_offsets, int NH, int C) noexcept;
+
+// Fills offsets[B+1] for attention_forward's probs and returns the floats needed.
+std::int64_t attention_probs_offsets(std::int64_t* offsets, SeqSpans spans, int NH) noexcept;
+
+// erf-exact GELU of one value, vectorisable (used by the kernel and its tests).
+float gelu(float x) noexcept;
+
+}  // namespace simtune

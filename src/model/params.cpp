@@ -1,0 +1,150 @@
+#include "model/params.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+#include "core/rng.h"
+#include "io/bert_tensors.h"
+#include "simtune/error.h"
+
+namespace simtune {
+namespace {
+
+std::vector<ParamTensor> to_param_tensors(const std::vector<BertTensorSpec>& specs) {
+  std::vector<ParamTensor> out;
+  out.reserve(specs.size());
+  for (const auto& s : specs) out.push_back({s.name, s.shape, 0, 0});
+  return out;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void read_tensors(const SafetensorsFile& file, const ParamLayout& layout, float* base) {
+  for (const auto& t : layout.tensors) {
+    const TensorInfo* info = file.find(t.name);
+    if (info == nullptr) info = file.find("bert." + t.name);
+    if (info == nullptr) throw Error(file.origin() + ": tensor '" + t.name + "' is missing");
+    file.read_f32(*info, base + t.offset);
+  }
+}
+
+}  // namespace
+
+ParamLayout ParamLayout::for_tensors(const std::vector<ParamTensor>& specs) {
+  ParamLayout layout;
+  layout.tensors = specs;
+  for (auto& t : layout.tensors) {
+    t.numel = 1;
+    for (auto d : t.shape) t.numel *= static_cast<std::size_t>(d);
+    t.offset = layout.total;
+    layout.total += t.numel;
+  }
+  return layout;
+}
+
+const ParamTensor& ParamLayout::at(const std::string& name) const {
+  auto it = std::find_if(tensors.begin(), tensors.end(),
+                         [&](const ParamTensor& t) { return t.name == name; });
+  SIMTUNE_CHECK(it != tensors.end());
+  return *it;
+}
+
+ParamLayout bert_layout(const BertConfig& config) {
+  return ParamLayout::for_tensors(to_param_tensors(bert_tensor_specs(config)));
+}
+
+BertWeights bert_weights(const ParamLayout& layout, const BertConfig& config, float* base) {
+  auto p = [&](const std::string& name) { return base + layout.at(name).offset; };
+  BertWeights w{};
+  w.wte = p("embeddings.word_embeddings.weight");
+  w.wpe = p("embeddings.position_embeddings.weight");
+  w.wtt = p("embeddings.token_type_embeddings.weight");
+  w.emb_ln_w = p("embeddings.LayerNorm.weight");
+  w.emb_ln_b = p("embeddings.LayerNorm.bias");
+  const std::size_t C = static_cast<std::size_t>(config.hidden_size);
+  for (int l = 0; l < config.num_hidden_layers; l++) {
+    const std::string pre = "encoder.layer." + std::to_string(l) + ".";
+    LayerWeights lw{};
+    lw.qkv_w = p(pre + "attention.self.query.weight");
+    lw.qkv_b = p(pre + "attention.self.query.bias");
+    // The fused QKV views rely on key and value following query in the layout.
+    SIMTUNE_CHECK(p(pre + "attention.self.key.weight") == lw.qkv_w + C * C);
+    SIMTUNE_CHECK(p(pre + "attention.self.value.weight") == lw.qkv_w + 2 * C * C);
+    SIMTUNE_CHECK(p(pre + "attention.self.key.bias") == lw.qkv_b + C);
+    SIMTUNE_CHECK(p(pre + "attention.self.value.bias") == lw.qkv_b + 2 * C);
+    lw.attn_out_w = p(pre + "attention.output.dense.weight");
+    lw.attn_out_b = p(pre + "attention.output.dense.bias");
+    lw.ln1_w = p(pre + "attention.output.LayerNorm.weight");
+    lw.ln1_b = p(pre + "attention.output.LayerNorm.bias");
+    lw.fc_w = p(pre + "intermediate.dense.weight");
+    lw.fc_b = p(pre + "intermediate.dense.bias");
+    lw.proj_w = p(pre + "output.dense.weight");
+    lw.proj_b = p(pre + "output.dense.bias");
+    lw.ln2_w = p(pre + "output.LayerNorm.weight");
+    lw.ln2_b = p(pre + "output.LayerNorm.bias");
+    w.layers.push_back(lw);
+  }
+  return w;
+}
+
+BertParams BertParams::load(const std::filesystem::path& weights, const BertConfig& config) {
+  SafetensorsFile file = SafetensorsFile::open(weights);
+  check_weights(file, config);
+  BertParams params;
+  params.layout = bert_layout(config);
+  params.values.resize(params.layout.total);
+  read_tensors(file, params.layout, params.values.data());
+  // The pooler is optional: keep whichever of its tensors the file has, to save them back.
+  std::vector<ParamTensor> present;
+  for (const auto& t : to_param_tensors(bert_pooler_specs(config))) {
+    if (file.find(t.name) != nullptr || file.find("bert." + t.name) != nullptr) present.push_back(t);
+  }
+  params.extra_layout = ParamLayout::for_tensors(present);
+  params.extra_values.resize(params.extra_layout.total);
+  read_tensors(file, params.extra_layout, params.extra_values.data());
+  return params;
+}
+
+BertParams BertParams::init(const BertConfig& config, std::uint64_t seed) {
+  BertParams params;
+  params.layout = bert_layout(config);
+  params.extra_layout = ParamLayout::for_tensors(to_param_tensors(bert_pooler_specs(config)));
+  params.values.assign(params.layout.total, 0.0f);
+  params.extra_values.assign(params.extra_layout.total, 0.0f);
+  Rng rng(seed);
+  auto fill = [&](const ParamLayout& layout, std::vector<float>& values) {
+    for (const auto& t : layout.tensors) {
+      float* data = values.data() + t.offset;
+      if (t.name.find("LayerNorm") != std::string::npos) {
+        if (ends_with(t.name, ".weight")) std::fill(data, data + t.numel, 1.0f);
+      } else if (ends_with(t.name, ".weight")) {
+        for (std::size_t i = 0; i < t.numel; i++) {
+          data[i] = static_cast<float>(rng.normal() * config.initializer_range);
+        }
+      }
+    }
+  };
+  fill(params.layout, params.values);
+  fill(params.extra_layout, params.extra_values);
+  // nn.Embedding(padding_idx=pad_token_id) keeps that row at zero.
+  const auto& wte = params.layout.at("embeddings.word_embeddings.weight");
+  const std::size_t C = static_cast<std::size_t>(config.hidden_size);
+  if (config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size) {
+    float* row = params.values.data() + wte.offset + static_cast<std::size_t>(config.pad_token_id) * C;
+    std::fill(row, row + C, 0.0f);
+  }
+  return params;
+}
+
+std::vector<TensorRef> BertParams::tensor_refs() const {
+  std::vector<TensorRef> refs;
+  for (const auto& t : layout.tensors) refs.push_back({t.name, t.shape, values.data() + t.offset});
+  for (const auto& t : extra_layout.tensors) {
+    refs.push_back({t.name, t.shape, extra_values.data() + t.offset});
+  }
+  return refs;
+}
+
+}  // namespace simtune

@@ -1,0 +1,77 @@
+// BERT parameters in one flat float buffer, in Hugging Face checkpoint order (io/bert_tensors.h),
+// so gradients and optimizer moments can share the layout and a checkpoint is one write.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "simtune/model_files.h"
+#include "simtune/safetensors.h"
+
+namespace simtune {
+
+struct ParamTensor {
+  std::string name;  // Hugging Face name, e.g. "encoder.layer.0.attention.self.query.weight"
+  std::vector<std::int64_t> shape;
+  std::size_t offset = 0;  // in floats, into the flat buffer
+  std::size_t numel = 0;
+};
+
+struct ParamLayout {
+  std::vector<ParamTensor> tensors;
+  std::size_t total = 0;  // floats
+
+  static ParamLayout for_tensors(const std::vector<ParamTensor>& specs);
+  const ParamTensor& at(const std::string& name) const;  // aborts on an unknown name
+};
+
+// Pointers to one layer's tensors inside a flat buffer laid out by the BERT layout.
+struct LayerWeights {
+  float* qkv_w;  // (3C, C): query, key, value rows
+  float* qkv_b;  // (3C)
+  float* attn_out_w;  // (C, C)
+  float* attn_out_b;
+  float* ln1_w;
+  float* ln1_b;
+  float* fc_w;  // (I, C) intermediate.dense
+  float* fc_b;
+  float* proj_w;  // (C, I) output.dense
+  float* proj_b;
+  float* ln2_w;
+  float* ln2_b;
+};
+
+struct BertWeights {
+  float* wte;  // (V, C)
+  float* wpe;  // (P, C)
+  float* wtt;  // (T, C)
+  float* emb_ln_w;
+  float* emb_ln_b;
+  std::vector<LayerWeights> layers;
+};
+
+// The trainable BERT tensors (no pooler) in checkpoint order.
+ParamLayout bert_layout(const BertConfig& config);
+// Resolves tensor pointers of `layout` (from bert_layout) inside `base`.
+BertWeights bert_weights(const ParamLayout& layout, const BertConfig& config, float* base);
+
+// The model's parameters plus the tensors that ride along unchanged (the pooler).
+struct BertParams {
+  ParamLayout layout;
+  std::vector<float> values;
+  ParamLayout extra_layout;
+  std::vector<float> extra_values;
+
+  // Reads and checks model.safetensors (names, shapes, dtypes against config.json).
+  static BertParams load(const std::filesystem::path& weights, const BertConfig& config);
+  // Hugging Face's BertPreTrainedModel._init_weights: Linear and Embedding weights
+  // ~ normal(0, initializer_range), the padding_idx embedding row 0, biases 0, LayerNorm 1/0.
+  static BertParams init(const BertConfig& config, std::uint64_t seed);
+
+  // Every tensor (trainable and extra) for save_safetensors.
+  std::vector<TensorRef> tensor_refs() const;
+};
+
+}  // namespace simtune

@@ -1,0 +1,20 @@
+// sentence-transformers' Pooling module (models/Pooling.py) and Normalize, over packed tokens.
+// Outside the model on purpose: the model returns token states, pooling turns them into one
+// vector per sentence.
+#pragma once
+
+#include "model/kernels.h"
+#include "simtune/model_files.h"
+
+namespace simtune {
+
+// out (B, config.output_dimension()): the enabled modes of each sequence's hidden (N,C) rows,
+// concatenated in sentence-transformers' order cls, max, mean, mean_sqrt_len, weightedmean,
+// lasttoken. Every sequence has at least one token ([CLS] and [SEP] are always present).
+void pooling_forward(float* out, const float* hidden, SeqSpans spans, int C,
+                     const PoolingConfig& config) noexcept;
+
+// Each of the B rows of x (B, D) divided by max(||row||, 1e-12), as torch's F.normalize.
+void normalize_forward(float* x, int B, int D) noexcept;
+
+}  // namespace simtune
