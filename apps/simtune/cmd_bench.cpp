@@ -67,7 +67,8 @@ void add_bench(CLI::App& app) {
     if (lines.empty()) throw Error(args->input + ": no sentences to benchmark");
     Encoder encoder = Encoder::load(args->model);
     std::size_t tokens = 0;
-    for (const auto& line : lines) tokens += encoder.tokenizer().encode(line, encoder.max_seq_length()).size();
+    for (const auto& line : lines)
+      tokens += encoder.tokenizer().encode(line, encoder.max_seq_length()).size();
 
     EncodeOptions options;
     options.batch_size = args->batch_size;

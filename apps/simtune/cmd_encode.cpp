@@ -15,11 +15,13 @@ void add_encode(CLI::App& app) {
     bool replace_invalid = false, quiet = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("encode", "Embed each input line (one row per line, in order)");
+  CLI::App* cmd =
+      app.add_subcommand("encode", "Embed each input line (one row per line, in order)");
   cmd->add_option("--model", args->model, "Model directory")->required();
   cmd->add_option("--input", args->input, "Text file, one sentence per line (- for stdin)")
       ->capture_default_str();
-  cmd->add_option("--output", args->output, "emb.npy (float32), emb.jsonl, or - for JSONL on stdout")
+  cmd->add_option("--output", args->output,
+                  "emb.npy (float32), emb.jsonl, or - for JSONL on stdout")
       ->required();
   cmd->add_option("--batch-size", args->options.batch_size, "Sentences per forward pass")
       ->capture_default_str()

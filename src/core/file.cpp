@@ -16,7 +16,9 @@
 namespace simtune {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 void write_all(int fd, std::string_view bytes, const std::filesystem::path& path) {
   const char* p = bytes.data();

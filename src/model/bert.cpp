@@ -79,10 +79,10 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
   const std::int64_t probs = attention_probs_offsets(acts.probs_offsets.data(), spans, NH);
   acts.reserve(N, probs);
 
-  embeddings_forward(acts.emb_sum, batch.ids.data(), batch.positions.data(), w.wte, w.wpe, w.wtt,
-                     N, C);
-  layernorm_forward(acts.emb_ln, acts.emb_mean, acts.emb_rstd, acts.emb_sum, w.emb_ln_w,
-                    w.emb_ln_b, N, C, eps);
+  embeddings_forward(acts.emb_sum, batch.ids.data(), batch.positions.data(), w.wte, w.wpe, w.wtt, N,
+                     C);
+  layernorm_forward(acts.emb_ln, acts.emb_mean, acts.emb_rstd, acts.emb_sum, w.emb_ln_w, w.emb_ln_b,
+                    N, C, eps);
   const float* hidden = acts.emb_ln;
   const std::size_t slots = acts.layers.size();
   for (std::size_t l = 0; l < w.layers.size(); l++) {
@@ -92,15 +92,15 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
     LayerActivations& a = acts.layers[l % slots];
     matmul_nt(a.qkv, hidden, lw.qkv_w, N, C, 3 * C);
     bias_forward(a.qkv, lw.qkv_b, N, 3 * C);
-    attention_forward(a.ctx, a.probs, a.qkv, spans, acts.probs_offsets.data(), NH, C);
+    attention_forward(a.ctx, a.probs, a.qkv, nullptr, spans, acts.probs_offsets.data(), NH, C);
     matmul_nt(a.attn_sum, a.ctx, lw.attn_out_w, N, C, C);
     bias_residual_layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.attn_sum, lw.attn_out_b,
-                                    hidden, lw.ln1_w, lw.ln1_b, N, C, eps);
+                                    nullptr, hidden, lw.ln1_w, lw.ln1_b, N, C, eps);
     matmul_nt(a.fc_pre, a.ln1, lw.fc_w, N, C, I);
     bias_gelu_forward(a.fc, a.fc_pre, lw.fc_b, N, I);
     matmul_nt(a.out_sum, a.fc, lw.proj_w, N, I, C);
-    bias_residual_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.out_sum, lw.proj_b, a.ln1,
-                                    lw.ln2_w, lw.ln2_b, N, C, eps);
+    bias_residual_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.out_sum, lw.proj_b, nullptr,
+                                    a.ln1, lw.ln2_w, lw.ln2_b, N, C, eps);
     hidden = a.ln2;
   }
   return hidden;

@@ -25,19 +25,19 @@ struct PackedBatch {
 
 // Named activation slots of one encoder layer (BertLayer), each (N, ...) over packed tokens.
 struct LayerActivations {
-  float* qkv;        // (N, 3C) fused query/key/value projection, bias added
-  float* probs;      // attention probabilities, per sequence NH*L*L
-  float* ctx;        // (N, C) attention context, heads concatenated
-  float* attn_sum;   // (N, C) attention.output.dense + bias + residual, pre-LayerNorm
-  float* ln1;        // (N, C) attention.output.LayerNorm
-  float* ln1_mean;   // (N)
-  float* ln1_rstd;   // (N)
-  float* fc_pre;     // (N, I) intermediate.dense + bias, pre-GELU
-  float* fc;         // (N, I) GELU
-  float* out_sum;    // (N, C) output.dense + bias + residual, pre-LayerNorm
-  float* ln2;        // (N, C) output.LayerNorm: the layer's output
-  float* ln2_mean;   // (N)
-  float* ln2_rstd;   // (N)
+  float* qkv;       // (N, 3C) fused query/key/value projection, bias added
+  float* probs;     // attention probabilities, per sequence NH*L*L
+  float* ctx;       // (N, C) attention context, heads concatenated
+  float* attn_sum;  // (N, C) attention.output.dense + bias + residual, pre-LayerNorm
+  float* ln1;       // (N, C) attention.output.LayerNorm
+  float* ln1_mean;  // (N)
+  float* ln1_rstd;  // (N)
+  float* fc_pre;    // (N, I) intermediate.dense + bias, pre-GELU
+  float* fc;        // (N, I) GELU
+  float* out_sum;   // (N, C) output.dense + bias + residual, pre-LayerNorm
+  float* ln2;       // (N, C) output.LayerNorm: the layer's output
+  float* ln2_mean;  // (N)
+  float* ln2_rstd;  // (N)
 };
 
 // One arena for every activation, grown only when a batch needs more than any before it.

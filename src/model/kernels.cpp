@@ -1,7 +1,11 @@
 #include "model/kernels.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
+
+#include "core/blas.h"
 
 namespace simtune {
 namespace {
@@ -43,9 +47,27 @@ inline void normalize_row(float* out, float* mean_out, float* rstd_out, const fl
   *rstd_out = s;
 }
 
+// Splits [0, n) into equal contiguous chunks, one per thread: for reductions over tokens into a
+// per-channel result, each thread owns a block of channels, so nothing races and no scratch is
+// needed.
+inline void thread_chunk(int n, int& begin, int& end) {
+  const int threads = omp_get_num_threads(), id = omp_get_thread_num();
+  const int per = (n + threads - 1) / threads;
+  begin = std::min(n, id * per);
+  end = std::min(n, begin + per);
+}
+
 }  // namespace
 
-float gelu(float x) noexcept { return 0.5f * x * (1.0f + fast_erf(x * 0.70710678118654752f)); }
+float gelu(float x) noexcept {
+  return 0.5f * x * (1.0f + fast_erf(x * 0.70710678118654752f));
+}
+
+float gelu_grad(float x) noexcept {
+  const float cdf = 0.5f * (1.0f + fast_erf(x * 0.70710678118654752f));
+  const float pdf = 0.3989422804014327f * std::exp(-0.5f * x * x);
+  return cdf + x * pdf;
+}
 
 void embeddings_forward(float* out, const std::int32_t* ids, const std::int32_t* positions,
                         const float* wte, const float* wpe, const float* wtt, int N,
@@ -60,6 +82,27 @@ void embeddings_forward(float* out, const std::int32_t* ids, const std::int32_t*
   }
 }
 
+void embeddings_backward(float* dwte, float* dwpe, float* dwtt, const float* dout,
+                         const std::int32_t* ids, const std::int32_t* positions, int N,
+                         int C) noexcept {
+  // Tokens repeat ids and positions, so threads split channels rather than tokens.
+#pragma omp parallel
+  {
+    int c0, c1;
+    thread_chunk(C, c0, c1);
+    for (int t = 0; t < N; t++) {
+      const float* d = dout + static_cast<std::int64_t>(t) * C;
+      float* we = dwte + static_cast<std::int64_t>(ids[t]) * C;
+      float* pe = dwpe + static_cast<std::int64_t>(positions[t]) * C;
+      for (int i = c0; i < c1; i++) {
+        we[i] += d[i];
+        pe[i] += d[i];
+        dwtt[i] += d[i];
+      }
+    }
+  }
+}
+
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                        const float* bias, int N, int C, float eps) noexcept {
 #pragma omp parallel for schedule(static)
@@ -69,8 +112,51 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
   }
 }
 
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                        const float* inp, const float* weight, const float* mean, const float* rstd,
+                        int N, int C) noexcept {
+#pragma omp parallel
+  {
+    // Input gradient: rows are independent.
+#pragma omp for schedule(static)
+    for (int t = 0; t < N; t++) {
+      const std::int64_t row = static_cast<std::int64_t>(t) * C;
+      const float* d = dout + row;
+      const float* x = inp + row;
+      const float m = mean[t], s = rstd[t];
+      // dnorm = dout * weight; dx = s * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)).
+      float sum_d = 0.0f, sum_dn = 0.0f;
+#pragma omp simd reduction(+ : sum_d, sum_dn)
+      for (int i = 0; i < C; i++) {
+        const float dn = d[i] * weight[i];
+        sum_d += dn;
+        sum_dn += dn * (x[i] - m) * s;
+      }
+      sum_d /= C;
+      sum_dn /= C;
+      float* dx = dinp + row;
+#pragma omp simd
+      for (int i = 0; i < C; i++) {
+        const float norm = (x[i] - m) * s;
+        dx[i] += s * (d[i] * weight[i] - sum_d - norm * sum_dn);
+      }
+    }
+    // Parameter gradients: sums over tokens, each thread owning a block of channels.
+    int c0, c1;
+    thread_chunk(C, c0, c1);
+    for (int t = 0; t < N; t++) {
+      const std::int64_t row = static_cast<std::int64_t>(t) * C;
+      const float m = mean[t], s = rstd[t];
+      for (int i = c0; i < c1; i++) {
+        dweight[i] += dout[row + i] * (inp[row + i] - m) * s;
+        dbias[i] += dout[row + i];
+      }
+    }
+  }
+}
+
 void bias_residual_layernorm_forward(float* out, float* mean, float* rstd, float* x,
-                                     const float* bias, const float* residual,
+                                     const float* bias, const float* dropout, const float* residual,
                                      const float* weight, const float* ln_bias, int N, int C,
                                      float eps) noexcept {
 #pragma omp parallel for schedule(static)
@@ -78,10 +164,21 @@ void bias_residual_layernorm_forward(float* out, float* mean, float* rstd, float
     const std::int64_t row = static_cast<std::int64_t>(t) * C;
     float* xr = x + row;
     const float* rr = residual + row;
+    if (dropout != nullptr) {
+      const float* mr = dropout + row;
 #pragma omp simd
-    for (int i = 0; i < C; i++) xr[i] = (xr[i] + bias[i]) + rr[i];
+      for (int i = 0; i < C; i++) xr[i] = (xr[i] + bias[i]) * mr[i] + rr[i];
+    } else {
+#pragma omp simd
+      for (int i = 0; i < C; i++) xr[i] = (xr[i] + bias[i]) + rr[i];
+    }
     normalize_row(out + row, mean + t, rstd + t, xr, weight, ln_bias, C, eps);
   }
+}
+
+void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept {
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; i++) x[i] *= mask[i];
 }
 
 void bias_forward(float* x, const float* bias, int N, int OC) noexcept {
@@ -91,6 +188,24 @@ void bias_forward(float* x, const float* bias, int N, int OC) noexcept {
 #pragma omp simd
     for (int i = 0; i < OC; i++) xr[i] += bias[i];
   }
+}
+
+void bias_backward(float* dbias, const float* dout, int N, int OC) noexcept {
+#pragma omp parallel
+  {
+    int c0, c1;
+    thread_chunk(OC, c0, c1);
+    for (int t = 0; t < N; t++) {
+      const float* d = dout + static_cast<std::int64_t>(t) * OC;
+      for (int i = c0; i < c1; i++) dbias[i] += d[i];
+    }
+  }
+}
+
+void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                     int N, int C, int OC) noexcept {
+  matmul_nn(dinp, dout, w, N, OC, C, true);
+  matmul_tn(dw, dout, inp, N, OC, C, true);
 }
 
 void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) noexcept {
@@ -108,6 +223,12 @@ void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) no
   }
 }
 
+void gelu_backward(float* dx, const float* x, const float* dout, int N, int C) noexcept {
+  const std::int64_t n = static_cast<std::int64_t>(N) * C;
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; i++) dx[i] += dout[i] * gelu_grad(x[i]);
+}
+
 std::int64_t attention_probs_offsets(std::int64_t* offsets, SeqSpans spans, int NH) noexcept {
   offsets[0] = 0;
   for (int b = 0; b < spans.B; b++) {
@@ -117,8 +238,8 @@ std::int64_t attention_probs_offsets(std::int64_t* offsets, SeqSpans spans, int 
   return offsets[spans.B];
 }
 
-void attention_forward(float* ctx, float* probs, const float* qkv, SeqSpans spans,
-                       const std::int64_t* probs_offsets, int NH, int C) noexcept {
+void attention_forward(float* ctx, float* probs, const float* qkv, const float* dropout,
+                       SeqSpans spans, const std::int64_t* probs_offsets, int NH, int C) noexcept {
   const int HS = C / NH;
   const int C3 = 3 * C;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
@@ -130,7 +251,8 @@ void attention_forward(float* ctx, float* probs, const float* qkv, SeqSpans span
     const int h = task % NH;
     const int start = spans.offsets[b];
     const int L = spans.offsets[b + 1] - start;
-    float* P = probs + probs_offsets[b] + static_cast<std::int64_t>(h) * L * L;
+    const std::int64_t block = probs_offsets[b] + static_cast<std::int64_t>(h) * L * L;
+    float* P = probs + block;
     for (int i = 0; i < L; i++) {
       const float* q = qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS;
       float* p = P + static_cast<std::int64_t>(i) * L;
@@ -150,13 +272,73 @@ void attention_forward(float* ctx, float* probs, const float* qkv, SeqSpans span
       }
       const float inv = 1.0f / sum;
       for (int j = 0; j < L; j++) p[j] *= inv;
+      const float* m =
+          dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * L : nullptr;
       float* o = ctx + static_cast<std::int64_t>(start + i) * C + h * HS;
       for (int d = 0; d < HS; d++) o[d] = 0.0f;
       for (int j = 0; j < L; j++) {
         const float* v = qkv + static_cast<std::int64_t>(start + j) * C3 + 2 * C + h * HS;
-        const float pj = p[j];
+        const float pj = m != nullptr ? p[j] * m[j] : p[j];
 #pragma omp simd
         for (int d = 0; d < HS; d++) o[d] += pj * v[d];
+      }
+    }
+  }
+}
+
+void attention_backward(float* dqkv, float* dprobs, const float* dctx, const float* qkv,
+                        const float* probs, const float* dropout, SeqSpans spans,
+                        const std::int64_t* probs_offsets, int NH, int C) noexcept {
+  const int HS = C / NH;
+  const int C3 = 3 * C;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+  const int work = spans.B * NH;
+  // Each (sequence, head) task touches only its own rows and head columns of dqkv.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int task = 0; task < work; task++) {
+    const int b = task / NH;
+    const int h = task % NH;
+    const int start = spans.offsets[b];
+    const int L = spans.offsets[b + 1] - start;
+    const std::int64_t block = probs_offsets[b] + static_cast<std::int64_t>(h) * L * L;
+    const float* P = probs + block;
+    float* dP = dprobs + block;
+    auto q = [&](int i) { return qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
+    auto dq = [&](int i) { return dqkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
+    for (int i = 0; i < L; i++) {
+      const float* dc = dctx + static_cast<std::int64_t>(start + i) * C + h * HS;
+      const float* p = P + static_cast<std::int64_t>(i) * L;
+      float* dp = dP + static_cast<std::int64_t>(i) * L;
+      const float* m =
+          dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * L : nullptr;
+      // ctx_i = sum_j m_ij p_ij v_j: dp_ij = m_ij dctx_i . v_j, dv_j += m_ij p_ij dctx_i.
+      for (int j = 0; j < L; j++) {
+        const float* v = q(j) + 2 * C;
+        float* dv = dq(j) + 2 * C;
+        const float mj = m != nullptr ? m[j] : 1.0f;
+        const float pj = p[j] * mj;
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int d = 0; d < HS; d++) {
+          dot += dc[d] * v[d];
+          dv[d] += pj * dc[d];
+        }
+        dp[j] = dot * mj;
+      }
+      // Softmax: ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik); scores are scale * q_i . k_j.
+      float pdp = 0.0f;
+      for (int j = 0; j < L; j++) pdp += p[j] * dp[j];
+      float* dqi = dq(i);
+      const float* qi = q(i);
+      for (int j = 0; j < L; j++) {
+        const float ds = p[j] * (dp[j] - pdp) * scale;
+        const float* kj = q(j) + C;
+        float* dkj = dq(j) + C;
+#pragma omp simd
+        for (int d = 0; d < HS; d++) {
+          dqi[d] += ds * kj[d];
+          dkj[d] += ds * qi[d];
+        }
       }
     }
   }

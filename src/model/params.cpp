@@ -18,7 +18,8 @@ std::vector<ParamTensor> to_param_tensors(const std::vector<BertTensorSpec>& spe
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void read_tensors(const SafetensorsFile& file, const ParamLayout& layout, float* base) {
@@ -99,7 +100,8 @@ BertParams BertParams::load(const std::filesystem::path& weights, const BertConf
   // The pooler is optional: keep whichever of its tensors the file has, to save them back.
   std::vector<ParamTensor> present;
   for (const auto& t : to_param_tensors(bert_pooler_specs(config))) {
-    if (file.find(t.name) != nullptr || file.find("bert." + t.name) != nullptr) present.push_back(t);
+    if (file.find(t.name) != nullptr || file.find("bert." + t.name) != nullptr)
+      present.push_back(t);
   }
   params.extra_layout = ParamLayout::for_tensors(present);
   params.extra_values.resize(params.extra_layout.total);
@@ -132,7 +134,8 @@ BertParams BertParams::init(const BertConfig& config, std::uint64_t seed) {
   const auto& wte = params.layout.at("embeddings.word_embeddings.weight");
   const std::size_t C = static_cast<std::size_t>(config.hidden_size);
   if (config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size) {
-    float* row = params.values.data() + wte.offset + static_cast<std::size_t>(config.pad_token_id) * C;
+    float* row =
+        params.values.data() + wte.offset + static_cast<std::size_t>(config.pad_token_id) * C;
     std::fill(row, row + C, 0.0f);
   }
   return params;

@@ -29,8 +29,8 @@ struct ParamLayout {
 
 // Pointers to one layer's tensors inside a flat buffer laid out by the BERT layout.
 struct LayerWeights {
-  float* qkv_w;  // (3C, C): query, key, value rows
-  float* qkv_b;  // (3C)
+  float* qkv_w;       // (3C, C): query, key, value rows
+  float* qkv_b;       // (3C)
   float* attn_out_w;  // (C, C)
   float* attn_out_b;
   float* ln1_w;

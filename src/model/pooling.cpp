@@ -40,7 +40,8 @@ void pooling_forward(float* out, const float* hidden, SeqSpans spans, int C,
         const float s = std::sqrt(static_cast<float>(L));
         for (int i = 0; i < C; i++) o[C + i] = sum[i] / s;
       }
-      const float div = config.mean_tokens ? static_cast<float>(L) : std::sqrt(static_cast<float>(L));
+      const float div =
+          config.mean_tokens ? static_cast<float>(L) : std::sqrt(static_cast<float>(L));
       for (int i = 0; i < C; i++) sum[i] /= div;
       o += C * (config.mean_tokens && config.mean_sqrt_len_tokens ? 2 : 1);
     }
@@ -63,6 +64,59 @@ void pooling_forward(float* out, const float* hidden, SeqSpans spans, int C,
   }
 }
 
+void pooling_backward(float* dhidden, const float* dout, const float* hidden, SeqSpans spans, int C,
+                      const PoolingConfig& config) noexcept {
+  const int D = config.output_dimension();
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < spans.B; b++) {
+    const int start = spans.offsets[b];
+    const int L = spans.offsets[b + 1] - start;
+    const float* h = hidden + static_cast<std::int64_t>(start) * C;
+    float* dh = dhidden + static_cast<std::int64_t>(start) * C;
+    const float* d = dout + static_cast<std::int64_t>(b) * D;
+    auto row = [C](auto* base, int t) { return base + static_cast<std::int64_t>(t) * C; };
+    if (config.cls_token) {
+      for (int i = 0; i < C; i++) dh[i] += d[i];
+      d += C;
+    }
+    if (config.max_tokens) {
+      for (int i = 0; i < C; i++) {
+        int arg = 0;
+        for (int t = 1; t < L; t++) {
+          if (row(h, t)[i] > row(h, arg)[i]) arg = t;
+        }
+        row(dh, arg)[i] += d[i];
+      }
+      d += C;
+    }
+    if (config.mean_tokens) {
+      const float w = 1.0f / static_cast<float>(L);
+      for (int t = 0; t < L; t++) {
+        for (int i = 0; i < C; i++) row(dh, t)[i] += d[i] * w;
+      }
+      d += C;
+    }
+    if (config.mean_sqrt_len_tokens) {
+      const float w = 1.0f / std::sqrt(static_cast<float>(L));
+      for (int t = 0; t < L; t++) {
+        for (int i = 0; i < C; i++) row(dh, t)[i] += d[i] * w;
+      }
+      d += C;
+    }
+    if (config.weightedmean_tokens) {
+      const float wsum = static_cast<float>(L) * static_cast<float>(L + 1) / 2.0f;
+      for (int t = 0; t < L; t++) {
+        const float w = static_cast<float>(t + 1) / wsum;
+        for (int i = 0; i < C; i++) row(dh, t)[i] += d[i] * w;
+      }
+      d += C;
+    }
+    if (config.lasttoken) {
+      for (int i = 0; i < C; i++) row(dh, L - 1)[i] += d[i];
+    }
+  }
+}
+
 void normalize_forward(float* x, int B, int D) noexcept {
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++) {
@@ -71,6 +125,33 @@ void normalize_forward(float* x, int B, int D) noexcept {
     for (int i = 0; i < D; i++) ss += r[i] * r[i];
     const float inv = 1.0f / std::max(std::sqrt(ss), 1e-12f);
     for (int i = 0; i < D; i++) r[i] *= inv;
+  }
+}
+
+}  // namespace simtune
+
+namespace simtune {
+
+void normalize_backward(float* dx, const float* dy, const float* x, int B, int D) noexcept {
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; b++) {
+    const float* xr = x + static_cast<std::int64_t>(b) * D;
+    const float* g = dy + static_cast<std::int64_t>(b) * D;
+    float* o = dx + static_cast<std::int64_t>(b) * D;
+    float ss = 0.0f, xg = 0.0f;
+    for (int i = 0; i < D; i++) {
+      ss += xr[i] * xr[i];
+      xg += xr[i] * g[i];
+    }
+    const float norm = std::sqrt(ss);
+    if (norm <= 1e-12f) {
+      // Below the clamp the map is x / 1e-12, a plain scaling.
+      for (int i = 0; i < D; i++) o[i] += g[i] / 1e-12f;
+      continue;
+    }
+    // y = x/n: dx = (dy - y (y . dy)) / n.
+    const float inv = 1.0f / norm;
+    for (int i = 0; i < D; i++) o[i] += (g[i] - xr[i] * inv * inv * xg) * inv;
   }
 }
 

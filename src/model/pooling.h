@@ -13,8 +13,13 @@ namespace simtune {
 // lasttoken. Every sequence has at least one token ([CLS] and [SEP] are always present).
 void pooling_forward(float* out, const float* hidden, SeqSpans spans, int C,
                      const PoolingConfig& config) noexcept;
+// dhidden (N,C) += gradient of pooling_forward given dout (B, D); hidden picks max's argmax.
+void pooling_backward(float* dhidden, const float* dout, const float* hidden, SeqSpans spans, int C,
+                      const PoolingConfig& config) noexcept;
 
 // Each of the B rows of x (B, D) divided by max(||row||, 1e-12), as torch's F.normalize.
 void normalize_forward(float* x, int B, int D) noexcept;
+// dx (B,D) += gradient of y = x / max(||x||, 1e-12) given dy, from the input x.
+void normalize_backward(float* dx, const float* dy, const float* x, int B, int D) noexcept;
 
 }  // namespace simtune

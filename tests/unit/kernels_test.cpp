@@ -69,7 +69,7 @@ TEST(Kernels, PackedAttentionMatchesPaddedMaskedAttention) {
   const SeqSpans spans{offsets.data(), B};
   std::vector<float> probs(attention_probs_offsets(poff.data(), spans, NH));
   std::vector<float> ctx(N * C);
-  attention_forward(ctx.data(), probs.data(), qkv.data(), spans, poff.data(), NH, C);
+  attention_forward(ctx.data(), probs.data(), qkv.data(), nullptr, spans, poff.data(), NH, C);
 
   std::vector<double> want(N * C);
   for (int b = 0; b < B; b++) {
@@ -82,7 +82,8 @@ TEST(Kernels, PackedAttentionMatchesPaddedMaskedAttention) {
           double dot = 0;
           if (j < L) {
             for (int d = 0; d < HS; d++) {
-              dot += double(qkv[(s + i) * 3 * C + h * HS + d]) * qkv[(s + j) * 3 * C + C + h * HS + d];
+              dot +=
+                  double(qkv[(s + i) * 3 * C + h * HS + d]) * qkv[(s + j) * 3 * C + C + h * HS + d];
             }
           }
           sc[j] = dot / std::sqrt(double(HS)) + (j < L ? 0.0 : -3.4e38);
@@ -92,7 +93,8 @@ TEST(Kernels, PackedAttentionMatchesPaddedMaskedAttention) {
         for (auto& v : sc) sum += (v = std::exp(v - mx));
         for (int d = 0; d < HS; d++) {
           double acc = 0;
-          for (int j = 0; j < L; j++) acc += sc[j] / sum * qkv[(s + j) * 3 * C + 2 * C + h * HS + d];
+          for (int j = 0; j < L; j++)
+            acc += sc[j] / sum * qkv[(s + j) * 3 * C + 2 * C + h * HS + d];
           want[(s + i) * C + h * HS + d] = acc;
         }
       }
