@@ -27,7 +27,7 @@ struct Encoder::Impl {
         tokenizer(std::move(t)),
         params(std::move(p)),
         weights(bert_weights(params.layout, files.bert, params.values.data())),
-        acts(files.bert, 1) {}
+        acts(files.bert, false) {}
 };
 
 Encoder::Encoder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -93,8 +93,14 @@ Matrix Encoder::encode(const std::vector<std::string>& texts, const EncodeOption
 std::size_t Encoder::dimension() const {
   return static_cast<std::size_t>(impl_->files.pooling.output_dimension());
 }
-std::size_t Encoder::max_seq_length() const { return impl_->files.max_seq_length; }
-const Tokenizer& Encoder::tokenizer() const { return impl_->tokenizer; }
-const ModelFiles& Encoder::files() const { return impl_->files; }
+std::size_t Encoder::max_seq_length() const {
+  return impl_->files.max_seq_length;
+}
+const Tokenizer& Encoder::tokenizer() const {
+  return impl_->tokenizer;
+}
+const ModelFiles& Encoder::files() const {
+  return impl_->files;
+}
 
 }  // namespace simtune

@@ -1,11 +1,25 @@
 #include "model/bert.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/blas.h"
 #include "core/check.h"
 
 namespace simtune {
+namespace {
+
+// Masks are drawn serially so a seed gives the same masks whatever the thread count.
+void draw_mask(float* mask, std::int64_t n, float p, Rng& rng) {
+  const float keep = 1.0f / (1.0f - p);
+  for (std::int64_t i = 0; i < n; i++) mask[i] = rng.uniform() < p ? 0.0f : keep;
+}
+
+void zero(float* x, std::int64_t n) {
+  std::memset(x, 0, static_cast<std::size_t>(n) * sizeof(float));
+}
+
+}  // namespace
 
 void PackedBatch::clear() {
   ids.clear();
@@ -22,88 +36,191 @@ void PackedBatch::add(const std::vector<std::int32_t>& sequence_ids) {
   offsets.push_back(static_cast<std::int32_t>(ids.size()));
 }
 
-Activations::Activations(const BertConfig& config, int layer_slots)
-    : C_(config.hidden_size), I_(config.intermediate_size), slots_(layer_slots) {
-  layers.resize(static_cast<std::size_t>(layer_slots));
+Activations::Activations(const BertConfig& config, bool training, Dropout dropout_)
+    : dropout(dropout_), C_(config.hidden_size), I_(config.intermediate_size) {
+  SIMTUNE_CHECK(training || !dropout.enabled());
+  layers.resize(training ? static_cast<std::size_t>(config.num_hidden_layers) : 1);
+}
+
+// Visits every slot with its size, in arena order; used once to size the arena and once to
+// point the slots into it.
+template <class Visit>
+void Activations::for_each_slot(Visit&& visit) {
+  const std::int64_t N = tokens_, C = C_, I = I_;
+  const bool hidden_drop = dropout.hidden > 0.0f, attn_drop = dropout.attention > 0.0f;
+  visit(emb_sum, N * C);
+  visit(emb_ln, N * C);
+  visit(emb_mean, N);
+  visit(emb_rstd, N);
+  visit(emb_mask, hidden_drop ? N * C : 0);
+  visit(emb_out, hidden_drop ? N * C : 0);
+  for (auto& l : layers) {
+    visit(l.qkv, N * 3 * C);
+    visit(l.probs, probs_);
+    visit(l.ctx, N * C);
+    visit(l.attn_sum, N * C);
+    visit(l.ln1, N * C);
+    visit(l.ln1_mean, N);
+    visit(l.ln1_rstd, N);
+    visit(l.fc_pre, N * I);
+    visit(l.fc, N * I);
+    visit(l.out_sum, N * C);
+    visit(l.ln2, N * C);
+    visit(l.ln2_mean, N);
+    visit(l.ln2_rstd, N);
+    visit(l.probs_mask, attn_drop ? probs_ : 0);
+    visit(l.attn_out_mask, hidden_drop ? N * C : 0);
+    visit(l.out_mask, hidden_drop ? N * C : 0);
+  }
 }
 
 void Activations::reserve(std::int64_t tokens, std::int64_t probs) {
   if (tokens <= tokens_ && probs <= probs_) return;
   tokens_ = std::max(tokens, tokens_);
   probs_ = std::max(probs, probs_);
-  carve();
+  std::int64_t total = 0;
+  for_each_slot([&](float*&, std::int64_t n) { total += n; });
+  arena_.assign(static_cast<std::size_t>(total), 0.0f);
+  float* p = arena_.data();
+  for_each_slot([&](float*& slot, std::int64_t n) {
+    slot = n > 0 ? p : nullptr;
+    p += n;
+  });
+  if (emb_out == nullptr) emb_out = emb_ln;
 }
 
-void Activations::carve() {
+ActivationGrads::ActivationGrads(const BertConfig& config)
+    : C_(config.hidden_size), I_(config.intermediate_size) {}
+
+void ActivationGrads::reserve(std::int64_t tokens, std::int64_t probs) {
+  if (tokens <= tokens_ && probs <= probs_) return;
+  tokens_ = std::max(tokens, tokens_);
+  probs_ = std::max(probs, probs_);
   const std::int64_t N = tokens_, C = C_, I = I_;
-  const std::int64_t per_layer = N * 3 * C + probs_ + N * C * 5 + N * 4 + N * I * 2;
-  arena_.assign(static_cast<std::size_t>(N * C * 2 + N * 2 + per_layer * slots_), 0.0f);
+  float** slots[] = {&dres, &dsum, &dctx, &dqkv, &dprobs, &dfc, &dfc_pre};
+  const std::int64_t sizes[] = {N * C, N * C, N * C, N * 3 * C, probs_, N * I, N * I};
+  std::int64_t total = 0;
+  for (auto n : sizes) total += n;
+  arena_.assign(static_cast<std::size_t>(total), 0.0f);
   float* p = arena_.data();
-  auto take = [&p](std::int64_t n) {
-    float* r = p;
-    p += n;
-    return r;
-  };
-  emb_sum = take(N * C);
-  emb_ln = take(N * C);
-  emb_mean = take(N);
-  emb_rstd = take(N);
-  for (auto& l : layers) {
-    l.qkv = take(N * 3 * C);
-    l.probs = take(probs_);
-    l.ctx = take(N * C);
-    l.attn_sum = take(N * C);
-    l.ln1 = take(N * C);
-    l.ln1_mean = take(N);
-    l.ln1_rstd = take(N);
-    l.fc_pre = take(N * I);
-    l.fc = take(N * I);
-    l.out_sum = take(N * C);
-    l.ln2 = take(N * C);
-    l.ln2_mean = take(N);
-    l.ln2_rstd = take(N);
+  for (std::size_t i = 0; i < std::size(slots); i++) {
+    *slots[i] = p;
+    p += sizes[i];
   }
-  SIMTUNE_CHECK(p == arena_.data() + arena_.size());
 }
 
 const float* bert_forward(Activations& acts, const PackedBatch& batch, const BertWeights& w,
-                          const BertConfig& config) {
+                          const BertConfig& config, Rng* rng) {
   const int N = batch.tokens();
   const int C = config.hidden_size;
   const int I = config.intermediate_size;
   const int NH = config.num_attention_heads;
   const float eps = config.layer_norm_eps;
   const SeqSpans spans = batch.spans();
+  const Dropout& drop = acts.dropout;
+  SIMTUNE_CHECK(!drop.enabled() || rng != nullptr);
 
   acts.probs_offsets.resize(static_cast<std::size_t>(spans.B) + 1);
   const std::int64_t probs = attention_probs_offsets(acts.probs_offsets.data(), spans, NH);
   acts.reserve(N, probs);
+  const std::int64_t NC = static_cast<std::int64_t>(N) * C;
 
   embeddings_forward(acts.emb_sum, batch.ids.data(), batch.positions.data(), w.wte, w.wpe, w.wtt, N,
                      C);
   layernorm_forward(acts.emb_ln, acts.emb_mean, acts.emb_rstd, acts.emb_sum, w.emb_ln_w, w.emb_ln_b,
                     N, C, eps);
-  const float* hidden = acts.emb_ln;
+  if (acts.emb_mask != nullptr) {
+    draw_mask(acts.emb_mask, NC, drop.hidden, *rng);
+    std::memcpy(acts.emb_out, acts.emb_ln, static_cast<std::size_t>(NC) * sizeof(float));
+    dropout_apply(acts.emb_out, acts.emb_mask, NC);
+  }
+  const float* hidden = acts.emb_out;
   const std::size_t slots = acts.layers.size();
   for (std::size_t l = 0; l < w.layers.size(); l++) {
     const LayerWeights& lw = w.layers[l];
     // With a single slot every layer overwrites the previous one's activations; that is safe
     // because a layer reads its input (the previous ln2) only before writing its own ln2.
     LayerActivations& a = acts.layers[l % slots];
+    if (a.probs_mask != nullptr) draw_mask(a.probs_mask, probs, drop.attention, *rng);
+    if (a.attn_out_mask != nullptr) {
+      draw_mask(a.attn_out_mask, NC, drop.hidden, *rng);
+      draw_mask(a.out_mask, NC, drop.hidden, *rng);
+    }
     matmul_nt(a.qkv, hidden, lw.qkv_w, N, C, 3 * C);
     bias_forward(a.qkv, lw.qkv_b, N, 3 * C);
-    attention_forward(a.ctx, a.probs, a.qkv, nullptr, spans, acts.probs_offsets.data(), NH, C);
+    attention_forward(a.ctx, a.probs, a.qkv, a.probs_mask, spans, acts.probs_offsets.data(), NH, C);
     matmul_nt(a.attn_sum, a.ctx, lw.attn_out_w, N, C, C);
     bias_residual_layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.attn_sum, lw.attn_out_b,
-                                    nullptr, hidden, lw.ln1_w, lw.ln1_b, N, C, eps);
+                                    a.attn_out_mask, hidden, lw.ln1_w, lw.ln1_b, N, C, eps);
     matmul_nt(a.fc_pre, a.ln1, lw.fc_w, N, C, I);
     bias_gelu_forward(a.fc, a.fc_pre, lw.fc_b, N, I);
     matmul_nt(a.out_sum, a.fc, lw.proj_w, N, I, C);
-    bias_residual_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.out_sum, lw.proj_b, nullptr,
+    bias_residual_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.out_sum, lw.proj_b, a.out_mask,
                                     a.ln1, lw.ln2_w, lw.ln2_b, N, C, eps);
     hidden = a.ln2;
   }
   return hidden;
+}
+
+void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* dout,
+                   const Activations& acts, const PackedBatch& batch, const BertWeights& w,
+                   const BertConfig& config) {
+  const int N = batch.tokens();
+  const int C = config.hidden_size;
+  const int I = config.intermediate_size;
+  const int NH = config.num_attention_heads;
+  const std::int64_t NC = static_cast<std::int64_t>(N) * C;
+  const std::int64_t NI = static_cast<std::int64_t>(N) * I;
+  const SeqSpans spans = batch.spans();
+  SIMTUNE_CHECK(acts.layers.size() == w.layers.size());
+  g.reserve(N, acts.probs_offsets.back());
+
+  // dres holds the gradient of the current layer's output, then of its input.
+  std::memcpy(g.dres, dout, static_cast<std::size_t>(NC) * sizeof(float));
+  for (int l = static_cast<int>(w.layers.size()) - 1; l >= 0; l--) {
+    const LayerWeights& lw = w.layers[l];
+    const LayerWeights& lg = grads.layers[l];
+    const LayerActivations& a = acts.layers[l];
+    const float* input = l == 0 ? acts.emb_out : acts.layers[l - 1].ln2;
+
+    // ln2 = LayerNorm(out_sum), out_sum = dropout(fc . W + b) + ln1.
+    zero(g.dsum, NC);
+    layernorm_backward(g.dsum, lg.ln2_w, lg.ln2_b, g.dres, a.out_sum, lw.ln2_w, a.ln2_mean,
+                       a.ln2_rstd, N, C);
+    std::memcpy(g.dres, g.dsum, static_cast<std::size_t>(NC) * sizeof(float));
+    if (a.out_mask != nullptr) dropout_apply(g.dsum, a.out_mask, NC);
+    bias_backward(lg.proj_b, g.dsum, N, C);
+    zero(g.dfc, NI);
+    matmul_backward(g.dfc, lg.proj_w, g.dsum, a.fc, lw.proj_w, N, I, C);
+    // fc = gelu(ln1 . W + b); its input gradient joins the residual's in dres.
+    zero(g.dfc_pre, NI);
+    gelu_backward(g.dfc_pre, a.fc_pre, g.dfc, N, I);
+    bias_backward(lg.fc_b, g.dfc_pre, N, I);
+    matmul_backward(g.dres, lg.fc_w, g.dfc_pre, a.ln1, lw.fc_w, N, C, I);
+
+    // ln1 = LayerNorm(attn_sum), attn_sum = dropout(ctx . W + b) + input.
+    zero(g.dsum, NC);
+    layernorm_backward(g.dsum, lg.ln1_w, lg.ln1_b, g.dres, a.attn_sum, lw.ln1_w, a.ln1_mean,
+                       a.ln1_rstd, N, C);
+    std::memcpy(g.dres, g.dsum, static_cast<std::size_t>(NC) * sizeof(float));
+    if (a.attn_out_mask != nullptr) dropout_apply(g.dsum, a.attn_out_mask, NC);
+    bias_backward(lg.attn_out_b, g.dsum, N, C);
+    zero(g.dctx, NC);
+    matmul_backward(g.dctx, lg.attn_out_w, g.dsum, a.ctx, lw.attn_out_w, N, C, C);
+    // ctx = attention(input . Wqkv + bqkv).
+    zero(g.dqkv, 3 * NC);
+    attention_backward(g.dqkv, g.dprobs, g.dctx, a.qkv, a.probs, a.probs_mask, spans,
+                       acts.probs_offsets.data(), NH, C);
+    bias_backward(lg.qkv_b, g.dqkv, N, 3 * C);
+    matmul_backward(g.dres, lg.qkv_w, g.dqkv, input, lw.qkv_w, N, C, 3 * C);
+  }
+  // emb_out = dropout(LayerNorm(wte[ids] + wpe[pos] + wtt[0])).
+  if (acts.emb_mask != nullptr) dropout_apply(g.dres, acts.emb_mask, NC);
+  zero(g.dsum, NC);
+  layernorm_backward(g.dsum, grads.emb_ln_w, grads.emb_ln_b, g.dres, acts.emb_sum, w.emb_ln_w,
+                     acts.emb_mean, acts.emb_rstd, N, C);
+  embeddings_backward(grads.wte, grads.wpe, grads.wtt, g.dsum, batch.ids.data(),
+                      batch.positions.data(), N, C);
 }
 
 }  // namespace simtune

@@ -1,10 +1,12 @@
-// BertModel's forward pass (Hugging Face modeling_bert.BertModel without the pooler) over a
-// packed batch: every sequence's tokens back to back, so matrix products see only real tokens.
+// BertModel's forward and backward passes (Hugging Face modeling_bert.BertModel without the
+// pooler) over a packed batch: every sequence's tokens back to back, so matrix products see only
+// real tokens.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "core/rng.h"
 #include "model/kernels.h"
 #include "model/params.h"
 
@@ -28,23 +30,36 @@ struct LayerActivations {
   float* qkv;       // (N, 3C) fused query/key/value projection, bias added
   float* probs;     // attention probabilities, per sequence NH*L*L
   float* ctx;       // (N, C) attention context, heads concatenated
-  float* attn_sum;  // (N, C) attention.output.dense + bias + residual, pre-LayerNorm
+  float* attn_sum;  // (N, C) dropout(attention.output.dense + bias) + residual, pre-LayerNorm
   float* ln1;       // (N, C) attention.output.LayerNorm
   float* ln1_mean;  // (N)
   float* ln1_rstd;  // (N)
   float* fc_pre;    // (N, I) intermediate.dense + bias, pre-GELU
   float* fc;        // (N, I) GELU
-  float* out_sum;   // (N, C) output.dense + bias + residual, pre-LayerNorm
+  float* out_sum;   // (N, C) dropout(output.dense + bias) + residual, pre-LayerNorm
   float* ln2;       // (N, C) output.LayerNorm: the layer's output
   float* ln2_mean;  // (N)
   float* ln2_rstd;  // (N)
+  // Dropout masks (0 or 1/(1-p)); null when dropout is off.
+  float* probs_mask;     // like probs
+  float* attn_out_mask;  // (N, C)
+  float* out_mask;       // (N, C)
+};
+
+// Dropout as BertModel applies it in training mode: hidden_dropout_prob after the embeddings and
+// after each dense before its residual, attention_probs_dropout_prob on attention probabilities.
+struct Dropout {
+  float hidden = 0.0f;
+  float attention = 0.0f;
+  bool enabled() const { return hidden > 0.0f || attention > 0.0f; }
 };
 
 // One arena for every activation, grown only when a batch needs more than any before it.
-// Inference keeps one layer's slots and reuses them for every layer; training (later) keeps all.
+// Inference keeps one layer's slots and reuses them for every layer; training keeps them all,
+// since backward needs every layer's values.
 class Activations {
  public:
-  Activations(const BertConfig& config, int layer_slots);
+  Activations(const BertConfig& config, bool training, Dropout dropout = {});
   // Makes room for `tokens` packed tokens whose attention needs `probs` floats.
   void reserve(std::int64_t tokens, std::int64_t probs);
 
@@ -52,20 +67,51 @@ class Activations {
   float* emb_ln = nullptr;    // (N, C)
   float* emb_mean = nullptr;  // (N)
   float* emb_rstd = nullptr;  // (N)
+  float* emb_mask = nullptr;  // (N, C) dropout mask, null when off
+  float* emb_out = nullptr;   // (N, C) dropout(emb_ln): the first layer's input
   std::vector<LayerActivations> layers;
   std::vector<std::int64_t> probs_offsets;
+  const Dropout dropout;
 
  private:
-  void carve();
-  int C_, I_, slots_;
+  template <class Visit>
+  void for_each_slot(Visit&& visit);
+  int C_, I_;
+  std::int64_t tokens_ = 0;
+  std::int64_t probs_ = 0;
+  std::vector<float> arena_;
+};
+
+// Gradient buffers for the activations backward passes through; sized like Activations.
+class ActivationGrads {
+ public:
+  explicit ActivationGrads(const BertConfig& config);
+  void reserve(std::int64_t tokens, std::int64_t probs);
+
+  float* dres = nullptr;     // (N, C) gradient flowing along the residual stream
+  float* dsum = nullptr;     // (N, C) gradient of a pre-LayerNorm sum
+  float* dctx = nullptr;     // (N, C)
+  float* dqkv = nullptr;     // (N, 3C)
+  float* dprobs = nullptr;   // like probs
+  float* dfc = nullptr;      // (N, I)
+  float* dfc_pre = nullptr;  // (N, I)
+
+ private:
+  int C_, I_;
   std::int64_t tokens_ = 0;
   std::int64_t probs_ = 0;
   std::vector<float> arena_;
 };
 
 // Runs embeddings and every encoder layer; returns the last hidden state (N, C), which lives in
-// `acts` until the next forward.
+// `acts` until the next forward. With acts.dropout enabled, `rng` draws the masks.
 const float* bert_forward(Activations& acts, const PackedBatch& batch, const BertWeights& w,
-                          const BertConfig& config);
+                          const BertConfig& config, Rng* rng = nullptr);
+
+// Accumulates into `grads` (a BertWeights view of the gradient buffer) the gradient of the
+// last forward's output given dout (N, C). Needs acts built with training = true.
+void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* dout,
+                   const Activations& acts, const PackedBatch& batch, const BertWeights& w,
+                   const BertConfig& config);
 
 }  // namespace simtune

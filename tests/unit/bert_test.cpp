@@ -35,7 +35,7 @@ TEST(Bert, SequenceEmbedsIdenticallyAloneAndInsideAPackedBatch) {
   const int C = config.hidden_size;
   const auto target = sequence(5, 0);
 
-  Activations acts(config, 1);
+  Activations acts(config, false);
   PackedBatch alone;
   alone.clear();
   alone.add(target);
