@@ -1,0 +1,41 @@
+// Sentence-pair datasets: (text_a, text_b, score) rows from TSV/CSV or JSONL files.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace simtune {
+
+struct Pair {
+  std::string a, b;
+  float score = 0.0f;  // after scaling
+};
+
+struct PairFileOptions {
+  // Columns by 1-based index ("6") or header name ("sentence1"); empty = auto: a header row
+  // naming sentence1/sentence2/score (or text_a/text_b/label), else the STS benchmark layout
+  // (score 5, sentences 6 and 7) when rows have 7+ fields, else 1, 2, 3.
+  std::string text_a_column, text_b_column, score_column;
+  char delimiter = '\t';     // for delimited files; ".csv" files are still tab-separated
+                             // unless told otherwise, as the STS benchmark's are
+  float score_scale = 1.0f;  // scores are divided by this
+  float min_score = 0.0f;    // allowed range after scaling
+  float max_score = 1.0f;
+  bool skip_bad_rows = false;  // count and skip rows that fail instead of stopping
+};
+
+struct PairData {
+  std::vector<Pair> pairs;
+  std::size_t skipped = 0;    // bad rows skipped (with skip_bad_rows)
+  std::string first_skipped;  // the first skipped row's error, for the report
+};
+
+// Reads pairs; the format follows the extension (.jsonl: one object per line with
+// sentence1/sentence2/score or text_a/text_b/label; anything else: delimited text, LF or CRLF,
+// no quoting, extra trailing fields ignored). Bad rows throw Error("file:line: what is wrong")
+// unless skip_bad_rows.
+PairData load_pairs(const std::filesystem::path& path, const PairFileOptions& options = {});
+
+}  // namespace simtune

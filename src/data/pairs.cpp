@@ -1,0 +1,218 @@
+#include "simtune/pairs.h"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/error.h"
+#include "simtune/tokenizer.h"
+
+namespace simtune {
+namespace {
+
+std::vector<std::string_view> split(std::string_view line, char delimiter) {
+  std::vector<std::string_view> fields;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = line.find(delimiter, start);
+    fields.push_back(line.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) return fields;
+    start = end + 1;
+  }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::optional<float> parse_float(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ')) text.remove_suffix(1);
+  float v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v))
+    return std::nullopt;
+  return v;
+}
+
+// Resolved 0-based column indices.
+struct Columns {
+  std::size_t a, b, score;
+  std::size_t needed() const { return std::max({a, b, score}) + 1; }
+};
+
+std::optional<std::size_t> find_name(const std::vector<std::string_view>& header,
+                                     std::initializer_list<std::string_view> names) {
+  for (std::size_t i = 0; i < header.size(); i++) {
+    for (auto n : names) {
+      if (header[i] == n) return i;
+    }
+  }
+  return std::nullopt;
+}
+
+bool is_index(const std::string& spec) {
+  return !spec.empty() && spec.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// A column given by the user: a 1-based index, or a name looked up in the header.
+std::size_t resolve(const std::string& spec, const std::vector<std::string_view>* header,
+                    const std::string& where) {
+  if (is_index(spec)) {
+    const std::size_t index = std::stoul(spec);
+    if (index == 0) throw Error(where + ": column indices start at 1, got 0");
+    return index - 1;
+  }
+  if (header != nullptr) {
+    if (auto i = find_name(*header, {spec})) return *i;
+  }
+  throw Error(where + ": no column named \"" + spec + "\" in the header row");
+}
+
+class RowSink {
+ public:
+  RowSink(const std::string& name, const PairFileOptions& options, PairData& out)
+      : name_(name), options_(options), out_(out) {}
+
+  // Records a bad row: throws, or counts it with skip_bad_rows.
+  void bad(std::size_t line, const std::string& what) {
+    const std::string message = name_ + ":" + std::to_string(line) + ": " + what;
+    if (!options_.skip_bad_rows) throw Error(message);
+    if (out_.skipped++ == 0) out_.first_skipped = message;
+  }
+
+  void add(std::size_t line, std::string a, std::string b, std::string_view score_text) {
+    if (!is_valid_utf8(a) || !is_valid_utf8(b)) return bad(line, "text is not valid UTF-8");
+    const auto raw = parse_float(score_text);
+    if (!raw) return bad(line, "score \"" + std::string(score_text) + "\" is not a number");
+    const float score = *raw / options_.score_scale;
+    if (score < options_.min_score || score > options_.max_score) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "score %g is outside [%g, %g] after dividing by %g%s", score,
+                    options_.min_score, options_.max_score, options_.score_scale,
+                    options_.score_scale == 1.0f ? " (STS scores need --score-scale 5)" : "");
+      return bad(line, buf);
+    }
+    out_.pairs.push_back({std::move(a), std::move(b), score});
+  }
+
+ private:
+  const std::string& name_;
+  const PairFileOptions& options_;
+  PairData& out_;
+};
+
+void load_delimited(std::istream& in, const std::string& name, const PairFileOptions& options,
+                    PairData& out) {
+  RowSink sink(name, options, out);
+  std::string line;
+  std::size_t line_no = 0;
+  std::optional<Columns> columns;
+  while (std::getline(in, line)) {
+    line_no++;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const auto fields = split(line, options.delimiter);
+    if (!columns) {
+      // The first row decides the columns, and whether it is a header.
+      const std::string where = name + ":" + std::to_string(line_no);
+      const auto header_a = find_name(fields, {"sentence1", "text_a", "sentence_a", "anchor"});
+      const auto header_b = find_name(fields, {"sentence2", "text_b", "sentence_b", "positive"});
+      const auto header_s = find_name(fields, {"score", "label", "similarity"});
+      auto names_a_column = [&](const std::string& spec) {
+        return !spec.empty() && !is_index(spec) && find_name(fields, {spec}).has_value();
+      };
+      const bool is_header = (header_a && header_b) || names_a_column(options.text_a_column) ||
+                             names_a_column(options.text_b_column) ||
+                             names_a_column(options.score_column);
+      const std::vector<std::string_view>* header = is_header ? &fields : nullptr;
+      auto pick = [&](const std::string& spec, std::optional<std::size_t> named, std::size_t sts,
+                      std::size_t plain) {
+        if (!spec.empty()) return resolve(spec, header, where);
+        if (is_header && named) return *named;
+        return fields.size() >= 7 ? sts : plain;
+      };
+      columns = Columns{pick(options.text_a_column, header_a, 5, 0),
+                        pick(options.text_b_column, header_b, 6, 1),
+                        pick(options.score_column, header_s, 4, 2)};
+      if (is_header) continue;
+    }
+    if (fields.size() < columns->needed()) {
+      sink.bad(line_no, "expected at least " + std::to_string(columns->needed()) +
+                            " fields, found " + std::to_string(fields.size()));
+      continue;
+    }
+    sink.add(line_no, std::string(fields[columns->a]), std::string(fields[columns->b]),
+             fields[columns->score]);
+  }
+}
+
+void load_jsonl(std::istream& in, const std::string& name, const PairFileOptions& options,
+                PairData& out) {
+  RowSink sink(name, options, out);
+  const std::string key_a = options.text_a_column, key_b = options.text_b_column,
+                    key_s = options.score_column;
+  std::string line;
+  std::size_t line_no = 0;
+  while (std::getline(in, line)) {
+    line_no++;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    nlohmann::json row;
+    try {
+      row = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      sink.bad(line_no, "not a JSON object");
+      continue;
+    }
+    if (!row.is_object()) {
+      sink.bad(line_no, "not a JSON object");
+      continue;
+    }
+    auto field = [&](const std::string& given,
+                     std::initializer_list<const char*> names) -> const nlohmann::json* {
+      if (!given.empty()) return row.contains(given) ? &row[given] : nullptr;
+      for (const char* n : names) {
+        if (row.contains(n)) return &row[n];
+      }
+      return nullptr;
+    };
+    const auto* a = field(key_a, {"sentence1", "text_a"});
+    const auto* b = field(key_b, {"sentence2", "text_b"});
+    const auto* s = field(key_s, {"score", "label"});
+    if (a == nullptr || b == nullptr || s == nullptr || !a->is_string() || !b->is_string()) {
+      sink.bad(line_no,
+               "expected string fields sentence1/sentence2 (or text_a/text_b) and a "
+               "score (or label)");
+      continue;
+    }
+    sink.add(line_no, a->get<std::string>(), b->get<std::string>(),
+             s->is_number()   ? s->dump()
+             : s->is_string() ? s->get<std::string>()
+                              : s->dump());
+  }
+}
+
+}  // namespace
+
+PairData load_pairs(const std::filesystem::path& path, const PairFileOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": cannot open pairs file");
+  if (!(options.score_scale > 0.0f)) throw Error("score scale must be positive");
+  PairData out;
+  const std::string name = path.string();
+  if (ends_with(name, ".jsonl")) {
+    load_jsonl(in, name, options, out);
+  } else {
+    load_delimited(in, name, options, out);
+  }
+  if (in.bad()) throw Error(name + ": read failed");
+  if (out.pairs.empty()) throw Error(name + ": no usable pairs");
+  return out;
+}
+
+}  // namespace simtune

@@ -1,0 +1,27 @@
+// Per-character Unicode classes exactly as Hugging Face's BERT normalizer and pre-tokenizer see
+// them. utf8proc supplies the data; src/text/unicode.cpp patches the code points where the
+// oracle's older Rust tables disagree with it (tests/golden/tokenizer_unicode.txt has them all).
+#pragma once
+
+#include <string>
+
+namespace simtune::text {
+
+// clean_text drops these: \0, U+FFFD and "other" chars (Cc, Cf, Co) except \t \n \r.
+bool is_removed_by_clean_text(char32_t c);
+// Rust's char::is_whitespace (the White_Space property); \t \n \r are in it.
+bool is_whitespace(char32_t c);
+// The CJK ideograph blocks BERT pads with spaces (a fixed list of ranges, not a Unicode class).
+bool is_chinese_char(char32_t c);
+// BertPreTokenizer isolates these: ASCII punctuation and general categories P*.
+bool is_punctuation(char32_t c);
+// strip_accents drops these after NFD: general category Mn.
+bool is_nonspacing_mark(char32_t c);
+// Appends the full canonical decomposition of c (Hangul included), not yet reordered.
+void append_nfd(char32_t c, std::u32string& out);
+// Canonical combining class, for the canonical reordering step of NFD.
+int combining_class(char32_t c);
+// Appends Rust's char::to_lowercase(c): the full mapping (U+0130 gives two chars).
+void append_lowercase(char32_t c, std::u32string& out);
+
+}  // namespace simtune::text

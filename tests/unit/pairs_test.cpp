@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "simtune/error.h"
+#include "simtune/pairs.h"
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path write_temp(const std::string& name, const std::string& text) {
+  const fs::path dir = fs::temp_directory_path() / "simtune_pairs_test";
+  fs::create_directories(dir);
+  const fs::path p = dir / name;
+  std::ofstream(p, std::ios::binary) << text;
+  return p;
+}
+
+std::string error_of(const fs::path& p, const PairFileOptions& o) {
+  try {
+    load_pairs(p, o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Pairs, StsBenchmarkLayoutWithCrlfAndTrailingFields) {
+  PairFileOptions o;
+  o.score_scale = 5;
+  const auto train = load_pairs(SIMTUNE_SOURCE_DIR "/data/stsbenchmark/sts-train.csv", o);
+  ASSERT_EQ(train.pairs.size(), 5749u);
+  EXPECT_EQ(train.pairs[0].a, "A plane is taking off.");
+  EXPECT_EQ(train.pairs[0].b, "An air plane is taking off.");
+  EXPECT_FLOAT_EQ(train.pairs[0].score, 1.0f);
+  EXPECT_FLOAT_EQ(train.pairs[1].score, 3.8f / 5);
+  for (const auto& p : train.pairs) ASSERT_EQ(p.b.find('\r'), std::string::npos);
+  EXPECT_EQ(load_pairs(SIMTUNE_SOURCE_DIR "/data/stsbenchmark/sts-dev.csv", o).pairs.size(), 1500u);
+  EXPECT_EQ(load_pairs(SIMTUNE_SOURCE_DIR "/data/stsbenchmark/sts-test.csv", o).pairs.size(),
+            1379u);
+}
+
+TEST(Pairs, HeaderNamesAndExplicitColumns) {
+  const auto p = write_temp("h.tsv", "score\tsentence1\tsentence2\n0.5\ta\tb\n1\tc\td\n");
+  const auto d = load_pairs(p);
+  ASSERT_EQ(d.pairs.size(), 2u);
+  EXPECT_EQ(d.pairs[1].a, "c");
+  EXPECT_FLOAT_EQ(d.pairs[0].score, 0.5f);
+  PairFileOptions o;
+  o.text_a_column = "3";
+  o.text_b_column = "2";
+  o.score_column = "1";
+  const auto q = write_temp("plain.tsv", "0.25\tx\ty\n");
+  const auto e = load_pairs(q, o);
+  EXPECT_EQ(e.pairs[0].a, "y");
+  EXPECT_EQ(e.pairs[0].b, "x");
+}
+
+TEST(Pairs, CommaDelimitedWithNamedColumns) {
+  PairFileOptions o;
+  o.delimiter = ',';
+  o.text_a_column = "first";
+  o.text_b_column = "second";
+  o.score_column = "sim";
+  const auto d = load_pairs(write_temp("c.csv", "id,first,second,sim\n1,a,b,0.75\n"), o);
+  ASSERT_EQ(d.pairs.size(), 1u);
+  EXPECT_EQ(d.pairs[0].b, "b");
+  EXPECT_FLOAT_EQ(d.pairs[0].score, 0.75f);
+}
+
+TEST(Pairs, JsonlBothKeyStyles) {
+  const auto d = load_pairs(write_temp("j.jsonl",
+                                       "{\"sentence1\":\"a\",\"sentence2\":\"b\",\"score\":0.5}"
+                                       "\n\n{\"text_a\":\"c\",\"text_b\":\"d\",\"label\":1}\n"));
+  ASSERT_EQ(d.pairs.size(), 2u);
+  EXPECT_EQ(d.pairs[1].b, "d");
+  EXPECT_FLOAT_EQ(d.pairs[1].score, 1.0f);
+}
+
+TEST(Pairs, BadRowsNameFileAndLineOrAreSkippedAndCounted) {
+  const auto p =
+      write_temp("bad.tsv", "a\tb\t0.5\nc\td\tnope\nonly two\t0.1\ne\tf\t3\ng\th\t0.2\n");
+  PairFileOptions o;
+  const std::string e = error_of(p, o);
+  EXPECT_NE(e.find("bad.tsv:2: score \"nope\" is not a number"), std::string::npos) << e;
+  o.skip_bad_rows = true;
+  const auto d = load_pairs(p, o);
+  EXPECT_EQ(d.pairs.size(), 2u);
+  EXPECT_EQ(d.skipped, 3u);
+  EXPECT_NE(d.first_skipped.find(":2:"), std::string::npos);
+  const auto scale = write_temp("scale.tsv", "a\tb\t4.2\n");
+  const std::string s = error_of(scale, {});
+  EXPECT_NE(s.find("scale.tsv:1: score 4.2 is outside [0, 1]"), std::string::npos) << s;
+  EXPECT_NE(s.find("--score-scale 5"), std::string::npos) << s;
+  const std::string j = error_of(write_temp("bad.jsonl", "{\"sentence1\":\"a\"}\n"), {});
+  EXPECT_NE(j.find("bad.jsonl:1: expected string fields"), std::string::npos) << j;
+}
+
+}  // namespace
+}  // namespace simtune
