@@ -18,6 +18,7 @@ void add_tokenize(CLI::App& app);
 void add_encode(CLI::App& app);
 void add_similarity(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_train(CLI::App& app);
 
 // Lines of `path` ("-" for stdin) without their LF / CRLF ends. Invalid UTF-8 throws Error
 // naming file:line, unless `replace_invalid` substitutes U+FFFD.
@@ -31,7 +32,7 @@ void write_embeddings(const std::string& path, const Matrix& m);
 class Progress {
  public:
   Progress(std::string label, std::string unit, bool quiet);
-  void update(std::size_t done, std::size_t total);
+  void update(std::size_t done, std::size_t total, const std::string& detail = {});
   void finish();
 
  private:

@@ -101,7 +101,7 @@ Progress::Progress(std::string label, std::string unit, bool quiet)
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-void Progress::update(std::size_t done, std::size_t total) {
+void Progress::update(std::size_t done, std::size_t total, const std::string& detail) {
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
   if (drawn_ && done < total && now - last_draw_ < std::chrono::milliseconds(100)) return;
@@ -112,9 +112,9 @@ void Progress::update(std::size_t done, std::size_t total) {
   const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0.0;
   const int width = 30;
   const int filled = total ? static_cast<int>(width * done / total) : width;
-  std::fprintf(stderr, "\r%s [%.*s%*s] %zu/%zu %.1f %s/s ETA %.0fs ", label_.c_str(), filled,
-               "##############################", width - filled, "", done, total, rate,
-               unit_.c_str(), eta);
+  std::fprintf(stderr, "\r%s [%.*s%*s] %zu/%zu %s %.1f %s/s ETA %.0fs ", label_.c_str(), filled,
+               "##############################", width - filled, "", done, total, detail.c_str(),
+               rate, unit_.c_str(), eta);
   std::fflush(stderr);
 }
 

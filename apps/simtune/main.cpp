@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   simtune::cli::add_tokenize(app);
   simtune::cli::add_encode(app);
   simtune::cli::add_similarity(app);
+  simtune::cli::add_train(app);
   simtune::cli::add_bench(app);
   try {
     app.parse(argc, argv);

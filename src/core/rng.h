@@ -2,6 +2,7 @@
 // standard library (std::normal_distribution is implementation-defined, so we do not use it).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 
@@ -30,6 +31,14 @@ class Rng {
     state_[2] ^= t;
     state_[3] = rotl(state_[3], 45);
     return result;
+  }
+
+  // The whole generator state, for checkpoints.
+  std::array<std::uint64_t, 4> state() const {
+    return {state_[0], state_[1], state_[2], state_[3]};
+  }
+  void set_state(const std::array<std::uint64_t, 4>& s) {
+    for (int i = 0; i < 4; i++) state_[i] = s[i];
   }
 
   // Uniform in [0, 1) with 53 random bits.

@@ -29,6 +29,8 @@ class AdamW {
   // Moments and step count, for checkpoints.
   std::vector<float>& m() { return m_; }
   std::vector<float>& v() { return v_; }
+  const std::vector<float>& m() const { return m_; }
+  const std::vector<float>& v() const { return v_; }
   void set_steps(std::int64_t t) { t_ = t; }
 
  private:

@@ -1,0 +1,88 @@
+// simtune train: fine-tune with CosineSimilarityLoss on (text_a, text_b, score) pairs.
+#include <cstdio>
+
+#include "cli.h"
+#include "simtune/error.h"
+#include "simtune/trainer.h"
+
+namespace simtune::cli {
+
+void add_train(CLI::App& app) {
+  struct Args {
+    std::string model, train, output, log_file, resume;
+    TrainOptions options;
+    PairFileOptions pairs;
+    bool no_shuffle = false, quiet = false;
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  TrainOptions& t = args->options;
+  PairFileOptions& p = args->pairs;
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Fine-tune on sentence pairs with CosineSimilarityLoss (sentence-transformers fit)");
+  cmd->add_option("--model", args->model, "Model directory to start from")->required();
+  cmd->add_option("--train", args->train,
+                  "Pairs: .tsv/.csv (tab-separated; STS benchmark layout recognised) or .jsonl")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--output", args->output, "Output model directory")->required();
+  cmd->add_option("--epochs", t.epochs)->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", t.batch_size, "Pairs per step")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", t.lr, "Peak learning rate")->capture_default_str();
+  cmd->add_option("--warmup-ratio", t.warmup_ratio, "Warmup as a share of all steps")
+      ->capture_default_str();
+  cmd->add_option("--warmup-steps", t.warmup_steps, "Warmup steps (overrides --warmup-ratio)");
+  cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str();
+  cmd->add_option("--max-grad-norm", t.max_grad_norm)->capture_default_str();
+  cmd->add_option("--adam-eps", t.adam_eps)->capture_default_str();
+  cmd->add_option("--seed", t.seed)->capture_default_str();
+  cmd->add_option("--max-steps", t.max_steps, "Stop after N steps (the schedule spans N steps)");
+  cmd->add_flag("--no-shuffle", args->no_shuffle, "Batches in file order");
+  cmd->add_option("--dropout", t.dropout, "Dropout probability (default: config.json's; 0 = off)");
+  cmd->add_option("--log-file", args->log_file, "JSONL log, one line per step");
+  cmd->add_option("--checkpoint-steps", t.checkpoint_steps,
+                  "Save a resumable checkpoint every N steps");
+  cmd->add_option("--checkpoint-limit", t.checkpoint_limit, "Checkpoints to keep")
+      ->capture_default_str();
+  cmd->add_option("--resume", args->resume, "Continue from this checkpoint directory")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--score-scale", p.score_scale, "Divide scores by this (5 for STS benchmark)")
+      ->capture_default_str();
+  cmd->add_option("--text-a-column", p.text_a_column, "Column of the first text (1-based or name)");
+  cmd->add_option("--text-b-column", p.text_b_column, "Column of the second text");
+  cmd->add_option("--score-column", p.score_column, "Column of the score");
+  cmd->add_flag("--skip-bad-rows", p.skip_bad_rows,
+                "Skip and count malformed rows instead of stopping");
+  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress bar");
+  cmd->callback([args] {
+    set_num_threads(args->threads);
+    TrainOptions options = args->options;
+    options.shuffle = !args->no_shuffle;
+    options.log_file = args->log_file;
+    options.resume = args->resume;
+    const PairData data = load_pairs(args->train, args->pairs);
+    if (data.skipped > 0) {
+      std::fprintf(stderr, "skipped %zu bad rows (first: %s)\n", data.skipped,
+                   data.first_skipped.c_str());
+    }
+    Progress progress("train", "steps", args->quiet);
+    options.on_step = [&](const StepReport& r) {
+      char detail[96];
+      std::snprintf(detail, sizeof detail, "epoch %.2f loss %.4f lr %.2e", r.epoch, r.loss, r.lr);
+      progress.update(static_cast<std::size_t>(r.step), static_cast<std::size_t>(r.total_steps),
+                      detail);
+    };
+    Trainer trainer(args->model, options);
+    const TrainResult result = trainer.train(data.pairs, args->output);
+    progress.finish();
+    std::fprintf(stderr,
+                 "trained %lld steps on %zu pairs in %.1f s; last batch loss %.6f; saved %s\n",
+                 static_cast<long long>(result.steps), data.pairs.size(), result.seconds,
+                 result.last_loss, args->output.c_str());
+  });
+}
+
+}  // namespace simtune::cli

@@ -1,0 +1,67 @@
+// The training facade: fine-tune a model directory on sentence pairs with CosineSimilarityLoss,
+// as sentence-transformers' fit does, and save a model directory Python loads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "simtune/pairs.h"
+
+namespace simtune {
+
+struct StepReport {
+  std::int64_t step = 0;         // 1-based optimizer step
+  std::int64_t total_steps = 0;
+  double epoch = 0;              // fractional: epoch index + share of it done
+  float loss = 0;                // the batch's loss before the update
+  float lr = 0;                  // the learning rate this step used
+  double grad_norm = 0;          // before clipping
+  double pairs_per_s = 0;
+};
+
+struct TrainOptions {
+  int epochs = 4;
+  std::size_t batch_size = 16;
+  float lr = 2e-5f;
+  float warmup_ratio = 0.1f;        // warmup = ceil(ratio * total steps) ...
+  std::int64_t warmup_steps = -1;   // ... unless this is >= 0
+  float weight_decay = 0.01f;
+  float max_grad_norm = 1.0f;
+  float adam_eps = 1e-8f;
+  std::uint64_t seed = 42;
+  std::int64_t max_steps = -1;      // > 0: the run (and its schedule) is this many steps
+  bool shuffle = true;              // reshuffle every epoch with the seed
+  float dropout = -1.0f;            // >= 0 overrides config.json's dropout probabilities
+  std::filesystem::path log_file;   // JSONL, one line per step
+  std::int64_t checkpoint_steps = 0;  // > 0: save a resumable checkpoint every N steps
+  int checkpoint_limit = 3;           // keep the newest N checkpoints
+  std::filesystem::path resume;       // a checkpoint directory to continue from
+  std::function<void(const StepReport&)> on_step;  // progress display; may be empty
+};
+
+struct TrainResult {
+  std::int64_t steps = 0;
+  float last_loss = 0;
+  double seconds = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(const std::filesystem::path& model_dir, TrainOptions options);
+  ~Trainer();
+
+  // Trains on `pairs` and saves the model to `output` (a complete sentence-transformers
+  // directory, replaced atomically). Checkpoints go to output/checkpoints/checkpoint-<step>.
+  // A NaN/inf loss or gradient stops with Error naming the step; earlier checkpoints stay.
+  TrainResult train(const std::vector<Pair>& pairs, const std::filesystem::path& output);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace simtune

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz and runs each for
+# FUZZ_SECONDS (default 30), seeded with a small corpus generated here. Exits non-zero when a
+# fuzzer finds a crash, a sanitizer report or an escaping exception (crash files go to
+# build-fuzz/artifacts/).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
+seconds="${FUZZ_SECONDS:-30}"
+
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSIMTUNE_FUZZ=ON -DSIMTUNE_NATIVE=OFF >/dev/null
+targets=()
+for src in "$root"/fuzz/fuzz_*.cpp; do targets+=("$(basename "$src" .cpp)"); done
+ninja -C "$build" "${targets[@]}"
+
+corpus_root="$build/corpus"
+mkdir -p "$corpus_root/fuzz_safetensors" "$build/artifacts"
+
+# Seed safetensors files: valid ones in every floating dtype plus a metadata-only header, so the
+# fuzzer starts past the length and JSON checks.
+/usr/bin/python3 - "$corpus_root/fuzz_safetensors" <<'PY'
+import json, struct, sys, os
+out = sys.argv[1]
+def write(name, header, data=b""):
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + data)
+write("empty", {"__metadata__": {"format": "pt"}})
+sizes = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "U8": 1}
+data, header = b"", {"__metadata__": {"format": "pt"}}
+for i, (dtype, size) in enumerate(sizes.items()):
+    n = size * 6
+    header[f"t{i}.weight"] = {"dtype": dtype, "shape": [2, 3], "data_offsets": [len(data), len(data) + n]}
+    data += bytes(range(len(data), len(data) + n))
+header["scalar"] = {"dtype": "F32", "shape": [], "data_offsets": [len(data), len(data) + 4]}
+data += struct.pack("<f", 1.5)
+header["zero"] = {"dtype": "F32", "shape": [0, 4], "data_offsets": [len(data), len(data)]}
+write("mixed", header, data)
+PY
+
+# Tokenizer (and other) fuzzers start from the repository's text data where they have no seeds.
+for target in "${targets[@]}"; do
+  mkdir -p "$corpus_root/$target"
+  if [ -z "$(ls -A "$corpus_root/$target")" ]; then
+    head -c 4096 "$root/data/models/paraphrase-MiniLM-L6-v2/vocab.txt" >"$corpus_root/$target/vocab"
+  fi
+done
+
+status=0
+for target in "${targets[@]}"; do
+  echo "== $target for ${seconds}s"
+  if ! "$build/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$build/artifacts/$target-" "$corpus_root/$target"; then
+    echo "FAIL: $target found a crash; reproduce with $build/fuzz/$target <artifact>" >&2
+    status=1
+  fi
+done
+exit "$status"
