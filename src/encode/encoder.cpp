@@ -16,6 +16,7 @@ struct Encoder::Impl {
   Tokenizer tokenizer;
   BertParams params;
   BertWeights weights;
+  std::vector<PackedLayer> packed;
   // encode() is const for callers but reuses one activation arena; the mutex makes concurrent
   // calls (the server) take turns instead of racing on it.
   mutable std::mutex mutex;
@@ -27,6 +28,7 @@ struct Encoder::Impl {
         tokenizer(std::move(t)),
         params(std::move(p)),
         weights(bert_weights(params.layout, files.bert, params.values.data())),
+        packed(pack_layers(weights, files.bert)),
         acts(files.bert, false) {}
 };
 
@@ -77,7 +79,8 @@ Matrix Encoder::encode(const std::vector<std::string>& texts, const EncodeOption
     const std::size_t end = std::min(order.size(), begin + batch_size);
     m.batch.clear();
     for (std::size_t k = begin; k < end; k++) m.batch.add(ids[order[k]]);
-    const float* hidden = bert_forward(m.acts, m.batch, m.weights, m.files.bert);
+    const float* hidden =
+        bert_forward(m.acts, m.batch, m.weights, m.files.bert, nullptr, &m.packed);
     pooling_forward(pooled.data(), hidden, m.batch.spans(), C, m.files.pooling);
     const int B = m.batch.sequences();
     if (m.files.normalize || options.normalize) normalize_forward(pooled.data(), B, D);

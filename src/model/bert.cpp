@@ -15,6 +15,16 @@ void draw_mask(float* mask, std::int64_t n, float p, Rng& rng) {
   for (std::int64_t i = 0; i < n; i++) mask[i] = rng.uniform() < p ? 0.0f : keep;
 }
 
+// out (N,OC) = inp (N,C) . W^T through the packed kernel when given, else BLAS.
+void linear(float* out, const float* inp, const float* w, const PackedMatrix* packed, int N, int C,
+            int OC) {
+  if (packed != nullptr) {
+    matmul_packed(out, inp, *packed, N);
+  } else {
+    matmul_nt(out, inp, w, N, C, OC);
+  }
+}
+
 void zero(float* x, std::int64_t n) {
   std::memset(x, 0, static_cast<std::size_t>(n) * sizeof(float));
 }
@@ -109,8 +119,19 @@ void ActivationGrads::reserve(std::int64_t tokens, std::int64_t probs) {
   }
 }
 
+std::vector<PackedLayer> pack_layers(const BertWeights& w, const BertConfig& config) {
+  const int C = config.hidden_size, I = config.intermediate_size;
+  std::vector<PackedLayer> packed;
+  for (const LayerWeights& lw : w.layers) {
+    packed.push_back({PackedMatrix(lw.qkv_w, 3 * C, C), PackedMatrix(lw.attn_out_w, C, C),
+                      PackedMatrix(lw.fc_w, I, C), PackedMatrix(lw.proj_w, C, I)});
+  }
+  return packed;
+}
+
 const float* bert_forward(Activations& acts, const PackedBatch& batch, const BertWeights& w,
-                          const BertConfig& config, Rng* rng) {
+                          const BertConfig& config, Rng* rng,
+                          const std::vector<PackedLayer>* packed) {
   const int N = batch.tokens();
   const int C = config.hidden_size;
   const int I = config.intermediate_size;
@@ -146,15 +167,16 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
       draw_mask(a.attn_out_mask, NC, drop.hidden, *rng);
       draw_mask(a.out_mask, NC, drop.hidden, *rng);
     }
-    matmul_nt(a.qkv, hidden, lw.qkv_w, N, C, 3 * C);
+    const PackedLayer* pl = packed != nullptr ? &(*packed)[l] : nullptr;
+    linear(a.qkv, hidden, lw.qkv_w, pl ? &pl->qkv : nullptr, N, C, 3 * C);
     bias_forward(a.qkv, lw.qkv_b, N, 3 * C);
     attention_forward(a.ctx, a.probs, a.qkv, a.probs_mask, spans, acts.probs_offsets.data(), NH, C);
-    matmul_nt(a.attn_sum, a.ctx, lw.attn_out_w, N, C, C);
+    linear(a.attn_sum, a.ctx, lw.attn_out_w, pl ? &pl->attn_out : nullptr, N, C, C);
     bias_residual_layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.attn_sum, lw.attn_out_b,
                                     a.attn_out_mask, hidden, lw.ln1_w, lw.ln1_b, N, C, eps);
-    matmul_nt(a.fc_pre, a.ln1, lw.fc_w, N, C, I);
+    linear(a.fc_pre, a.ln1, lw.fc_w, pl ? &pl->fc : nullptr, N, C, I);
     bias_gelu_forward(a.fc, a.fc_pre, lw.fc_b, N, I);
-    matmul_nt(a.out_sum, a.fc, lw.proj_w, N, I, C);
+    linear(a.out_sum, a.fc, lw.proj_w, pl ? &pl->proj : nullptr, N, I, C);
     bias_residual_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.out_sum, lw.proj_b, a.out_mask,
                                     a.ln1, lw.ln2_w, lw.ln2_b, N, C, eps);
     hidden = a.ln2;

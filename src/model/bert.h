@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/packed_matmul.h"
 #include "core/rng.h"
 #include "model/kernels.h"
 #include "model/params.h"
@@ -103,10 +104,20 @@ class ActivationGrads {
   std::vector<float> arena_;
 };
 
+// A layer's four matrices packed for matmul_packed: inference uses them so that a sentence's
+// embedding is bit-identical whatever batch it is in. Training, whose weights change every
+// step, multiplies through BLAS instead.
+struct PackedLayer {
+  PackedMatrix qkv, attn_out, fc, proj;
+};
+std::vector<PackedLayer> pack_layers(const BertWeights& w, const BertConfig& config);
+
 // Runs embeddings and every encoder layer; returns the last hidden state (N, C), which lives in
-// `acts` until the next forward. With acts.dropout enabled, `rng` draws the masks.
+// `acts` until the next forward. With acts.dropout enabled, `rng` draws the masks. With
+// `packed` (from pack_layers of the same weights), matrix products use the packed kernel.
 const float* bert_forward(Activations& acts, const PackedBatch& batch, const BertWeights& w,
-                          const BertConfig& config, Rng* rng = nullptr);
+                          const BertConfig& config, Rng* rng = nullptr,
+                          const std::vector<PackedLayer>* packed = nullptr);
 
 // Accumulates into `grads` (a BertWeights view of the gradient buffer) the gradient of the
 // last forward's output given dout (N, C). Needs acts built with training = true.

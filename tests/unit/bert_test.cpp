@@ -35,18 +35,19 @@ TEST(Bert, SequenceEmbedsIdenticallyAloneAndInsideAPackedBatch) {
   const int C = config.hidden_size;
   const auto target = sequence(5, 0);
 
+  const std::vector<PackedLayer> packed = pack_layers(w, config);
   Activations acts(config, false);
   PackedBatch alone;
   alone.clear();
   alone.add(target);
-  const float* h = bert_forward(acts, alone, w, config);
+  const float* h = bert_forward(acts, alone, w, config, nullptr, &packed);
   const std::vector<float> want(h, h + 5 * C);
 
   PackedBatch batch;
   batch.clear();
   for (int s = 1; s <= 31; s++) batch.add(sequence(6 + s, s));
   batch.add(target);
-  const float* hb = bert_forward(acts, batch, w, config);
+  const float* hb = bert_forward(acts, batch, w, config, nullptr, &packed);
   const float* got = hb + static_cast<std::size_t>(batch.offsets[31]) * C;
   EXPECT_EQ(0, std::memcmp(got, want.data(), want.size() * sizeof(float)))
       << "first values: alone " << want[0] << " batched " << got[0];

@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/packed_matmul.h"
+
+namespace simtune {
+namespace {
+
+std::vector<float> randn(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> d;
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(gen);
+  return v;
+}
+
+TEST(PackedMatmul, MatchesNaiveProductIncludingTails) {
+  for (auto [N, C, OC] : {std::tuple{13, 300, 40}, std::tuple{1, 7, 3}, std::tuple{6, 513, 16}}) {
+    const auto x = randn(static_cast<std::size_t>(N) * C, 1),
+               w = randn(static_cast<std::size_t>(OC) * C, 2);
+    const PackedMatrix packed(w.data(), OC, C);
+    std::vector<float> out(static_cast<std::size_t>(N) * OC);
+    matmul_packed(out.data(), x.data(), packed, N);
+    double max_diff = 0;
+    for (int n = 0; n < N; n++) {
+      for (int o = 0; o < OC; o++) {
+        double want = 0;
+        for (int k = 0; k < C; k++) want += double(x[n * C + k]) * w[o * C + k];
+        max_diff = std::max(max_diff, std::abs(want - out[n * OC + o]));
+      }
+    }
+    EXPECT_LE(max_diff, 1e-4) << N << "x" << C << "x" << OC;
+  }
+}
+
+// The property the kernel exists for: a row's result is bit-identical whatever the batch.
+TEST(PackedMatmul, RowResultIndependentOfBatchPositionAndThreads) {
+  const int C = 384, OC = 1536, N = 77;
+  const auto x = randn(static_cast<std::size_t>(N) * C, 3),
+             w = randn(static_cast<std::size_t>(OC) * C, 4);
+  const PackedMatrix packed(w.data(), OC, C);
+  std::vector<float> all(static_cast<std::size_t>(N) * OC), one(OC);
+  const int threads = omp_get_max_threads();
+  for (int t : {1, threads}) {
+    omp_set_num_threads(t);
+    matmul_packed(all.data(), x.data(), packed, N);
+    for (int n : {0, 5, 6, 40, 76}) {
+      matmul_packed(one.data(), x.data() + static_cast<std::size_t>(n) * C, packed, 1);
+      EXPECT_EQ(0, std::memcmp(one.data(), all.data() + static_cast<std::size_t>(n) * OC,
+                               OC * sizeof(float)))
+          << "row " << n << " with " << t << " threads";
+    }
+  }
+  omp_set_num_threads(threads);
+}
+
+}  // namespace
+}  // namespace simtune
