@@ -44,7 +44,7 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  std::int64_t steps = 0;
+  std::int64_t steps = 0;  // run by this call (fewer than the schedule's after a resume)
   float last_loss = 0;
   double seconds = 0;
 };

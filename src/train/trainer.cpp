@@ -195,6 +195,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   AdamW adam(m.params.layout, adam_config);
   Rng dropout_rng(o.seed);
   std::int64_t step = o.resume.empty() ? 0 : m.load_checkpoint(adam, dropout_rng);
+  const std::int64_t first_step = step;
 
   const BertWeights weights = bert_weights(m.params.layout, m.files.bert, m.params.values.data());
   const BertWeights grad_view = bert_weights(m.params.layout, m.files.bert, m.grads.data());
@@ -270,7 +271,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
       m.save_checkpoint(output, step + 1, adam, dropout_rng);
     }
   }
-  result.steps = total;
+  result.steps = total - first_step;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const json card = {{"base model", m.base_model.string()},

@@ -59,6 +59,21 @@ def varied_sentences(count, long_lines):
     return picked + joined
 
 
+def tiny_config_dir(workdir, **overrides):
+    """MiniLM's config.json with a tiny model's sizes (hidden 32, 2 layers, 4 heads), beside the
+    real tokenizer files, for `simtune init --config`."""
+    config_dir = Path(workdir) / "tiny-config"
+    config_dir.mkdir()
+    config = json.loads((MINILM_DIR / "config.json").read_text())
+    config.update({"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+                   "intermediate_size": 64, "vocab_size": 30522, "layer_norm_eps": 1e-12})
+    config.update(overrides)
+    (config_dir / "config.json").write_text(json.dumps(config, indent=2))
+    for name in TOKENIZER_FILES:
+        shutil.copy(MINILM_DIR / name, config_dir / name)
+    return config_dir
+
+
 def write_lines(path, lines):
     Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 

@@ -25,22 +25,7 @@ BATCH_SIZES = (1, 32)
 MODES = bert_reference.POOLING_ORDER
 NORMALIZE_MODULE = {"idx": 2, "name": "2", "path": "2_Normalize",
                     "type": "sentence_transformers.models.Normalize"}
-TINY_CONFIG = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
-               "intermediate_size": 64, "max_position_embeddings": 64, "vocab_size": 30522,
-               "layer_norm_eps": 1e-12}
 TINY_MAX_SEQ_LENGTH = 64
-
-
-def tiny_config_dir(workdir):
-    """MiniLM's config.json with TINY_CONFIG's sizes, beside the real tokenizer files."""
-    config_dir = workdir / "tiny-config"
-    config_dir.mkdir()
-    config = json.loads((oc.MINILM_DIR / "config.json").read_text())
-    config.update(TINY_CONFIG)
-    (config_dir / "config.json").write_text(json.dumps(config, indent=2))
-    for name in oc.TOKENIZER_FILES:
-        shutil.copy(oc.MINILM_DIR / name, config_dir / name)
-    return config_dir
 
 
 def variant(base, out, modes, normalize, weights_dtype=None):
@@ -135,7 +120,7 @@ def main():
     ])
 
     model_b = args.workdir / "model-b"
-    oc.run([args.simtune, "init", "--config", tiny_config_dir(args.workdir), "--seed", 1, "--out", model_b])
+    oc.run([args.simtune, "init", "--config", oc.tiny_config_dir(args.workdir, max_position_embeddings=TINY_MAX_SEQ_LENGTH), "--seed", 1, "--out", model_b])
     st_config = model_b / "sentence_bert_config.json"
     st_config.write_text(json.dumps({**json.loads(st_config.read_text()), "max_seq_length": TINY_MAX_SEQ_LENGTH}))
     combination = ("cls_token", "mean_tokens", "max_tokens")
