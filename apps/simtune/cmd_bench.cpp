@@ -7,9 +7,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
+
+#include <filesystem>
+
 #include "cli.h"
 #include "core/blas.h"
 #include "simtune/error.h"
+#include "simtune/trainer.h"
 
 namespace simtune::cli {
 namespace {
@@ -39,7 +44,7 @@ double sgemm_gflops(int n, int C, int I, int repeat) {
 
 }  // namespace
 
-void add_bench(CLI::App& app) {
+void add_bench_encode(CLI::App* bench) {
   struct Args {
     std::string model, input;
     std::size_t batch_size = 32;
@@ -47,8 +52,6 @@ void add_bench(CLI::App& app) {
     bool json = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* bench = app.add_subcommand("bench", "Measure throughput");
-  bench->require_subcommand(1);
   CLI::App* cmd = bench->add_subcommand(
       "encode", "Sentences/s and tokens/s of encode on the input lines, and the sgemm roofline");
   cmd->add_option("--model", args->model, "Model directory")->required();
@@ -116,6 +119,79 @@ void add_bench(CLI::App& app) {
           achieved, roofline, batch_tokens, 100.0 * achieved / roofline);
     }
   });
+}
+
+void add_bench_train(CLI::App* bench) {
+  struct Args {
+    std::string model, train;
+    TrainOptions options;
+    PairFileOptions pairs;
+    int threads = 0, steps = 30, warmup = 3;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = bench->add_subcommand(
+      "train", "Pairs/s and peak memory of training steps (batches in file order, no saving)");
+  cmd->add_option("--model", args->model, "Model directory")->required();
+  cmd->add_option("--train", args->train, "Pairs file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--batch-size", args->options.batch_size)->capture_default_str();
+  cmd->add_option("--steps", args->steps, "Timed steps")->capture_default_str();
+  cmd->add_option("--warmup", args->warmup, "Untimed steps first")->capture_default_str();
+  cmd->add_option("--dropout", args->options.dropout, "Dropout (default: config.json's)");
+  cmd->add_option("--score-scale", args->pairs.score_scale)->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    set_num_threads(args->threads);
+    const PairData data = load_pairs(args->train, args->pairs);
+    TrainOptions options = args->options;
+    options.shuffle = false;
+    options.max_steps = args->warmup + args->steps;
+    // The timed window runs from the end of the last warm-up step to the end of the last step.
+    using clock = std::chrono::steady_clock;
+    clock::time_point window_start = clock::now(), window_end = window_start;
+    options.on_step = [&](const StepReport& r) {
+      if (r.step == args->warmup) window_start = clock::now();
+      if (r.step == r.total_steps) window_end = clock::now();
+    };
+    const std::filesystem::path scratch =
+        std::filesystem::temp_directory_path() / ("simtune-bench-" + std::to_string(::getpid()));
+    Trainer trainer(args->model, options);
+    try {
+      trainer.train(data.pairs, scratch);
+    } catch (...) {
+      std::filesystem::remove_all(scratch);
+      throw;
+    }
+    std::filesystem::remove_all(scratch);
+    const double seconds = std::chrono::duration<double>(window_end - window_start).count();
+    const double pairs = static_cast<double>(args->steps) * static_cast<double>(options.batch_size);
+    struct rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);
+    const double peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is KiB
+    const nlohmann::json result = {{"steps", args->steps},
+                                   {"batch_size", options.batch_size},
+                                   {"seconds", seconds},
+                                   {"pairs_per_s", pairs / seconds},
+                                   {"peak_rss_mib", peak_mib}};
+    if (args->json) {
+      std::printf("%s\n", result.dump().c_str());
+    } else {
+      std::printf(
+          "steps          %d of batch %zu (after %d warm-up)\n"
+          "time           %.3f s\n"
+          "pairs/s        %.1f\n"
+          "peak RSS       %.0f MiB\n",
+          args->steps, options.batch_size, args->warmup, seconds, pairs / seconds, peak_mib);
+    }
+  });
+}
+
+void add_bench(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Measure throughput");
+  bench->require_subcommand(1);
+  add_bench_encode(bench);
+  add_bench_train(bench);
 }
 
 }  // namespace simtune::cli
