@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# simtune against the PyTorch reference, in one run, on the same random MiniLM-shaped weights and
+# the same STS data: encode (sentences/s) and train (pairs/s, peak RSS). Prints JSON lines.
+# Usage: bench/run.sh [build-dir]   (run on an otherwise idle machine)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+simtune=$build/simtune
+work=$build/bench
+mkdir -p "$work"
+
+"$simtune" init --config data/models/paraphrase-MiniLM-L6-v2 --seed 0 --out "$work/model" --force
+# Encode: both sentence columns of STS dev (3,000 sentences).
+cut -f6,7 data/stsbenchmark/sts-dev.csv | tr -d '\r' | tr '\t' '\n' > "$work/sentences.txt"
+"$simtune" tokenize --model "$work/model" --input "$work/sentences.txt" > "$work/sentences.ids.jsonl"
+# Train: STS train pairs in file order, batch 16.
+cut -f6 data/stsbenchmark/sts-train.csv | tr -d '\r' > "$work/train-a.txt"
+cut -f7 data/stsbenchmark/sts-train.csv | tr -d '\r' > "$work/train-b.txt"
+"$simtune" tokenize --model "$work/model" --input "$work/train-a.txt" > "$work/train-a.ids.jsonl"
+"$simtune" tokenize --model "$work/model" --input "$work/train-b.txt" > "$work/train-b.ids.jsonl"
+
+echo "== encode, batch 32"
+echo "simtune: $("$simtune" bench encode --model "$work/model" --input "$work/sentences.txt" --json)"
+echo "pytorch: $(/usr/bin/python3 bench/torch_encode.py --model "$work/model" --ids "$work/sentences.ids.jsonl")"
+echo "== train, batch 16, dropout on"
+echo "simtune: $("$simtune" bench train --model "$work/model" --train data/stsbenchmark/sts-train.csv \
+  --score-scale 5 --steps 30 --json)"
+echo "pytorch: $(/usr/bin/python3 bench/torch_train.py --model "$work/model" \
+  --train data/stsbenchmark/sts-train.csv --ids-a "$work/train-a.ids.jsonl" \
+  --ids-b "$work/train-b.ids.jsonl" --score-scale 5 --steps 30)"
