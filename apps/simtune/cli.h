@@ -19,6 +19,7 @@ void add_encode(CLI::App& app);
 void add_similarity(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
 
 // Lines of `path` ("-" for stdin) without their LF / CRLF ends. Invalid UTF-8 throws Error
 // naming file:line, unless `replace_invalid` substitutes U+FFFD.

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   simtune::cli::add_encode(app);
   simtune::cli::add_similarity(app);
   simtune::cli::add_train(app);
+  simtune::cli::add_eval(app);
   simtune::cli::add_bench(app);
   try {
     app.parse(argc, argv);

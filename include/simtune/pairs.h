@@ -10,7 +10,7 @@ namespace simtune {
 
 struct Pair {
   std::string a, b;
-  float score = 0.0f;  // after scaling
+  double score = 0.0;  // after scaling (double, so evaluation sees the file's values)
 };
 
 struct PairFileOptions {

@@ -29,10 +29,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::optional<float> parse_float(std::string_view text) {
+std::optional<double> parse_number(std::string_view text) {
   while (!text.empty() && (text.front() == ' ')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ')) text.remove_suffix(1);
-  float v = 0;
+  double v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v))
     return std::nullopt;
@@ -87,9 +87,9 @@ class RowSink {
 
   void add(std::size_t line, std::string a, std::string b, std::string_view score_text) {
     if (!is_valid_utf8(a) || !is_valid_utf8(b)) return bad(line, "text is not valid UTF-8");
-    const auto raw = parse_float(score_text);
+    const auto raw = parse_number(score_text);
     if (!raw) return bad(line, "score \"" + std::string(score_text) + "\" is not a number");
-    const float score = *raw / options_.score_scale;
+    const double score = *raw / options_.score_scale;
     if (score < options_.min_score || score > options_.max_score) {
       char buf[160];
       std::snprintf(buf, sizeof buf, "score %g is outside [%g, %g] after dividing by %g%s", score,

@@ -229,7 +229,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
     for (std::size_t k = begin; k < end; k++) {
       a.push_back(&ids_a[order[k]]);
       b.push_back(&ids_b[order[k]]);
-      labels.push_back(pairs[order[k]].score);
+      labels.push_back(static_cast<float>(pairs[order[k]].score));
     }
 
     std::fill(m.grads.begin(), m.grads.end(), 0.0f);

@@ -186,7 +186,21 @@ def check_training(args, checks, model_dir, pairs, ids_a, ids_b):
     checks.true(f"trained weights within {WEIGHT_TOLERANCE:g}",
                 worst[0] <= WEIGHT_TOLERANCE,
                 f"max abs diff {worst[0]:.3g} in {worst[1]} (weights moved up to {moved:.3g} from the start)")
+    check_weight_decay(checks, trained, initial, expected, ids_a + ids_b)
     return out_dir
+
+
+def check_weight_decay(checks, trained, initial, expected, id_lists):
+    """Word-embedding rows of tokens no batch used get no gradient, so AdamW only decays them:
+    w * prod(1 - lr * weight_decay), a change of ~5e-6 relative, far below WEIGHT_TOLERANCE.
+    Compared to a quarter of that change, which leaves room for float32 rounding of the factor."""
+    name = next(n for n in trained if n.removeprefix("bert.") == "embeddings.word_embeddings.weight")
+    unused = np.setdiff1d(np.arange(trained[name].shape[0]), np.concatenate([np.asarray(ids) for ids in id_lists]))
+    reference = expected["embeddings.word_embeddings.weight"][unused]
+    decay = float(np.abs(initial[name][unused] - reference).max())
+    if checks.true("reference decays unused embedding rows", decay > 0, f"max change {decay:.3g}"):
+        checks.close(f"weight decay of {len(unused)} unused word-embedding rows", trained[name][unused],
+                     reference, 0.25 * decay)
 
 
 def check_trained_model_loads(args, checks, out_dir):

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
       ids_b[i] = tokenizer.encode(data.pairs[i].b, files.max_seq_length);
       a[i] = &ids_a[i];
       b[i] = &ids_b[i];
-      labels[i] = data.pairs[i].score;
+      labels[i] = static_cast<float>(data.pairs[i].score);
     }
     std::vector<float> grad_values(params.layout.total, 0.0f);
     const BertWeights w = bert_weights(params.layout, files.bert, params.values.data());
