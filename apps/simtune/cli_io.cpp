@@ -120,6 +120,7 @@ void Progress::update(std::size_t done, std::size_t total, const std::string& de
 
 void Progress::finish() {
   if (enabled_ && drawn_) std::fputc('\n', stderr);
+  drawn_ = false;
 }
 
 }  // namespace simtune::cli

@@ -43,7 +43,9 @@ void add_eval(CLI::App& app) {
     args->pairs.max_score = std::numeric_limits<float>::infinity();
     const PairData data = load_pairs(args->data, args->pairs);
     const Encoder encoder = Encoder::load(args->model);
-    const SimilarityMetrics m = evaluate_pairs(encoder, data.pairs, args->options);
+    const SimilarityMetrics m = evaluate_pairs(
+        [&](const std::vector<std::string>& texts) { return encoder.encode(texts, args->options); },
+        data.pairs);
     if (!args->csv_dir.empty()) {
       if (args->name.empty()) throw Error("--csv-dir needs --name");
       append_metrics_csv(args->csv_dir, args->name, -1, -1, m);

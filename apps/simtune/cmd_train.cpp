@@ -1,5 +1,7 @@
 // simtune train: fine-tune with CosineSimilarityLoss on (text_a, text_b, score) pairs.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include "cli.h"
 #include "simtune/error.h"
@@ -9,7 +11,7 @@ namespace simtune::cli {
 
 void add_train(CLI::App& app) {
   struct Args {
-    std::string model, train, output, log_file, resume;
+    std::string model, train, output, log_file, resume, eval, eval_name, test, test_name;
     TrainOptions options;
     PairFileOptions pairs;
     bool no_shuffle = false, quiet = false;
@@ -26,6 +28,17 @@ void add_train(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--output", args->output, "Output model directory")->required();
+  cmd->add_option("--eval", args->eval,
+                  "Dev pairs: evaluate before training, every epoch (and --eval-steps); the "
+                  "output keeps the best model by cosine Spearman")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--eval-name", args->eval_name,
+                  "Name of the dev evaluation (default: file stem)");
+  cmd->add_option("--eval-steps", t.eval_steps, "Also evaluate every N steps");
+  cmd->add_option("--test", args->test, "Test pairs, evaluated once on the final (best) model")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--test-name", args->test_name,
+                  "Name of the test evaluation (default: file stem)");
   cmd->add_option("--epochs", t.epochs)->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", t.batch_size, "Pairs per step")
       ->capture_default_str()
@@ -75,9 +88,36 @@ void add_train(CLI::App& app) {
       progress.update(static_cast<std::size_t>(r.step), static_cast<std::size_t>(r.total_steps),
                       detail);
     };
+    // Evaluation sets use the same columns and score scale as the training file.
+    auto eval_set = [&](const std::string& path, const std::string& name) {
+      return EvalSet{name.empty() ? std::filesystem::path(path).stem().string() : name,
+                     load_pairs(path, args->pairs).pairs};
+    };
+    const EvalSet dev = args->eval.empty() ? EvalSet{} : eval_set(args->eval, args->eval_name);
+    const EvalSet test = args->test.empty() ? EvalSet{} : eval_set(args->test, args->test_name);
+    options.on_eval = [&](const EvalRecord& r) {
+      progress.finish();
+      std::fprintf(stderr, "eval %s after %lld steps: cosine Spearman %.4f, Pearson %.4f\n",
+                   r.name.c_str(), static_cast<long long>(r.step), r.metrics.cosine_spearman,
+                   r.metrics.cosine_pearson);
+    };
     Trainer trainer(args->model, options);
-    const TrainResult result = trainer.train(data.pairs, args->output);
+    const TrainResult result =
+        trainer.train(data.pairs, args->output, args->eval.empty() ? nullptr : &dev,
+                      args->test.empty() ? nullptr : &test);
     progress.finish();
+    if (!args->eval.empty()) {
+      double best = -1;
+      for (const EvalRecord& r : result.evals) {
+        if (r.name == dev.name) best = std::max(best, r.metrics.cosine_spearman);
+      }
+      std::printf("%s cosine Spearman: before training %.4f, best %.4f\n", dev.name.c_str(),
+                  result.evals.front().metrics.cosine_spearman, best);
+    }
+    if (!args->test.empty()) {
+      std::printf("%s cosine Spearman of the saved model: %.4f\n", test.name.c_str(),
+                  result.evals.back().metrics.cosine_spearman);
+    }
     std::fprintf(stderr,
                  "trained %lld steps on %zu pairs in %.1f s; last batch loss %.6f; saved %s\n",
                  static_cast<long long>(result.steps), data.pairs.size(), result.seconds,

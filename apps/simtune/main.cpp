@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   simtune::cli::add_similarity(app);
   simtune::cli::add_train(app);
   simtune::cli::add_eval(app);
+  simtune::cli::add_search(app);
+  simtune::cli::add_mine_paraphrases(app);
   simtune::cli::add_bench(app);
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,9 @@ struct SimilarityMetrics {
 SimilarityMetrics similarity_metrics(const Matrix& a, const Matrix& b,
                                      const std::vector<double>& gold);
 
-// Encodes both sides of `pairs` and scores them.
-SimilarityMetrics evaluate_pairs(const Encoder& encoder, const std::vector<Pair>& pairs,
-                                 const EncodeOptions& options = {});
+// Encodes both sides of `pairs` with `encode` and scores them.
+using EncodeFn = std::function<Matrix(const std::vector<std::string>&)>;
+SimilarityMetrics evaluate_pairs(const EncodeFn& encode, const std::vector<Pair>& pairs);
 
 // Appends a row to <dir>/similarity_evaluation_<name>_results.csv, writing the header first
 // when the file is new: epoch,steps,cosine_pearson,...,dot_spearman (sentence-transformers'

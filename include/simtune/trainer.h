@@ -9,44 +9,61 @@
 #include <string>
 #include <vector>
 
+#include "simtune/evaluator.h"
 #include "simtune/pairs.h"
 
 namespace simtune {
 
 struct StepReport {
-  std::int64_t step = 0;         // 1-based optimizer step
+  std::int64_t step = 0;  // 1-based optimizer step
   std::int64_t total_steps = 0;
-  double epoch = 0;              // fractional: epoch index + share of it done
-  float loss = 0;                // the batch's loss before the update
-  float lr = 0;                  // the learning rate this step used
-  double grad_norm = 0;          // before clipping
+  double epoch = 0;      // fractional: epoch index + share of it done
+  float loss = 0;        // the batch's loss before the update
+  float lr = 0;          // the learning rate this step used
+  double grad_norm = 0;  // before clipping
   double pairs_per_s = 0;
+};
+
+// Pairs to evaluate on, as sentence-transformers' EmbeddingSimilarityEvaluator(name=...).
+struct EvalSet {
+  std::string name;
+  std::vector<Pair> pairs;
+};
+
+struct EvalRecord {
+  std::string name;
+  std::int64_t step = 0;  // optimizer steps done when evaluated (0: before training)
+  double epoch = 0;
+  SimilarityMetrics metrics;
 };
 
 struct TrainOptions {
   int epochs = 4;
   std::size_t batch_size = 16;
   float lr = 2e-5f;
-  float warmup_ratio = 0.1f;        // warmup = ceil(ratio * total steps) ...
-  std::int64_t warmup_steps = -1;   // ... unless this is >= 0
+  float warmup_ratio = 0.1f;       // warmup = ceil(ratio * total steps) ...
+  std::int64_t warmup_steps = -1;  // ... unless this is >= 0
   float weight_decay = 0.01f;
   float max_grad_norm = 1.0f;
   float adam_eps = 1e-8f;
   std::uint64_t seed = 42;
-  std::int64_t max_steps = -1;      // > 0: the run (and its schedule) is this many steps
-  bool shuffle = true;              // reshuffle every epoch with the seed
-  float dropout = -1.0f;            // >= 0 overrides config.json's dropout probabilities
-  std::filesystem::path log_file;   // JSONL, one line per step
+  std::int64_t max_steps = -1;        // > 0: the run (and its schedule) is this many steps
+  bool shuffle = true;                // reshuffle every epoch with the seed
+  float dropout = -1.0f;              // >= 0 overrides config.json's dropout probabilities
+  std::filesystem::path log_file;     // JSONL, one line per step
   std::int64_t checkpoint_steps = 0;  // > 0: save a resumable checkpoint every N steps
   int checkpoint_limit = 3;           // keep the newest N checkpoints
   std::filesystem::path resume;       // a checkpoint directory to continue from
+  std::int64_t eval_steps = 0;        // > 0: also evaluate every N steps (besides each epoch)
   std::function<void(const StepReport&)> on_step;  // progress display; may be empty
+  std::function<void(const EvalRecord&)> on_eval;  // evaluation results; may be empty
 };
 
 struct TrainResult {
   std::int64_t steps = 0;  // run by this call (fewer than the schedule's after a resume)
   float last_loss = 0;
   double seconds = 0;
+  std::vector<EvalRecord> evals;  // in order: dev before training, during, after; then test
 };
 
 class Trainer {
@@ -55,9 +72,14 @@ class Trainer {
   ~Trainer();
 
   // Trains on `pairs` and saves the model to `output` (a complete sentence-transformers
-  // directory, replaced atomically). Checkpoints go to output/checkpoints/checkpoint-<step>.
-  // A NaN/inf loss or gradient stops with Error naming the step; earlier checkpoints stay.
-  TrainResult train(const std::vector<Pair>& pairs, const std::filesystem::path& output);
+  // directory, each file replaced atomically). With `dev`, the model is evaluated before
+  // training, after every epoch and every eval_steps, metrics are appended to
+  // output/eval/similarity_evaluation_<name>_results.csv, and `output` holds the model with the
+  // best cosine Spearman so far; `test` is then evaluated once on that best model.
+  // Checkpoints go to output/checkpoints/checkpoint-<step>. A NaN/inf loss or gradient stops
+  // with Error naming the step; earlier checkpoints stay.
+  TrainResult train(const std::vector<Pair>& pairs, const std::filesystem::path& output,
+                    const EvalSet* dev = nullptr, const EvalSet* test = nullptr);
 
  private:
   struct Impl;

@@ -82,8 +82,7 @@ SimilarityMetrics similarity_metrics(const Matrix& a, const Matrix& b,
   return m;
 }
 
-SimilarityMetrics evaluate_pairs(const Encoder& encoder, const std::vector<Pair>& pairs,
-                                 const EncodeOptions& options) {
+SimilarityMetrics evaluate_pairs(const EncodeFn& encode, const std::vector<Pair>& pairs) {
   if (pairs.size() < 2) throw Error("evaluation needs at least 2 pairs");
   std::vector<std::string> first, second;
   std::vector<double> gold;
@@ -92,7 +91,7 @@ SimilarityMetrics evaluate_pairs(const Encoder& encoder, const std::vector<Pair>
     second.push_back(p.b);
     gold.push_back(p.score);
   }
-  return similarity_metrics(encoder.encode(first, options), encoder.encode(second, options), gold);
+  return similarity_metrics(encode(first), encode(second), gold);
 }
 
 void append_metrics_csv(const std::string& dir, const std::string& name, int epoch, long steps,

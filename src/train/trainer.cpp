@@ -5,14 +5,17 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
 #include "core/rng.h"
+#include "encode/encode_texts.h"
 #include "model/params.h"
 #include "simtune/error.h"
+#include "simtune/hub.h"
 #include "simtune/model_files.h"
 #include "simtune/tokenizer.h"
 #include "train/optimizer.h"
@@ -59,7 +62,7 @@ struct Trainer::Impl {
 
   Impl(const fs::path& model_dir, TrainOptions o)
       : options(std::move(o)),
-        files(load_model_files(model_dir)),
+        files(load_model_files(resolve_model(model_dir.string()))),
         tokenizer(Tokenizer::from_directory(files.transformer_dir)),
         params(BertParams::load(
             options.resume.empty() ? files.weights : options.resume / "model.safetensors",
@@ -68,6 +71,7 @@ struct Trainer::Impl {
         base_model(model_dir) {}
 
   void save_model(const fs::path& out, const json& card) const;
+  void write_card(const fs::path& out, const json& card) const;
   void save_checkpoint(const fs::path& output, std::int64_t step, const AdamW& adam,
                        const Rng& rng) const;
   std::int64_t load_checkpoint(AdamW& adam, Rng& rng) const;
@@ -75,6 +79,10 @@ struct Trainer::Impl {
 
 void Trainer::Impl::save_model(const fs::path& out, const json& card) const {
   write_model_directory(files, out, params.tensor_refs());
+  write_card(out, card);
+}
+
+void Trainer::Impl::write_card(const fs::path& out, const json& card) const {
   std::string readme =
       "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\n"
       "tags:\n- sentence-transformers\n- sentence-similarity\n---\n\n"
@@ -167,7 +175,8 @@ Trainer::Trainer(const fs::path& model_dir, TrainOptions options)
     : impl_(std::make_unique<Impl>(model_dir, std::move(options))) {}
 Trainer::~Trainer() = default;
 
-TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& output) {
+TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& output,
+                           const EvalSet* dev, const EvalSet* test) {
   Impl& m = *impl_;
   const TrainOptions& o = m.options;
   if (pairs.empty()) throw Error("no training pairs");
@@ -189,6 +198,24 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
                                          : Dropout{m.files.bert.hidden_dropout_prob,
                                                    m.files.bert.attention_probs_dropout_prob};
 
+  // The model card's training table; `extra` adds evaluation results.
+  auto card = [&](std::int64_t steps_done, float last_loss, const json& extra) {
+    json c = {{"base model", m.base_model.string()},
+              {"training pairs", pairs.size()},
+              {"loss", "CosineSimilarityLoss (MSE of cosine similarity and label)"},
+              {"epochs", format_float(static_cast<double>(steps_done) / steps_per_epoch)},
+              {"steps", steps_done},
+              {"batch size", o.batch_size},
+              {"learning rate", format_float(o.lr)},
+              {"warmup steps", warmup},
+              {"weight decay", format_float(o.weight_decay)},
+              {"max grad norm", format_float(o.max_grad_norm)},
+              {"seed", o.seed},
+              {"last batch loss", format_float(last_loss)}};
+    c.update(extra);
+    return c;
+  };
+
   AdamWConfig adam_config;
   adam_config.eps = o.adam_eps;
   adam_config.weight_decay = o.weight_decay;
@@ -200,6 +227,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   const BertWeights weights = bert_weights(m.params.layout, m.files.bert, m.params.values.data());
   const BertWeights grad_view = bert_weights(m.params.layout, m.files.bert, m.grads.data());
   PairLoss pair_loss(m.files, dropout);
+  TrainResult result;
   std::ofstream log;
   if (!o.log_file.empty()) {
     log.open(o.log_file, step > 0 ? std::ios::app : std::ios::trunc);
@@ -211,7 +239,44 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   std::vector<float> labels;
   std::vector<std::size_t> order;
   std::int64_t order_epoch = -1;
-  TrainResult result;
+
+  // Evaluations encode exactly as `simtune encode` would the weights as they are now.
+  EncodeScratch eval_scratch(m.files.bert);
+  auto log_line = [&](const json& line) {
+    if (log.is_open()) log << line.dump() << "\n" << std::flush;
+  };
+  double best = -std::numeric_limits<double>::infinity();
+  json card_extra = json::object();
+  auto evaluate = [&](const EvalSet& set, std::int64_t done, int csv_epoch, long csv_steps) {
+    const std::vector<PackedLayer> packed = pack_layers(weights, m.files.bert);
+    const EncodeModel model{m.files, m.tokenizer, weights, packed};
+    const SimilarityMetrics metrics = evaluate_pairs(
+        [&](const std::vector<std::string>& texts) {
+          return encode_texts(model, eval_scratch, texts, EncodeOptions{});
+        },
+        set.pairs);
+    append_metrics_csv((output / "eval").string(), set.name, csv_epoch, csv_steps, metrics);
+    const double epoch = static_cast<double>(done) / static_cast<double>(steps_per_epoch);
+    result.evals.push_back({set.name, done, epoch, metrics});
+    log_line({{"eval", set.name},
+              {"step", done},
+              {"epoch", epoch},
+              {"cosine_pearson", metrics.cosine_pearson},
+              {"cosine_spearman", metrics.cosine_spearman},
+              {"euclidean_spearman", metrics.euclidean_spearman},
+              {"manhattan_spearman", metrics.manhattan_spearman},
+              {"dot_spearman", metrics.dot_spearman}});
+    if (o.on_eval) o.on_eval(result.evals.back());
+    return metrics.main_score();
+  };
+  auto save_if_best = [&](double score, std::int64_t done) {
+    if (!(score > best)) return;
+    best = score;
+    card_extra["best " + dev->name + " cosine Spearman"] = format_float(score);
+    card_extra["best model at step"] = done;
+    m.save_model(output, card(done, result.last_loss, card_extra));
+  };
+  if (dev != nullptr && step == 0) save_if_best(evaluate(*dev, 0, -1, -1), 0);
   const auto start = std::chrono::steady_clock::now();
   auto window_start = start;
   std::size_t window_pairs = 0;
@@ -267,26 +332,41 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
     }
     if (o.on_step) o.on_step(report);
     result.last_loss = loss;
-    if (o.checkpoint_steps > 0 && (step + 1) % o.checkpoint_steps == 0 && step + 1 < total) {
-      m.save_checkpoint(output, step + 1, adam, dropout_rng);
+    const std::int64_t done = step + 1;
+    if (dev != nullptr) {
+      const bool epoch_end = done % steps_per_epoch == 0 || done == total;
+      const std::int64_t in_epoch = done - epoch * steps_per_epoch;
+      if (epoch_end) {
+        save_if_best(evaluate(*dev, done, static_cast<int>(epoch), -1), done);
+      } else if (o.eval_steps > 0 && done % o.eval_steps == 0) {
+        save_if_best(evaluate(*dev, done, static_cast<int>(epoch), static_cast<long>(in_epoch)),
+                     done);
+      }
+    }
+    if (o.checkpoint_steps > 0 && done % o.checkpoint_steps == 0 && done < total) {
+      m.save_checkpoint(output, done, adam, dropout_rng);
     }
   }
   result.steps = total - first_step;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  const json card = {{"base model", m.base_model.string()},
-                     {"training pairs", pairs.size()},
-                     {"loss", "CosineSimilarityLoss (MSE of cosine similarity and label)"},
-                     {"epochs", format_float(static_cast<double>(total) / steps_per_epoch)},
-                     {"steps", total},
-                     {"batch size", o.batch_size},
-                     {"learning rate", format_float(o.lr)},
-                     {"warmup steps", warmup},
-                     {"weight decay", format_float(o.weight_decay)},
-                     {"max grad norm", format_float(o.max_grad_norm)},
-                     {"seed", o.seed},
-                     {"final batch loss", format_float(result.last_loss)}};
-  m.save_model(output, card);
+  if (dev == nullptr) m.save_model(output, card(total, result.last_loss, card_extra));
+  if (test != nullptr) {
+    // The test set scores the model `output` holds: the best on dev, or the last.
+    const Encoder best_model = Encoder::load(output);
+    const SimilarityMetrics metrics = evaluate_pairs(
+        [&](const std::vector<std::string>& texts) { return best_model.encode(texts); },
+        test->pairs);
+    append_metrics_csv((output / "eval").string(), test->name, -1, -1, metrics);
+    result.evals.push_back(
+        {test->name, total, static_cast<double>(total) / steps_per_epoch, metrics});
+    log_line({{"eval", test->name},
+              {"cosine_pearson", metrics.cosine_pearson},
+              {"cosine_spearman", metrics.cosine_spearman}});
+    if (o.on_eval) o.on_eval(result.evals.back());
+    card_extra[test->name + " cosine Spearman"] = format_float(metrics.cosine_spearman);
+    m.write_card(output, card(total, result.last_loss, card_extra));
+  }
   return result;
 }
 

@@ -116,6 +116,26 @@ def check_training(args, checks, model):
     expect(checks, "NaN/inf stops training naming the step", code, 1, err, "step 2:")
     checks.true("the last good checkpoint stays", (w / "diverged" / "checkpoints" / "checkpoint-1").is_dir())
 
+    dev = w / "dev.tsv"
+    oc.write_lines(dev, (oc.REPO / "data" / "stsbenchmark" / "sts-dev.csv").read_text(encoding="utf-8").splitlines()[:100])
+    code, out, err = train(args, model, w / "with-eval", "--epochs", 2, "--eval", dev, "--eval-steps", 3,
+                           "--test", dev, "--test-name", "again", "--log-file", w / "eval.jsonl")
+    checks.true("train with --eval/--test", code == 0, err.strip()[-300:])
+    rows = (w / "with-eval" / "eval" / "similarity_evaluation_dev_results.csv").read_text().splitlines()
+    # Rows: before training; steps 3, 6, 9, 12, 15 (--eval-steps 3); the ends of epochs 1 and 2.
+    checks.true("dev CSV: sentence-transformers header, rows before, during and after epochs",
+                rows[0].startswith("epoch,steps,cosine_pearson,cosine_spearman,euclidean_pearson")
+                and rows[1].startswith("-1,-1,") and len(rows) == 1 + 8, f"{len(rows)} lines")
+    logged = [r for r in oc.read_jsonl((w / "eval.jsonl").read_text()) if r.get("eval") == "dev"]
+    best = max(r["cosine_spearman"] for r in logged)
+    saved = json.loads(oc.run([args.simtune, "eval", "--model", w / "with-eval", "--data", dev,
+                               "--score-scale", 5, "--json"]))
+    checks.true("the saved model is the best one on dev", saved["cosine_spearman"] == best,
+                f"saved {saved['cosine_spearman']}, best logged {best}")
+    tested = [r for r in oc.read_jsonl((w / "eval.jsonl").read_text()) if r.get("eval") == "again"]
+    checks.true("test evaluation scores the saved model",
+                len(tested) == 1 and tested[0]["cosine_spearman"] == saved["cosine_spearman"])
+
     bad = w / "bad-rows.tsv"
     bad.write_text("a\tb\t0.5\nc\td\tseven\n")
     code, _, err = simtune(args, "train", "--model", model, "--train", bad, "--output", w / "bad-out")

@@ -1,0 +1,36 @@
+// Texts to embeddings with given weights: shared by the Encoder facade and by the trainer's
+// evaluations, so both give the numbers `simtune encode` gives for the same weights.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/bert.h"
+#include "simtune/encoder.h"
+#include "simtune/model_files.h"
+#include "simtune/tokenizer.h"
+
+namespace simtune {
+
+// The model pieces an encode pass reads; the caller owns them.
+struct EncodeModel {
+  const ModelFiles& files;
+  const Tokenizer& tokenizer;
+  const BertWeights& weights;
+  const std::vector<PackedLayer>& packed;  // pack_layers(weights)
+};
+
+// Buffers reused from one encode pass to the next.
+struct EncodeScratch {
+  explicit EncodeScratch(const BertConfig& config) : acts(config, false) {}
+  Activations acts;
+  PackedBatch batch;
+  std::vector<float> pooled;
+};
+
+// One embedding per text, in input order, from length-sorted packed batches.
+// Throws Error("text N: ...") for invalid UTF-8.
+Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
+                    const std::vector<std::string>& texts, const EncodeOptions& options);
+
+}  // namespace simtune

@@ -1,0 +1,160 @@
+#include "simtune/search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <queue>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "simtune/error.h"
+
+namespace simtune {
+namespace {
+
+// F.normalize's epsilon, which sentence-transformers' cos_sim uses: a zero vector scores 0.
+constexpr double kNormEps = 1e-12;
+
+void check_finite(const Matrix& m, const char* what) {
+  for (std::size_t r = 0; r < m.rows; r++) {
+    for (std::size_t c = 0; c < m.cols; c++) {
+      if (!std::isfinite(m.row(r)[c])) {
+        throw Error(std::string(what) + " row " + std::to_string(r) + " is not finite");
+      }
+    }
+  }
+}
+
+// Products of two floats are exact in double, so only the summation order (sequential)
+// decides the last bit; the oracle test reproduces it to compare tie-breaking exactly.
+double dot(const float* a, const float* b, std::size_t n) {
+  double s = 0;
+  for (std::size_t k = 0; k < n; k++) s += static_cast<double>(a[k]) * b[k];
+  return s;
+}
+
+std::vector<double> row_norms(const Matrix& m) {
+  std::vector<double> norms(m.rows);
+  for (std::size_t r = 0; r < m.rows; r++) {
+    norms[r] = std::max(std::sqrt(dot(m.row(r), m.row(r), m.cols)), kNormEps);
+  }
+  return norms;
+}
+
+// Higher score first; the lower index wins a tie (a strict total order, so results do not
+// depend on the sort algorithm).
+bool better(const SearchHit& a, const SearchHit& b) {
+  return a.score > b.score || (a.score == b.score && a.corpus_id < b.corpus_id);
+}
+
+// The k best of query row `q` against corpus rows [begin, end), best first. `scratch` is
+// reused between calls to avoid an allocation per query.
+void top_k_range(const float* q, double q_norm, const Matrix& corpus,
+                 const std::vector<double>& norms, std::size_t begin, std::size_t end,
+                 std::size_t k, std::vector<SearchHit>& scratch, std::vector<SearchHit>& out) {
+  scratch.clear();
+  for (std::size_t c = begin; c < end; c++) {
+    scratch.push_back({c, dot(q, corpus.row(c), corpus.cols) / (q_norm * norms[c])});
+  }
+  const std::size_t keep = std::min(k, scratch.size());
+  std::partial_sort(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(keep),
+                    scratch.end(), better);
+  out.assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(keep));
+}
+
+}  // namespace
+
+std::vector<std::vector<SearchHit>> semantic_search(const Matrix& queries, const Matrix& corpus,
+                                                    std::size_t top_k) {
+  if (queries.cols != corpus.cols) {
+    throw Error("query embeddings have " + std::to_string(queries.cols) +
+                " dimensions, corpus embeddings " + std::to_string(corpus.cols));
+  }
+  check_finite(queries, "query embedding");
+  check_finite(corpus, "corpus embedding");
+  const std::vector<double> q_norms = row_norms(queries);
+  const std::vector<double> c_norms = row_norms(corpus);
+  std::vector<std::vector<SearchHit>> results(queries.rows);
+#pragma omp parallel
+  {
+    std::vector<SearchHit> scratch;
+#pragma omp for schedule(dynamic)
+    for (std::size_t q = 0; q < queries.rows; q++) {
+      top_k_range(queries.row(q), q_norms[q], corpus, c_norms, 0, corpus.rows, top_k, scratch,
+                  results[q]);
+    }
+  }
+  return results;
+}
+
+std::vector<ParaphrasePair> paraphrase_mining(const Matrix& embeddings,
+                                              const ParaphraseOptions& options) {
+  if (options.query_chunk_size == 0 || options.corpus_chunk_size == 0) {
+    throw Error("paraphrase mining: chunk sizes must be positive");
+  }
+  check_finite(embeddings, "embedding");
+  const std::size_t n = embeddings.rows;
+  const std::vector<double> norms = row_norms(embeddings);
+  // A sentence is its own best match; one more slot keeps top_k others.
+  const std::size_t k = options.top_k + 1;
+
+  struct Candidate {
+    double score;
+    std::size_t i, j;
+    bool operator<(const Candidate& o) const {
+      return std::tie(score, i, j) < std::tie(o.score, o.i, o.j);
+    }
+    bool operator>(const Candidate& o) const { return o < *this; }
+  };
+  // Python's PriorityQueue of (score, i, j) tuples: get() returns the smallest tuple.
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+  double min_score = -1;
+  std::size_t num_added = 0;
+
+  std::vector<std::vector<SearchHit>> hits;
+  for (std::size_t c0 = 0; c0 < n; c0 += options.corpus_chunk_size) {
+    const std::size_t c1 = std::min(n, c0 + options.corpus_chunk_size);
+    for (std::size_t q0 = 0; q0 < n; q0 += options.query_chunk_size) {
+      const std::size_t q1 = std::min(n, q0 + options.query_chunk_size);
+      hits.resize(q1 - q0);
+#pragma omp parallel
+      {
+        std::vector<SearchHit> scratch;
+#pragma omp for schedule(dynamic)
+        for (std::size_t q = q0; q < q1; q++) {
+          top_k_range(embeddings.row(q), norms[q], embeddings, norms, c0, c1, k, scratch,
+                      hits[q - q0]);
+        }
+      }
+      // Candidates arrive in sentence-transformers' order (corpus chunk, query chunk, query,
+      // rank), which decides what the max_pairs cap keeps.
+      for (std::size_t q = q0; q < q1; q++) {
+        for (const SearchHit& h : hits[q - q0]) {
+          if (q == h.corpus_id || !(h.score > min_score)) continue;
+          queue.push({h.score, q, h.corpus_id});
+          if (++num_added >= options.max_pairs) {
+            min_score = queue.top().score;
+            queue.pop();
+          }
+        }
+      }
+    }
+  }
+
+  std::vector<ParaphrasePair> pairs;
+  std::set<std::pair<std::size_t, std::size_t>> seen;
+  while (!queue.empty()) {
+    const Candidate c = queue.top();
+    queue.pop();
+    const std::size_t a = std::min(c.i, c.j), b = std::max(c.i, c.j);
+    if (seen.insert({a, b}).second) pairs.push_back({c.score, a, b});
+  }
+  std::stable_sort(
+      pairs.begin(), pairs.end(),
+      [](const ParaphrasePair& x, const ParaphrasePair& y) { return x.score > y.score; });
+  return pairs;
+}
+
+}  // namespace simtune

@@ -1,0 +1,55 @@
+// The pieces of hub resolution that need no network: hub ids, settings from the environment,
+// huggingface_hub's cache layout. Exposed for the unit tests.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "simtune/hub.h"
+
+namespace simtune::hub {
+
+struct HubId {
+  std::string repo;      // "org/name"
+  std::string revision;  // branch, tag or commit; "main" when not given
+};
+
+// "org/name" or "org/name@revision" with huggingface_hub's repo-id rules; nullopt otherwise.
+std::optional<HubId> parse_hub_id(std::string_view name);
+
+struct HubSettings {
+  std::filesystem::path cache_dir;
+  std::string endpoint;  // without a trailing slash
+  std::string token;
+  bool offline = false;
+  bool progress = true;
+};
+HubSettings resolve_settings(const HubOptions& options);
+
+// "org/name" -> "models--org--name".
+std::string repo_folder_name(std::string_view repo);
+
+// ETag header value -> blob name: W/ prefix and quotes removed.
+std::string normalize_etag(std::string_view etag);
+
+// The snapshot directory `revision` points to in `repo_dir`, or nullopt when the cache has no
+// such ref or snapshot.
+std::optional<std::filesystem::path> cached_snapshot(const std::filesystem::path& repo_dir,
+                                                     const std::string& revision);
+
+// True when every model.safetensors the snapshot's modules.json (or a plain model) needs is
+// there, so a snapshot left half-downloaded is not mistaken for a usable one.
+bool snapshot_complete(const std::filesystem::path& snapshot);
+
+// snapshots/<commit>/<file> -> ../../blobs/<etag> (relative, as huggingface_hub links them).
+void link_snapshot_file(const std::filesystem::path& repo_dir, const std::string& commit,
+                        const std::string& file, const std::string& etag);
+
+// One progress line: "name  45.2 MB / 90.9 MB  12.3 MB/s  ETA 0:04" (total < 0: unknown).
+std::string progress_line(const std::string& name, std::int64_t done, std::int64_t total,
+                          double bytes_per_second);
+
+}  // namespace simtune::hub
