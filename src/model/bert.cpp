@@ -29,6 +29,20 @@ void zero(float* x, std::int64_t n) {
   std::memset(x, 0, static_cast<std::size_t>(n) * sizeof(float));
 }
 
+// Backward of a sublayer's output, LayerNorm(dropout(dense + bias) + residual), given the
+// output's gradient in g.dres: leaves the residual's gradient in g.dres and the dense output's
+// in g.dsum, and accumulates the LayerNorm and bias gradients.
+void sublayer_output_backward(ActivationGrads& g, float* dln_w, float* dln_b, float* dbias,
+                              const float* sum, const float* ln_w, const float* mean,
+                              const float* rstd, const float* mask, int N, int C) {
+  const std::int64_t NC = static_cast<std::int64_t>(N) * C;
+  zero(g.dsum, NC);
+  layernorm_backward(g.dsum, dln_w, dln_b, g.dres, sum, ln_w, mean, rstd, N, C);
+  std::memcpy(g.dres, g.dsum, static_cast<std::size_t>(NC) * sizeof(float));
+  if (mask != nullptr) dropout_apply(g.dsum, mask, NC);
+  bias_backward(dbias, g.dsum, N, C);
+}
+
 }  // namespace
 
 void PackedBatch::clear() {
@@ -206,12 +220,8 @@ void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* do
     const float* input = l == 0 ? acts.emb_out : acts.layers[l - 1].ln2;
 
     // ln2 = LayerNorm(out_sum), out_sum = dropout(fc . W + b) + ln1.
-    zero(g.dsum, NC);
-    layernorm_backward(g.dsum, lg.ln2_w, lg.ln2_b, g.dres, a.out_sum, lw.ln2_w, a.ln2_mean,
-                       a.ln2_rstd, N, C);
-    std::memcpy(g.dres, g.dsum, static_cast<std::size_t>(NC) * sizeof(float));
-    if (a.out_mask != nullptr) dropout_apply(g.dsum, a.out_mask, NC);
-    bias_backward(lg.proj_b, g.dsum, N, C);
+    sublayer_output_backward(g, lg.ln2_w, lg.ln2_b, lg.proj_b, a.out_sum, lw.ln2_w, a.ln2_mean,
+                             a.ln2_rstd, a.out_mask, N, C);
     zero(g.dfc, NI);
     matmul_backward(g.dfc, lg.proj_w, g.dsum, a.fc, lw.proj_w, N, I, C);
     // fc = gelu(ln1 . W + b); its input gradient joins the residual's in dres.
@@ -221,12 +231,8 @@ void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* do
     matmul_backward(g.dres, lg.fc_w, g.dfc_pre, a.ln1, lw.fc_w, N, C, I);
 
     // ln1 = LayerNorm(attn_sum), attn_sum = dropout(ctx . W + b) + input.
-    zero(g.dsum, NC);
-    layernorm_backward(g.dsum, lg.ln1_w, lg.ln1_b, g.dres, a.attn_sum, lw.ln1_w, a.ln1_mean,
-                       a.ln1_rstd, N, C);
-    std::memcpy(g.dres, g.dsum, static_cast<std::size_t>(NC) * sizeof(float));
-    if (a.attn_out_mask != nullptr) dropout_apply(g.dsum, a.attn_out_mask, NC);
-    bias_backward(lg.attn_out_b, g.dsum, N, C);
+    sublayer_output_backward(g, lg.ln1_w, lg.ln1_b, lg.attn_out_b, a.attn_sum, lw.ln1_w, a.ln1_mean,
+                             a.ln1_rstd, a.attn_out_mask, N, C);
     zero(g.dctx, NC);
     matmul_backward(g.dctx, lg.attn_out_w, g.dsum, a.ctx, lw.attn_out_w, N, C, C);
     // ctx = attention(input . Wqkv + bqkv).

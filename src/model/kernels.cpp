@@ -57,6 +57,20 @@ inline void thread_chunk(int n, int& begin, int& end) {
   end = std::min(n, begin + per);
 }
 
+// Attention works on one (sequence, head) pair at a time: its head index, first packed row,
+// length, and the offset of its L*L probabilities.
+struct HeadBlock {
+  int h, start, L;
+  std::int64_t probs;
+};
+
+inline HeadBlock head_block(SeqSpans spans, const std::int64_t* probs_offsets, int NH, int task) {
+  const int b = task / NH, h = task % NH;
+  const int start = spans.offsets[b];
+  const int L = spans.offsets[b + 1] - start;
+  return {h, start, L, probs_offsets[b] + static_cast<std::int64_t>(h) * L * L};
+}
+
 }  // namespace
 
 float gelu(float x) noexcept {
@@ -247,11 +261,7 @@ void attention_forward(float* ctx, float* probs, const float* qkv, const float* 
   // One (sequence, head) pair per task; lengths differ, so hand them out dynamically.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int task = 0; task < work; task++) {
-    const int b = task / NH;
-    const int h = task % NH;
-    const int start = spans.offsets[b];
-    const int L = spans.offsets[b + 1] - start;
-    const std::int64_t block = probs_offsets[b] + static_cast<std::int64_t>(h) * L * L;
+    const auto [h, start, L, block] = head_block(spans, probs_offsets, NH, task);
     float* P = probs + block;
     for (int i = 0; i < L; i++) {
       const float* q = qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS;
@@ -296,11 +306,7 @@ void attention_backward(float* dqkv, float* dprobs, const float* dctx, const flo
   // Each (sequence, head) task touches only its own rows and head columns of dqkv.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int task = 0; task < work; task++) {
-    const int b = task / NH;
-    const int h = task % NH;
-    const int start = spans.offsets[b];
-    const int L = spans.offsets[b + 1] - start;
-    const std::int64_t block = probs_offsets[b] + static_cast<std::int64_t>(h) * L * L;
+    const auto [h, start, L, block] = head_block(spans, probs_offsets, NH, task);
     const float* P = probs + block;
     float* dP = dprobs + block;
     auto q = [&](int i) { return qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
