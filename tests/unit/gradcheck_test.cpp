@@ -2,6 +2,8 @@
 // random R, so the analytic gradient given dout = R must match central differences.
 #include <gtest/gtest.h>
 
+#include "test_random.h"
+
 #include <cmath>
 #include <functional>
 #include <random>
@@ -14,13 +16,7 @@
 namespace simtune {
 namespace {
 
-std::vector<float> randn(std::size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
+using testing::randn;
 
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;

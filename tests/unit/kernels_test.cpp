@@ -1,6 +1,8 @@
 // Forward kernels against naive twins written for clarity (double accumulation, padded layout).
 #include <gtest/gtest.h>
 
+#include "test_random.h"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -11,13 +13,7 @@
 namespace simtune {
 namespace {
 
-std::vector<float> randn(std::size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
+using testing::randn;
 
 void expect_close(const std::vector<float>& got, const std::vector<double>& want, double tol) {
   ASSERT_EQ(got.size(), want.size());

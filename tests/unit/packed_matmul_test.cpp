@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
+
 #include <omp.h>
+#include "test_random.h"
 
 #include <cmath>
 #include <cstring>
@@ -11,13 +13,7 @@
 namespace simtune {
 namespace {
 
-std::vector<float> randn(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
+using testing::randn;
 
 TEST(PackedMatmul, MatchesNaiveProductIncludingTails) {
   for (auto [N, C, OC] : {std::tuple{13, 300, 40}, std::tuple{1, 7, 3}, std::tuple{6, 513, 16}}) {
