@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -202,14 +203,16 @@ void link_snapshot_file(const fs::path& repo_dir, const std::string& commit,
 
 std::string progress_line(const std::string& name, std::int64_t done, std::int64_t total,
                           double bytes_per_second) {
-  const auto mb = [](double bytes) {
+  const auto human = [](double bytes) {
+    const char* unit = bytes >= 1e9 ? "GB" : bytes >= 1e6 ? "MB" : "kB";
+    const double scale = bytes >= 1e9 ? 1e9 : bytes >= 1e6 ? 1e6 : 1e3;
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+    std::snprintf(buf, sizeof buf, "%.1f %s", bytes / scale, unit);
     return std::string(buf);
   };
-  std::string line = name + "  " + mb(static_cast<double>(done));
-  if (total >= 0) line += " / " + mb(static_cast<double>(total));
-  line += "  " + mb(bytes_per_second) + "/s";
+  std::string line = name + "  " + human(static_cast<double>(done));
+  if (total >= 0) line += " / " + human(static_cast<double>(total));
+  line += "  " + human(bytes_per_second) + "/s";
   if (total >= 0 && bytes_per_second > 0) {
     const auto eta =
         static_cast<long long>(static_cast<double>(total - done) / bytes_per_second + 0.5);
@@ -330,7 +333,7 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 class Http {
  public:
-  explicit Http(const HubSettings& settings) : settings_(settings) {
+  explicit Http(const HubSettings& settings) {
     static CurlGlobal global;
     curl_ = curl_easy_init();
     if (!curl_) throw Error("libcurl could not start a session");
@@ -383,8 +386,6 @@ class Http {
     code = curl_easy_perform(curl_);
     message = code == CURLE_OK ? "" : error_text(code);
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_setopt(curl_, CURLOPT_RANGE, nullptr);
-    curl_easy_setopt(curl_, CURLOPT_NOPROGRESS, 1L);
     return r;
   }
 
@@ -424,7 +425,6 @@ class Http {
     if (code != CURLE_OK) throw Unreachable{url + ": " + error_text(code)};
   }
 
-  const HubSettings& settings_;
   CURL* curl_ = nullptr;
   curl_slist* auth_ = nullptr;
   std::array<char, CURL_ERROR_SIZE> errbuf_{};
@@ -571,7 +571,14 @@ class Fetcher {
     commit_ = commit;
     std::string size_header = r.header("x-linked-size");
     if (size_header.empty()) size_header = r.header("content-length");
-    const std::int64_t size = size_header.empty() ? -1 : std::stoll(size_header);
+    std::int64_t size = -1;
+    if (!size_header.empty()) {
+      const auto [end, ec] =
+          std::from_chars(size_header.data(), size_header.data() + size_header.size(), size);
+      if (ec != std::errc() || end != size_header.data() + size_header.size() || size < 0) {
+        throw Error(u + ": the size header \"" + size_header + "\" is not a byte count");
+      }
+    }
 
     const fs::path blob = repo_dir_ / "blobs" / etag;
     std::error_code ec;

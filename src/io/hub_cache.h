@@ -48,7 +48,8 @@ bool snapshot_complete(const std::filesystem::path& snapshot);
 void link_snapshot_file(const std::filesystem::path& repo_dir, const std::string& commit,
                         const std::string& file, const std::string& etag);
 
-// One progress line: "name  45.2 MB / 90.9 MB  12.3 MB/s  ETA 0:04" (total < 0: unknown).
+// One progress line: "name  45.2 MB / 90.9 MB  12.3 MB/s  ETA 0:04" (total < 0: unknown);
+// kB, MB or GB as the size calls for.
 std::string progress_line(const std::string& name, std::int64_t done, std::int64_t total,
                           double bytes_per_second);
 

@@ -1,0 +1,194 @@
+#include "simtune/hub.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "io/hub_cache.h"
+#include "simtune/error.h"
+
+namespace fs = std::filesystem;
+using namespace simtune;
+using namespace simtune::hub;
+
+namespace {
+
+const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
+
+class TempDir {
+ public:
+  TempDir() : path_(fs::temp_directory_path() / ("simtune-hub-" + std::to_string(::getpid()))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+// Sets (or, for nullptr, unsets) an environment variable for one test, restoring it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    value ? ::setenv(name, value, 1) : ::unsetenv(name);
+  }
+  ~ScopedEnv() { old_ ? ::setenv(name_, old_->c_str(), 1) : ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// A cache as huggingface_hub leaves it: refs/main -> commit, snapshot files linked to blobs.
+fs::path make_cached_repo(const fs::path& cache, bool with_weights) {
+  const fs::path repo = cache / "models--org--name";
+  write(repo / "refs" / "main", kCommit);
+  write(repo / "blobs" / "aaaa",
+        R"([{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"}])");
+  link_snapshot_file(repo, kCommit, "modules.json", "aaaa");
+  if (with_weights) {
+    write(repo / "blobs" / "bbbb", "weights");
+    link_snapshot_file(repo, kCommit, "model.safetensors", "bbbb");
+  }
+  return repo;
+}
+
+}  // namespace
+
+TEST(Hub, ParsesHubIds) {
+  const auto id = parse_hub_id("sentence-transformers/paraphrase-MiniLM-L6-v2");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->repo, "sentence-transformers/paraphrase-MiniLM-L6-v2");
+  EXPECT_EQ(id->revision, "main");
+  const auto pinned = parse_hub_id("org/name@refs/pr/1");
+  ASSERT_TRUE(pinned);
+  EXPECT_EQ(pinned->repo, "org/name");
+  EXPECT_EQ(pinned->revision, "refs/pr/1");
+  for (const char* bad : {"name", "org/name/extra", "/abs/path", "./rel", "org/na--me", "org/..",
+                          "org/name@", "org/-name", "../models", "org/na me"}) {
+    EXPECT_FALSE(parse_hub_id(bad)) << bad;
+  }
+}
+
+TEST(Hub, CacheNamesAndEtags) {
+  EXPECT_EQ(repo_folder_name("org/name"), "models--org--name");
+  EXPECT_EQ(normalize_etag("\"abc\""), "abc");
+  EXPECT_EQ(normalize_etag("W/\"abc\""), "abc");
+  EXPECT_EQ(normalize_etag("abc"), "abc");
+}
+
+TEST(Hub, SettingsFollowHuggingFaceHubsEnvironment) {
+  ScopedEnv hub_cache("HF_HUB_CACHE", nullptr), home("HF_HOME", "/tmp/hf-home"),
+      endpoint("HF_ENDPOINT", "http://127.0.0.1:1234/"), token("HF_TOKEN", "t"),
+      offline("HF_HUB_OFFLINE", "yes");
+  HubSettings s = resolve_settings({});
+  EXPECT_EQ(s.cache_dir, fs::path("/tmp/hf-home/hub"));
+  EXPECT_EQ(s.endpoint, "http://127.0.0.1:1234");
+  EXPECT_EQ(s.token, "t");
+  EXPECT_TRUE(s.offline);
+  {
+    ScopedEnv cache("HF_HUB_CACHE", "/tmp/elsewhere"), off("HF_HUB_OFFLINE", "0");
+    s = resolve_settings({});
+    EXPECT_EQ(s.cache_dir, fs::path("/tmp/elsewhere"));
+    EXPECT_FALSE(s.offline);
+  }
+  HubOptions options;
+  options.cache_dir = "/tmp/given";
+  options.endpoint = "https://mirror";
+  options.offline = false;
+  s = resolve_settings(options);
+  EXPECT_EQ(s.cache_dir, fs::path("/tmp/given"));
+  EXPECT_EQ(s.endpoint, "https://mirror");
+  EXPECT_FALSE(s.offline);
+  {
+    ScopedEnv no_home("HF_HOME", nullptr), xdg("XDG_CACHE_HOME", nullptr), user("HOME", "/home/u"),
+        no_endpoint("HF_ENDPOINT", nullptr);
+    s = resolve_settings({});
+    EXPECT_EQ(s.cache_dir, fs::path("/home/u/.cache/huggingface/hub"));
+    EXPECT_EQ(s.endpoint, "https://huggingface.co");
+  }
+}
+
+TEST(Hub, TokenFileWhenNoTokenVariable) {
+  TempDir dir;
+  write(dir.path() / "token", "hf_from_file\n");
+  ScopedEnv home("HF_HOME", dir.path().c_str()), token("HF_TOKEN", nullptr),
+      token_path("HF_TOKEN_PATH", nullptr);
+  EXPECT_EQ(resolve_settings({}).token, "hf_from_file");
+}
+
+TEST(Hub, LinksSnapshotFilesRelativeToBlobs) {
+  TempDir dir;
+  const fs::path repo = dir.path() / "models--org--name";
+  write(repo / "blobs" / "e1", "pooling");
+  link_snapshot_file(repo, kCommit, "1_Pooling/config.json", "e1");
+  const fs::path pointer = repo / "snapshots" / kCommit / "1_Pooling" / "config.json";
+  EXPECT_EQ(fs::read_symlink(pointer), fs::path("../../../blobs/e1"));
+  write(repo / "blobs" / "e2", "new");
+  link_snapshot_file(repo, kCommit, "1_Pooling/config.json", "e2");  // replaces the old link
+  EXPECT_EQ(fs::read_symlink(pointer), fs::path("../../../blobs/e2"));
+}
+
+TEST(Hub, FindsCachedSnapshotsByRefOrCommit) {
+  TempDir dir;
+  const fs::path repo = make_cached_repo(dir.path(), true);
+  const fs::path snapshot = repo / "snapshots" / kCommit;
+  EXPECT_EQ(cached_snapshot(repo, "main"), snapshot);
+  EXPECT_EQ(cached_snapshot(repo, kCommit), snapshot);
+  EXPECT_FALSE(cached_snapshot(repo, "dev"));
+  EXPECT_FALSE(cached_snapshot(repo, std::string(40, 'f')));
+  EXPECT_TRUE(snapshot_complete(snapshot));
+}
+
+TEST(Hub, SnapshotWithoutWeightsIsIncomplete) {
+  TempDir dir;
+  const fs::path repo = make_cached_repo(dir.path(), false);
+  EXPECT_FALSE(snapshot_complete(repo / "snapshots" / kCommit));
+}
+
+TEST(Hub, ResolvesOfflineFromTheCacheOnly) {
+  TempDir dir;
+  make_cached_repo(dir.path() / "cache", true);
+  HubOptions options;
+  options.cache_dir = dir.path() / "cache";
+  options.offline = true;
+  EXPECT_EQ(resolve_model("org/name", options),
+            dir.path() / "cache" / "models--org--name" / "snapshots" / kCommit);
+  try {
+    resolve_model("org/missing", options);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("HF_HUB_OFFLINE"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Hub, LocalDirectoriesAndOtherNamesPassThrough) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "org" / "name");
+  HubOptions options;
+  options.offline = true;
+  options.cache_dir = dir.path() / "empty-cache";
+  const fs::path local = dir.path() / "org" / "name";
+  EXPECT_EQ(resolve_model(local.string(), options), local);
+  EXPECT_EQ(resolve_model("no-such-dir", options), fs::path("no-such-dir"));
+}
+
+TEST(Hub, ProgressLine) {
+  EXPECT_EQ(progress_line("model.safetensors", 45'200'000, 90'900'000, 12'300'000),
+            "model.safetensors  45.2 MB / 90.9 MB  12.3 MB/s  ETA 0:04");
+  EXPECT_EQ(progress_line("vocab.txt", 231'500, -1, 2'000'000'000),
+            "vocab.txt  231.5 kB  2.0 GB/s");
+}
