@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "simtune/error.h"
+#include "simtune/hub.h"
 #include "simtune/model_files.h"
 #include "simtune/tokenizer.h"
 
@@ -27,7 +28,7 @@ void add_tokenize(CLI::App& app) {
   cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,
                 "Replace invalid UTF-8 with U+FFFD instead of stopping");
   cmd->callback([args] {
-    ModelFiles files = load_model_files(args->model);
+    ModelFiles files = load_model_files(resolve_model(args->model));
     Tokenizer tokenizer = Tokenizer::from_directory(files.transformer_dir);
     const std::size_t max_len = args->max_seq_length ? args->max_seq_length : files.max_seq_length;
     for (const std::string& line : read_lines(args->input, args->replace_invalid)) {
