@@ -17,6 +17,7 @@
 #include "simtune/error.h"
 #include "simtune/hub.h"
 #include "simtune/model_files.h"
+#include "simtune/report.h"
 #include "simtune/tokenizer.h"
 #include "train/optimizer.h"
 #include "train/pair_loss.h"
@@ -70,15 +71,19 @@ struct Trainer::Impl {
         grads(params.layout.total, 0.0f),
         base_model(model_dir) {}
 
-  void save_model(const fs::path& out, const json& card) const;
+  void save_model(const fs::path& out, const json& card, const std::vector<StepReport>& steps,
+                  const std::vector<EvalRecord>& evals) const;
   void write_card(const fs::path& out, const json& card) const;
   void save_checkpoint(const fs::path& output, std::int64_t step, const AdamW& adam,
                        const Rng& rng) const;
   std::int64_t load_checkpoint(AdamW& adam, Rng& rng) const;
 };
 
-void Trainer::Impl::save_model(const fs::path& out, const json& card) const {
+void Trainer::Impl::save_model(const fs::path& out, const json& card,
+                               const std::vector<StepReport>& steps,
+                               const std::vector<EvalRecord>& evals) const {
   write_model_directory(files, out, params.tensor_refs());
+  write_training_plots(out, steps, evals);
   write_card(out, card);
 }
 
@@ -96,6 +101,16 @@ void Trainer::Impl::write_card(const fs::path& out, const json& card) const {
   for (const auto& [key, value] : card.items()) {
     readme +=
         "| " + key + " | " + (value.is_string() ? value.get<std::string>() : value.dump()) + " |\n";
+  }
+  // The report's plots, as far as they exist yet (no loss plot before the first step).
+  const std::pair<const char*, const char*> plots[] = {
+      {"loss.svg", "Training loss"}, {"lr.svg", "Learning rate"}, {"eval.svg", "Evaluation"}};
+  bool heading = false;
+  for (const auto& [file, title] : plots) {
+    if (!fs::exists(out / file)) continue;
+    if (!heading) readme += "\n## Training report\n\n";
+    heading = true;
+    readme += std::string("![") + title + "](" + file + ")\n\n";
   }
   write_file_atomic(out / "README.md", readme);
 }
@@ -235,6 +250,8 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   }
   fs::create_directories(output);
 
+  std::vector<StepReport> history;  // for the report's plots
+  history.reserve(static_cast<std::size_t>(total - step));
   std::vector<const std::vector<std::int32_t>*> a, b;
   std::vector<float> labels;
   std::vector<std::size_t> order;
@@ -274,7 +291,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
     best = score;
     card_extra["best " + dev->name + " cosine Spearman"] = format_float(score);
     card_extra["best model at step"] = done;
-    m.save_model(output, card(done, result.last_loss, card_extra));
+    m.save_model(output, card(done, result.last_loss, card_extra), history, result.evals);
   };
   if (dev != nullptr && step == 0) save_if_best(evaluate(*dev, 0, -1, -1), 0);
   const auto start = std::chrono::steady_clock::now();
@@ -330,6 +347,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
           << "\n";
       log.flush();
     }
+    history.push_back(report);
     if (o.on_step) o.on_step(report);
     result.last_loss = loss;
     const std::int64_t done = step + 1;
@@ -350,7 +368,9 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   result.steps = total - first_step;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  if (dev == nullptr) m.save_model(output, card(total, result.last_loss, card_extra));
+  if (dev == nullptr) {
+    m.save_model(output, card(total, result.last_loss, card_extra), history, result.evals);
+  }
   if (test != nullptr) {
     // The test set scores the model `output` holds: the best on dev, or the last.
     const Encoder best_model = Encoder::load(output);
@@ -365,6 +385,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
               {"cosine_spearman", metrics.cosine_spearman}});
     if (o.on_eval) o.on_eval(result.evals.back());
     card_extra[test->name + " cosine Spearman"] = format_float(metrics.cosine_spearman);
+    write_training_plots(output, history, result.evals);
     m.write_card(output, card(total, result.last_loss, card_extra));
   }
   return result;

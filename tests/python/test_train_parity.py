@@ -68,10 +68,11 @@ def relative_diff(actual, expected):
 
 
 def max_abs_diff(actual, expected):
-    """Largest elementwise |actual - expected|; infinite if the shapes differ."""
+    """Largest elementwise |actual - expected|; infinite if the shapes differ or a NaN appears."""
     if actual.shape != expected.shape:
         return np.inf
-    return float(np.abs(actual.astype(np.float64) - expected).max())
+    diff = float(np.abs(actual.astype(np.float64) - expected).max())
+    return np.inf if np.isnan(diff) else diff
 
 
 def is_key_bias(name):
@@ -109,22 +110,25 @@ def check_gradients(args, checks, model_dir, batch):
     for name in sorted(expected):
         reference = expected[name]
         if is_key_bias(name):
-            # Relative to the same layer's key.weight gradient, the layer's scale.
+            # Noise is ~1e-7 of the layer's key.weight gradient; a wrong gradient is of its order.
             scale = np.abs(expected[name.replace(".bias", ".weight")]).max()
             checks.close(f"gradient {name} (exactly 0, rounding noise only)", actual[name],
-                         np.zeros_like(reference), 1e-6 * scale)
+                         np.zeros_like(reference), 1e-4 * scale)
             continue
         scale = float(np.abs(reference).max())
         diff = max_abs_diff(actual[name], reference)
         ratios.append((diff / scale, name, diff, scale))
-        if not diff <= GRAD_TOLERANCE * scale:
-            checks.close(f"gradient {name}", actual[name], reference, GRAD_TOLERANCE * scale)
     ratios.sort(reverse=True)
     print(f"worst gradient tensors (max|simtune - torch| / max|torch|, tolerance {GRAD_TOLERANCE:g}):")
     for ratio, name, diff, scale in ratios[:WORST_SHOWN]:
         print(f"       {name}: {ratio:.3g} (max diff {diff:.3g}, max |torch| {scale:.3g})")
-    checks.true(f"gradients of {len(ratios)} tensors within {GRAD_TOLERANCE:g} relative",
-                all(ratio <= GRAD_TOLERANCE for ratio, *_ in ratios))
+    bad = [name for ratio, name, _, _ in ratios if not ratio <= GRAD_TOLERANCE]
+    for name in bad[:WORST_SHOWN]:
+        # A scratch Checks prints the first differing elements; the summary below counts them.
+        oc.Checks().close(f"gradient {name}", actual[name], expected[name],
+                          GRAD_TOLERANCE * float(np.abs(expected[name]).max()))
+    checks.true(f"gradients of {len(ratios)} tensors within {GRAD_TOLERANCE:g} relative", not bad,
+                f"{len(bad)} outside" if bad else "")
 
 
 def check_log(checks, log, reference_log):
