@@ -13,8 +13,9 @@ namespace simtune {
 namespace {
 
 constexpr int W = PackedMatrix::kWidth;
-constexpr int kRows = 6;     // rows per micro-tile: 6 x 16 outputs = 12 accumulators
-constexpr int kDepth = 256;  // k per block: a 16 x 256 weight panel slice (16 KiB) stays in L1
+constexpr int kRows = 6;        // rows per micro-tile: 6 x 16 outputs = 12 accumulators
+constexpr int kDepth = 256;     // k per block: a 16 x 256 weight panel slice (16 KiB) stays in L1
+constexpr int kRowBlock = 96;  // rows per block: 96 x 256 input floats (96 KiB) stay in L2
 
 // out[r][0..cols) for r < R (+)= x[r][k0..k0+kc) . panel[k0..k0+kc)[0..16).
 template <int R>
@@ -129,15 +130,21 @@ PackedMatrix::PackedMatrix(const float* w, int OC, int C) : OC_(OC), C_(C) {
 void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N) noexcept {
   const int OC = w.out_features(), C = w.in_features();
   const int blocks = (OC + W - 1) / W;
-  // Threads split output panels; within one, k-blocks run in order, so every element's chain
-  // is the same whatever the split.
-#pragma omp parallel for schedule(static)
-  for (int j = 0; j < blocks; j++) {
-    const int cols = std::min(W, OC - j * W);
-    for (int k0 = 0; k0 < C; k0 += kDepth) {
-      const int kc = std::min(kDepth, C - k0);
-      row_tiles(out + j * W, OC, inp + k0, C, w.panel(j) + static_cast<std::ptrdiff_t>(k0) * W, kc,
-                k0 == 0, cols, N);
+  // Rows go in blocks whose k-slices (kRowBlock x kDepth floats) stay in L2 while every panel
+  // passes over them. Threads split output panels; within one, k-blocks run in order, so every
+  // element's chain is the same whatever the split.
+#pragma omp parallel
+  for (int n0 = 0; n0 < N; n0 += kRowBlock) {
+    const int rows = std::min(kRowBlock, N - n0);
+#pragma omp for schedule(static)
+    for (int j = 0; j < blocks; j++) {
+      const int cols = std::min(W, OC - j * W);
+      for (int k0 = 0; k0 < C; k0 += kDepth) {
+        const int kc = std::min(kDepth, C - k0);
+        row_tiles(out + static_cast<std::ptrdiff_t>(n0) * OC + j * W, OC,
+                  inp + static_cast<std::ptrdiff_t>(n0) * C + k0, C,
+                  w.panel(j) + static_cast<std::ptrdiff_t>(k0) * W, kc, k0 == 0, cols, rows);
+      }
     }
   }
 }
