@@ -46,12 +46,17 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
+  write_file_atomic(path, std::vector<std::string_view>{bytes});
+}
+
+void write_file_atomic(const std::filesystem::path& path,
+                       const std::vector<std::string_view>& pieces) {
   std::filesystem::path tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(tmp.string() + ": cannot create file: " + errno_text());
   try {
-    write_all(fd, bytes, tmp);
+    for (std::string_view piece : pieces) write_all(fd, piece, tmp);
     if (::fsync(fd) != 0) throw Error(tmp.string() + ": fsync failed: " + errno_text());
   } catch (...) {
     ::close(fd);

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace simtune {
 
@@ -16,6 +17,10 @@ std::string read_file(const std::filesystem::path& path);
 // Writes to "<path>.tmp-<pid>", fsyncs, renames over `path` and fsyncs the directory, so a crash
 // leaves either the old file or the new one, never a torn one.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+// The same for a file made of several pieces, written one after the other without first
+// joining them (a model's tensors need not be copied into one buffer).
+void write_file_atomic(const std::filesystem::path& path,
+                       const std::vector<std::string_view>& pieces);
 
 // Read-only memory mapping of a whole file (empty files map to an empty span).
 class MappedFile {

@@ -390,17 +390,17 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<Tenso
   // tensor) at an 8-aligned file offset, so readers can map the tensors in place.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
-  std::string bytes;
-  bytes.reserve(8 + header_text.size() + offset);
-  std::uint64_t n = header_text.size();
-  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((n >> (8 * i)) & 0xffu));
-  bytes += header_text;
+  std::string length;
+  const std::uint64_t n = header_text.size();
+  for (int i = 0; i < 8; ++i) length.push_back(static_cast<char>((n >> (8 * i)) & 0xffu));
+  // Tensors are written from where they live: no copy of the whole model in memory.
+  std::vector<std::string_view> pieces = {length, header_text};
   for (const TensorRef* t : sorted) {
     std::size_t numel = 1;
     for (std::int64_t d : t->shape) numel *= static_cast<std::size_t>(d);
-    if (numel > 0) bytes.append(reinterpret_cast<const char*>(t->data), numel * sizeof(float));
+    pieces.emplace_back(reinterpret_cast<const char*>(t->data), numel * sizeof(float));
   }
-  write_file_atomic(path, bytes);
+  write_file_atomic(path, pieces);
 }
 
 }  // namespace simtune

@@ -78,6 +78,7 @@ void Activations::for_each_slot(Visit&& visit) {
   visit(emb_rstd, N);
   visit(emb_mask, hidden_drop ? N * C : 0);
   visit(emb_out, hidden_drop ? N * C : 0);
+  visit(fc, N * I);
   for (auto& l : layers) {
     visit(l.qkv, N * 3 * C);
     visit(l.probs, probs_);
@@ -87,7 +88,6 @@ void Activations::for_each_slot(Visit&& visit) {
     visit(l.ln1_mean, N);
     visit(l.ln1_rstd, N);
     visit(l.fc_pre, N * I);
-    visit(l.fc, N * I);
     visit(l.out_sum, N * C);
     visit(l.ln2, N * C);
     visit(l.ln2_mean, N);
@@ -189,8 +189,8 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
     bias_residual_layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.attn_sum, lw.attn_out_b,
                                     a.attn_out_mask, hidden, lw.ln1_w, lw.ln1_b, N, C, eps);
     linear(a.fc_pre, a.ln1, lw.fc_w, pl ? &pl->fc : nullptr, N, C, I);
-    bias_gelu_forward(a.fc, a.fc_pre, lw.fc_b, N, I);
-    linear(a.out_sum, a.fc, lw.proj_w, pl ? &pl->proj : nullptr, N, I, C);
+    bias_gelu_forward(acts.fc, a.fc_pre, lw.fc_b, N, I);
+    linear(a.out_sum, acts.fc, lw.proj_w, pl ? &pl->proj : nullptr, N, I, C);
     bias_residual_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.out_sum, lw.proj_b, a.out_mask,
                                     a.ln1, lw.ln2_w, lw.ln2_b, N, C, eps);
     hidden = a.ln2;
@@ -223,7 +223,8 @@ void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* do
     sublayer_output_backward(g, lg.ln2_w, lg.ln2_b, lg.proj_b, a.out_sum, lw.ln2_w, a.ln2_mean,
                              a.ln2_rstd, a.out_mask, N, C);
     zero(g.dfc, NI);
-    matmul_backward(g.dfc, lg.proj_w, g.dsum, a.fc, lw.proj_w, N, I, C);
+    gelu_forward(acts.fc, a.fc_pre, NI);
+    matmul_backward(g.dfc, lg.proj_w, g.dsum, acts.fc, lw.proj_w, N, I, C);
     // fc = gelu(ln1 . W + b); its input gradient joins the residual's in dres.
     zero(g.dfc_pre, NI);
     gelu_backward(g.dfc_pre, a.fc_pre, g.dfc, N, I);

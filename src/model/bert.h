@@ -36,7 +36,6 @@ struct LayerActivations {
   float* ln1_mean;  // (N)
   float* ln1_rstd;  // (N)
   float* fc_pre;    // (N, I) intermediate.dense + bias, pre-GELU
-  float* fc;        // (N, I) GELU
   float* out_sum;   // (N, C) dropout(output.dense + bias) + residual, pre-LayerNorm
   float* ln2;       // (N, C) output.LayerNorm: the layer's output
   float* ln2_mean;  // (N)
@@ -70,6 +69,9 @@ class Activations {
   float* emb_rstd = nullptr;  // (N)
   float* emb_mask = nullptr;  // (N, C) dropout mask, null when off
   float* emb_out = nullptr;   // (N, C) dropout(emb_ln): the first layer's input
+  // (N, I) GELU(fc_pre) of the layer being computed. One slot for all layers: backward
+  // recomputes it from fc_pre, which is cheaper than keeping a copy per layer.
+  float* fc = nullptr;
   std::vector<LayerActivations> layers;
   std::vector<std::int64_t> probs_offsets;
   const Dropout dropout;
@@ -120,7 +122,8 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
                           const std::vector<PackedLayer>* packed = nullptr);
 
 // Accumulates into `grads` (a BertWeights view of the gradient buffer) the gradient of the
-// last forward's output given dout (N, C). Needs acts built with training = true.
+// last forward's output given dout (N, C). Needs acts built with training = true; reuses
+// acts.fc as scratch.
 void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* dout,
                    const Activations& acts, const PackedBatch& batch, const BertWeights& w,
                    const BertConfig& config);

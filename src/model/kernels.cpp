@@ -237,6 +237,11 @@ void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) no
   }
 }
 
+void gelu_forward(float* out, const float* x, std::int64_t n) noexcept {
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; i++) out[i] = gelu(x[i]);
+}
+
 void gelu_backward(float* dx, const float* x, const float* dout, int N, int C) noexcept {
   const std::int64_t n = static_cast<std::int64_t>(N) * C;
 #pragma omp parallel for simd schedule(static)

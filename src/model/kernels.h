@@ -57,6 +57,8 @@ void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp
 // x (N,C) += bias, out = gelu(x) with the exact erf GELU (hidden_act "gelu"); x keeps the
 // pre-activation for backward.
 void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) noexcept;
+// out (n) = gelu(x): bias_gelu_forward's activation again, bit for bit, from its saved x.
+void gelu_forward(float* out, const float* x, std::int64_t n) noexcept;
 // dx (N,C) += dout * gelu'(x) for the pre-activation x; the bias gradient is bias_backward(dx).
 void gelu_backward(float* dx, const float* x, const float* dout, int N, int C) noexcept;
 
