@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -13,52 +13,91 @@ namespace simtune {
 namespace {
 
 constexpr int W = PackedMatrix::kWidth;
-constexpr int kRows = 6;        // rows per micro-tile: 6 x 16 outputs = 12 accumulators
-constexpr int kDepth = 256;     // k per block: a 16 x 256 weight panel slice (16 KiB) stays in L1
+constexpr int kDepth = 256;    // k per block: a W x 256 weight panel slice stays in L1
 constexpr int kRowBlock = 96;  // rows per block: 96 x 256 input floats (96 KiB) stay in L2
 
-// out[r][0..cols) for r < R (+)= x[r][k0..k0+kc) . panel[k0..k0+kc)[0..16).
+// The micro-kernel is written once over a vector type: AVX-512 where the compiler targets it
+// (Zen 5 and recent Intel run two 512-bit FMAs a cycle, twice AVX2's floats), else AVX2.
+#if defined(__AVX512F__)
+#define SIMTUNE_VECTOR_KERNEL 1
+using Vec = __m512;
+constexpr int kRows = 8;  // 8 rows x 2 registers = 16 accumulators of the 32 registers
+inline Vec vzero() {
+  return _mm512_setzero_ps();
+}
+inline Vec vload(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+inline void vstore(float* p, Vec v) {
+  _mm512_storeu_ps(p, v);
+}
+inline Vec vbroadcast(const float* p) {
+  return _mm512_set1_ps(*p);
+}
+inline Vec vfma(Vec a, Vec b, Vec c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#define SIMTUNE_VECTOR_KERNEL 1
+using Vec = __m256;
+constexpr int kRows = 6;  // 6 rows x 2 registers = 12 accumulators of the 16 registers
+inline Vec vzero() {
+  return _mm256_setzero_ps();
+}
+inline Vec vload(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+inline void vstore(float* p, Vec v) {
+  _mm256_storeu_ps(p, v);
+}
+inline Vec vbroadcast(const float* p) {
+  return _mm256_broadcast_ss(p);
+}
+inline Vec vfma(Vec a, Vec b, Vec c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
+#else
+constexpr int kRows = 6;
+#endif
+
+// out[r][0..cols) for r < R (+)= x[r][k0..k0+kc) . panel[k0..k0+kc)[0..W).
 template <int R>
 void micro_tile(float* out, int ldo, const float* x, int ldx, const float* panel, int kc,
                 bool first, int cols) {
-#if defined(__AVX2__) && defined(__FMA__)
-  __m256 acc[R][2];
+#if defined(SIMTUNE_VECTOR_KERNEL)
+  constexpr int H = W / 2;  // floats per register
+  Vec acc[R][2];
 #pragma GCC unroll 8
   for (int r = 0; r < R; r++) {
-    if (first || cols < W) {
-      acc[r][0] = _mm256_setzero_ps();
-      acc[r][1] = _mm256_setzero_ps();
-      if (!first) {
-        alignas(32) float row[W] = {};
-        std::memcpy(row, out + static_cast<std::ptrdiff_t>(r) * ldo, sizeof(float) * cols);
-        acc[r][0] = _mm256_load_ps(row);
-        acc[r][1] = _mm256_load_ps(row + 8);
-      }
-    } else {
-      acc[r][0] = _mm256_loadu_ps(out + static_cast<std::ptrdiff_t>(r) * ldo);
-      acc[r][1] = _mm256_loadu_ps(out + static_cast<std::ptrdiff_t>(r) * ldo + 8);
+    alignas(64) float row[W] = {};
+    const float* src = out + static_cast<std::ptrdiff_t>(r) * ldo;
+    if (!first && cols < W) {
+      std::memcpy(row, src, sizeof(float) * cols);
+      src = row;
     }
+    acc[r][0] = first ? vzero() : vload(src);
+    acc[r][1] = first ? vzero() : vload(src + H);
   }
   for (int k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_load_ps(panel + k * W);
-    const __m256 b1 = _mm256_load_ps(panel + k * W + 8);
+    const Vec b0 = vload(panel + k * W);
+    const Vec b1 = vload(panel + k * W + H);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-      const __m256 a = _mm256_broadcast_ss(x + static_cast<std::ptrdiff_t>(r) * ldx + k);
-      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+      const Vec a = vbroadcast(x + static_cast<std::ptrdiff_t>(r) * ldx + k);
+      acc[r][0] = vfma(a, b0, acc[r][0]);
+      acc[r][1] = vfma(a, b1, acc[r][1]);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; r++) {
     float* o = out + static_cast<std::ptrdiff_t>(r) * ldo;
     if (cols == W) {
-      _mm256_storeu_ps(o, acc[r][0]);
-      _mm256_storeu_ps(o + 8, acc[r][1]);
+      vstore(o, acc[r][0]);
+      vstore(o + H, acc[r][1]);
     } else {
-      alignas(32) float row[W];
-      _mm256_store_ps(row, acc[r][0]);
-      _mm256_store_ps(row + 8, acc[r][1]);
+      alignas(64) float row[W];
+      vstore(row, acc[r][0]);
+      vstore(row + H, acc[r][1]);
       std::memcpy(o, row, sizeof(float) * cols);
     }
   }
@@ -76,6 +115,16 @@ void micro_tile(float* out, int ldo, const float* x, int ldx, const float* panel
 #endif
 }
 
+// The last rows, fewer than kRows: a tile of exactly that many rows.
+template <int R>
+void tail_tile(int rows, float* out, int ldo, const float* x, int ldx, const float* panel, int kc,
+               bool first, int cols) {
+  if constexpr (R > 0) {
+    if (rows == R) return micro_tile<R>(out, ldo, x, ldx, panel, kc, first, cols);
+    tail_tile<R - 1>(rows, out, ldo, x, ldx, panel, kc, first, cols);
+  }
+}
+
 void row_tiles(float* out, int ldo, const float* x, int ldx, const float* panel, int kc, bool first,
                int cols, int N) {
   int n = 0;
@@ -83,27 +132,8 @@ void row_tiles(float* out, int ldo, const float* x, int ldx, const float* panel,
     micro_tile<kRows>(out + static_cast<std::ptrdiff_t>(n) * ldo, ldo,
                       x + static_cast<std::ptrdiff_t>(n) * ldx, ldx, panel, kc, first, cols);
   }
-  float* o = out + static_cast<std::ptrdiff_t>(n) * ldo;
-  const float* xn = x + static_cast<std::ptrdiff_t>(n) * ldx;
-  switch (N - n) {
-    case 5:
-      micro_tile<5>(o, ldo, xn, ldx, panel, kc, first, cols);
-      break;
-    case 4:
-      micro_tile<4>(o, ldo, xn, ldx, panel, kc, first, cols);
-      break;
-    case 3:
-      micro_tile<3>(o, ldo, xn, ldx, panel, kc, first, cols);
-      break;
-    case 2:
-      micro_tile<2>(o, ldo, xn, ldx, panel, kc, first, cols);
-      break;
-    case 1:
-      micro_tile<1>(o, ldo, xn, ldx, panel, kc, first, cols);
-      break;
-    default:
-      break;
-  }
+  tail_tile<kRows - 1>(N - n, out + static_cast<std::ptrdiff_t>(n) * ldo, ldo,
+                       x + static_cast<std::ptrdiff_t>(n) * ldx, ldx, panel, kc, first, cols);
 }
 
 }  // namespace

@@ -22,8 +22,12 @@ class PackedMatrix {
     return data_.get() + static_cast<std::size_t>(block) * C_ * kWidth;
   }
 
-  // Output features per panel: two 8-float AVX registers.
+  // Output features per panel: two vector registers (AVX-512: 16 floats each, else 8).
+#if defined(__AVX512F__)
+  static constexpr int kWidth = 32;
+#else
   static constexpr int kWidth = 16;
+#endif
 
  private:
   struct Free {
