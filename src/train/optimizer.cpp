@@ -13,8 +13,33 @@ bool decays(const std::string& name) {
 
 }  // namespace
 
+EmbeddingRows::EmbeddingRows(const ParamTensor& matrix)
+    : offset(matrix.offset),
+      width(static_cast<std::size_t>(matrix.shape[1])),
+      seen(static_cast<std::size_t>(matrix.shape[0]), 0) {}
+
+void EmbeddingRows::set_batch(const std::vector<const std::vector<std::int32_t>*>& a,
+                              const std::vector<const std::vector<std::int32_t>*>& b) {
+  batch.clear();
+  for (const auto* side : {&a, &b}) {
+    for (const auto* ids : *side) batch.insert(batch.end(), ids->begin(), ids->end());
+  }
+  std::sort(batch.begin(), batch.end());
+  batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
+  for (std::int32_t r : batch) seen[static_cast<std::size_t>(r)] = 1;
+}
+
+void EmbeddingRows::mark_rows_with_moments(const float* m, const float* v) {
+  for (std::size_t r = 0; r < seen.size(); r++) {
+    const std::size_t begin = offset + r * width;
+    for (std::size_t i = begin; i < begin + width && !seen[r]; i++) {
+      if (m[i] != 0.0f || v[i] != 0.0f) seen[r] = 1;
+    }
+  }
+}
+
 AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
-    : config_(config), m_(layout.total, 0.0f), v_(layout.total, 0.0f) {
+    : config_(config), m_(layout.total), v_(layout.total) {
   for (const auto& t : layout.tensors) {
     const bool decay = decays(t.name);
     if (!spans_.empty() && spans_.back().decay == decay && spans_.back().end == t.offset) {
@@ -25,7 +50,7 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
   }
 }
 
-void AdamW::step(float* params, const float* grads, float lr) noexcept {
+void AdamW::step(float* params, const float* grads, float lr, const EmbeddingRows& rows) noexcept {
   t_++;
   const float b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
   // The same operations, in the same order, as torch 1.13's single-tensor AdamW.
@@ -33,34 +58,80 @@ void AdamW::step(float* params, const float* grads, float lr) noexcept {
   const float bc2 = 1.0f - static_cast<float>(std::pow(static_cast<double>(b2), t_));
   const float step_size = lr / bc1;
   const float bc2_sqrt = std::sqrt(bc2);
-  for (const Span& s : spans_) {
-    const float keep = s.decay ? 1.0f - lr * config_.weight_decay : 1.0f;
-    const std::int64_t begin = static_cast<std::int64_t>(s.begin),
-                       end = static_cast<std::int64_t>(s.end);
-#pragma omp parallel for simd schedule(static)
+  float* m = m_.data();
+  float* v = v_.data();
+  auto update = [&](std::int64_t begin, std::int64_t end, float keep) {
+#pragma omp simd
     for (std::int64_t i = begin; i < end; i++) {
       const float g = grads[i];
       params[i] *= keep;
-      m_[i] = m_[i] * b1 + g * (1.0f - b1);
-      v_[i] = v_[i] * b2 + (1.0f - b2) * g * g;
-      const float denom = std::sqrt(v_[i]) / bc2_sqrt + eps;
-      params[i] += -step_size * (m_[i] / denom);
+      m[i] = m[i] * b1 + g * (1.0f - b1);
+      v[i] = v[i] * b2 + (1.0f - b2) * g * g;
+      const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
+      params[i] += -step_size * (m[i] / denom);
+    }
+  };
+  const auto emb_begin = static_cast<std::int64_t>(rows.offset);
+  const auto emb_end = static_cast<std::int64_t>(rows.end());
+  const auto width = static_cast<std::int64_t>(rows.width);
+  for (const Span& s : spans_) {
+    const float keep = s.decay ? 1.0f - lr * config_.weight_decay : 1.0f;
+    const auto begin = static_cast<std::int64_t>(s.begin), end = static_cast<std::int64_t>(s.end);
+    constexpr std::int64_t kChunk = 4096;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t c = begin; c < end; c += kChunk) {
+      const std::int64_t c_end = std::min(end, c + kChunk);
+      if (c_end <= emb_begin || c >= emb_end) {
+        update(c, c_end, keep);
+        continue;
+      }
+      // Embedding rows: full update for rows hit before, decay for the rest.
+      for (std::int64_t i = c; i < c_end;) {
+        if (i < emb_begin || i >= emb_end) {
+          const std::int64_t stop = i < emb_begin ? std::min(c_end, emb_begin) : c_end;
+          update(i, stop, keep);
+          i = stop;
+          continue;
+        }
+        const std::int64_t r = (i - emb_begin) / width;
+        const std::int64_t stop = std::min(c_end, emb_begin + (r + 1) * width);
+        if (rows.seen[static_cast<std::size_t>(r)]) {
+          update(i, stop, keep);
+        } else {
+          for (std::int64_t k = i; k < stop; k++) params[k] *= keep;
+        }
+        i = stop;
+      }
     }
   }
 }
 
-double clip_grad_norm(float* grads, std::size_t n, double max_norm) noexcept {
+double clip_grad_norm(float* grads, std::size_t n, double max_norm,
+                      const EmbeddingRows& rows) noexcept {
+  // The dense parts before and after the embedding matrix, then the batch's rows of it.
+  const std::pair<std::size_t, std::size_t> dense[] = {{0, rows.offset}, {rows.end(), n}};
   double sq = 0.0;
-  const std::int64_t count = static_cast<std::int64_t>(n);
+  for (auto [b, e] : dense) {
 #pragma omp parallel for simd reduction(+ : sq) schedule(static)
-  for (std::int64_t i = 0; i < count; i++) sq += static_cast<double>(grads[i]) * grads[i];
+    for (std::size_t i = b; i < e; i++) sq += static_cast<double>(grads[i]) * grads[i];
+  }
+  for (std::int32_t r : rows.batch) {
+    const float* g = grads + rows.offset + static_cast<std::size_t>(r) * rows.width;
+    for (std::size_t i = 0; i < rows.width; i++) sq += static_cast<double>(g[i]) * g[i];
+  }
   const double norm = std::sqrt(sq);
   // torch adds 1e-6 to the norm and only ever scales down.
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0) {
     const float c = static_cast<float>(coef);
+    for (auto [b, e] : dense) {
 #pragma omp parallel for simd schedule(static)
-    for (std::int64_t i = 0; i < count; i++) grads[i] *= c;
+      for (std::size_t i = b; i < e; i++) grads[i] *= c;
+    }
+    for (std::int32_t r : rows.batch) {
+      float* g = grads + rows.offset + static_cast<std::size_t>(r) * rows.width;
+      for (std::size_t i = 0; i < rows.width; i++) g[i] *= c;
+    }
   }
   return norm;
 }

@@ -12,6 +12,7 @@
 
 #include "core/file.h"
 #include "core/rng.h"
+#include "core/zeroed_floats.h"
 #include "encode/encode_texts.h"
 #include "model/params.h"
 #include "simtune/error.h"
@@ -45,6 +46,16 @@ std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int
   return order;
 }
 
+// Zeroes the gradients before a step: all but the embedding matrix, and of that only the rows
+// the last batch wrote (rows.batch still names them).
+void zero_gradients(float* grads, std::size_t n, const EmbeddingRows& rows) {
+  std::fill(grads, grads + rows.offset, 0.0f);
+  std::fill(grads + rows.end(), grads + n, 0.0f);
+  for (std::int32_t r : rows.batch) {
+    std::fill_n(grads + rows.offset + static_cast<std::size_t>(r) * rows.width, rows.width, 0.0f);
+  }
+}
+
 std::string format_float(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -58,7 +69,7 @@ struct Trainer::Impl {
   ModelFiles files;
   Tokenizer tokenizer;
   BertParams params;
-  std::vector<float> grads;
+  ZeroedFloats grads;
   std::filesystem::path base_model;
 
   Impl(const fs::path& model_dir, TrainOptions o)
@@ -68,7 +79,7 @@ struct Trainer::Impl {
         params(BertParams::load(
             options.resume.empty() ? files.weights : options.resume / "model.safetensors",
             files.bert)),
-        grads(params.layout.total, 0.0f),
+        grads(params.layout.total),
         base_model(model_dir) {}
 
   void save_model(const fs::path& out, const json& card, const std::vector<StepReport>& steps,
@@ -125,8 +136,8 @@ void Trainer::Impl::save_checkpoint(const fs::path& output, std::int64_t step, c
   write_model_directory(files, tmp, params.tensor_refs());
   std::vector<TensorRef> moments;
   for (const auto& t : params.layout.tensors) {
-    moments.push_back({"exp_avg." + t.name, t.shape, adam.m().data() + t.offset});
-    moments.push_back({"exp_avg_sq." + t.name, t.shape, adam.v().data() + t.offset});
+    moments.push_back({"exp_avg." + t.name, t.shape, adam.m() + t.offset});
+    moments.push_back({"exp_avg_sq." + t.name, t.shape, adam.v() + t.offset});
   }
   save_safetensors(tmp / kOptimizerFile, moments);
   json state = {{"step", step}, {"seed", options.seed}, {"adam_steps", adam.steps()}};
@@ -174,13 +185,13 @@ std::int64_t Trainer::Impl::load_checkpoint(AdamW& adam, Rng& rng) const {
   const SafetensorsFile moments = SafetensorsFile::open(options.resume / kOptimizerFile);
   for (const auto& t : params.layout.tensors) {
     for (auto [prefix, buffer] :
-         {std::pair{"exp_avg.", &adam.m()}, std::pair{"exp_avg_sq.", &adam.v()}}) {
+         {std::pair{"exp_avg.", adam.m()}, std::pair{"exp_avg_sq.", adam.v()}}) {
       const TensorInfo* info = moments.find(prefix + t.name);
       if (info == nullptr || static_cast<std::size_t>(info->numel()) != t.numel) {
         throw Error(moments.origin() + ": tensor '" + prefix + t.name +
                     "' is missing or mis-shaped");
       }
-      moments.read_f32(*info, buffer->data() + t.offset);
+      moments.read_f32(*info, buffer + t.offset);
     }
   }
   return state.at("step").get<std::int64_t>();
@@ -241,6 +252,8 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
 
   const BertWeights weights = bert_weights(m.params.layout, m.files.bert, m.params.values.data());
   const BertWeights grad_view = bert_weights(m.params.layout, m.files.bert, m.grads.data());
+  EmbeddingRows rows(m.params.layout.at("embeddings.word_embeddings.weight"));
+  if (step > 0) rows.mark_rows_with_moments(adam.m(), adam.v());
   PairLoss pair_loss(m.files, dropout);
   TrainResult result;
   std::ofstream log;
@@ -305,6 +318,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
     }
     const std::size_t begin = static_cast<std::size_t>(step % steps_per_epoch) * o.batch_size;
     const std::size_t end = std::min(pairs.size(), begin + o.batch_size);
+    zero_gradients(m.grads.data(), m.grads.size(), rows);
     a.clear();
     b.clear();
     labels.clear();
@@ -314,10 +328,10 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
       labels.push_back(static_cast<float>(pairs[order[k]].score));
     }
 
-    std::fill(m.grads.begin(), m.grads.end(), 0.0f);
+    rows.set_batch(a, b);
     const float loss = pair_loss.forward_backward(a, b, labels, weights, grad_view,
                                                   dropout.enabled() ? &dropout_rng : nullptr);
-    const double norm = clip_grad_norm(m.grads.data(), m.grads.size(), o.max_grad_norm);
+    const double norm = clip_grad_norm(m.grads.data(), m.grads.size(), o.max_grad_norm, rows);
     if (!std::isfinite(loss) || !std::isfinite(norm)) {
       throw Error("step " + std::to_string(step + 1) + ": the " +
                   (std::isfinite(loss) ? "gradient norm" : "loss") + " is " +
@@ -325,7 +339,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
                   "; training stopped (lower --lr, or resume from the last checkpoint)");
     }
     const float lr = static_cast<float>(o.lr * warmup_linear(step, warmup, total));
-    adam.step(m.params.values.data(), m.grads.data(), lr);
+    adam.step(m.params.values.data(), m.grads.data(), lr, rows);
 
     const auto now = std::chrono::steady_clock::now();
     window_pairs += end - begin;
