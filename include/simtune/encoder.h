@@ -24,9 +24,9 @@ struct Matrix {
 };
 
 struct EncodeOptions {
-  std::size_t batch_size = 32;      // sentences per forward pass
-  std::size_t max_seq_length = 0;   // 0: the model's (sentence_bert_config.json)
-  bool normalize = false;           // L2-normalise (also done when the model has Normalize)
+  std::size_t batch_size = 32;     // sentences per forward pass
+  std::size_t max_seq_length = 0;  // 0: the model's (sentence_bert_config.json)
+  bool normalize = false;          // L2-normalise (also done when the model has Normalize)
   // Called after each batch with (sentences done, total); may be empty.
   std::function<void(std::size_t, std::size_t)> progress;
 };
