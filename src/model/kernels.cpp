@@ -287,7 +287,9 @@ void attention_forward(float* ctx, float* probs, const float* qkv, const float* 
   // One (sequence, head) pair per task; lengths differ, so hand them out dynamically.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int task = 0; task < work; task++) {
-    const auto [h, start, L, block] = head_block(spans, probs_offsets, NH, task);
+    const HeadBlock hb = head_block(spans, probs_offsets, NH, task);
+    const int h = hb.h, start = hb.start, L = hb.L;
+    const std::int64_t block = hb.probs;
     float* P = probs + block;
     for (int i = 0; i < L; i++) {
       const float* q = qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS;
@@ -333,7 +335,9 @@ void attention_backward(float* dqkv, float* dprobs, const float* dctx, const flo
   // Each (sequence, head) task touches only its own rows and head columns of dqkv.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int task = 0; task < work; task++) {
-    const auto [h, start, L, block] = head_block(spans, probs_offsets, NH, task);
+    const HeadBlock hb = head_block(spans, probs_offsets, NH, task);
+    const int h = hb.h, start = hb.start, L = hb.L;
+    const std::int64_t block = hb.probs;
     const float* P = probs + block;
     float* dP = dprobs + block;
     auto q = [&](int i) { return qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };

@@ -111,7 +111,9 @@ double clip_grad_norm(float* grads, std::size_t n, double max_norm,
   // The dense parts before and after the embedding matrix, then the batch's rows of it.
   const std::pair<std::size_t, std::size_t> dense[] = {{0, rows.offset}, {rows.end(), n}};
   double sq = 0.0;
-  for (auto [b, e] : dense) {
+  for (const auto& range : dense) {
+    // Plain copies: OpenMP regions cannot capture structured bindings in clang 14.
+    const std::size_t b = range.first, e = range.second;
 #pragma omp parallel for simd reduction(+ : sq) schedule(static)
     for (std::size_t i = b; i < e; i++) sq += static_cast<double>(grads[i]) * grads[i];
   }
@@ -124,7 +126,8 @@ double clip_grad_norm(float* grads, std::size_t n, double max_norm,
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0) {
     const float c = static_cast<float>(coef);
-    for (auto [b, e] : dense) {
+    for (const auto& range : dense) {
+      const std::size_t b = range.first, e = range.second;
 #pragma omp parallel for simd schedule(static)
       for (std::size_t i = b; i < e; i++) grads[i] *= c;
     }
