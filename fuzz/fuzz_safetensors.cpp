@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "simtune/error.h"
-#include "simtune/safetensors.h"
+#include "simtune/core/error.h"
+#include "simtune/io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <string_view>
 
-#include "simtune/error.h"
-#include "simtune/tokenizer.h"
+#include "simtune/core/error.h"
+#include "simtune/text/tokenizer.h"
 
 #ifndef SIMTUNE_SOURCE_DIR
 #error "SIMTUNE_SOURCE_DIR must name the repository root"

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "simtune/encoder.h"
+#include "simtune/core/threads.h"
+#include "simtune/encode/encoder.h"
 
 namespace simtune::cli {
 

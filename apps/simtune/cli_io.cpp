@@ -6,9 +6,9 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/file.h"
-#include "simtune/error.h"
-#include "simtune/tokenizer.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
+#include "simtune/text/tokenizer.h"
 
 namespace simtune::cli {
 namespace {

@@ -12,10 +12,10 @@
 #include <filesystem>
 
 #include "cli.h"
-#include "core/blas.h"
-#include "core/packed_matmul.h"
-#include "simtune/error.h"
-#include "simtune/trainer.h"
+#include "simtune/core/blas.h"
+#include "simtune/core/error.h"
+#include "simtune/core/packed_matmul.h"
+#include "simtune/train/trainer.h"
 
 namespace simtune::cli {
 namespace {

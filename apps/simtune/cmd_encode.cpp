@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
 
 namespace simtune::cli {
 

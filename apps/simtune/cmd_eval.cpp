@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "simtune/error.h"
-#include "simtune/evaluator.h"
+#include "simtune/core/error.h"
+#include "simtune/eval/evaluator.h"
 
 namespace simtune::cli {
 

@@ -2,9 +2,9 @@
 #include <filesystem>
 
 #include "cli.h"
-#include "model/params.h"
-#include "simtune/error.h"
-#include "simtune/model_files.h"
+#include "simtune/core/error.h"
+#include "simtune/io/model_files.h"
+#include "simtune/model/params.h"
 
 namespace simtune::cli {
 

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "simtune/error.h"
-#include "simtune/search.h"
+#include "simtune/core/error.h"
+#include "simtune/eval/search.h"
 
 namespace simtune::cli {
 namespace {

@@ -4,10 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "simtune/error.h"
-#include "simtune/hub.h"
-#include "simtune/model_files.h"
-#include "simtune/tokenizer.h"
+#include "simtune/core/error.h"
+#include "simtune/io/hub.h"
+#include "simtune/io/model_files.h"
+#include "simtune/text/tokenizer.h"
 
 namespace simtune::cli {
 

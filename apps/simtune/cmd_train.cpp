@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "cli.h"
-#include "simtune/error.h"
-#include "simtune/trainer.h"
+#include "simtune/core/error.h"
+#include "simtune/train/trainer.h"
 
 namespace simtune::cli {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"simtune: sentence-embedding models (sentence-transformers format) in C++",

@@ -1,4 +1,4 @@
-#include "core/blas.h"
+#include "simtune/core/blas.h"
 
 #include <cblas.h>
 

@@ -1,4 +1,4 @@
-#include "core/file.h"
+#include "simtune/core/file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <utility>
 
-#include "simtune/error.h"
+#include "simtune/core/error.h"
 
 namespace simtune {
 namespace {

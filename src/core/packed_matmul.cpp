@@ -1,4 +1,4 @@
-#include "core/packed_matmul.h"
+#include "simtune/core/packed_matmul.h"
 
 #include <algorithm>
 #include <cmath>

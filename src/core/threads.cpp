@@ -1,6 +1,6 @@
 #include <omp.h>
 
-#include "simtune/encoder.h"
+#include "simtune/core/threads.h"
 
 namespace simtune {
 

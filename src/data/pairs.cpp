@@ -1,4 +1,4 @@
-#include "simtune/pairs.h"
+#include "simtune/data/pairs.h"
 
 #include <charconv>
 #include <cmath>
@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "simtune/error.h"
-#include "simtune/tokenizer.h"
+#include "simtune/core/error.h"
+#include "simtune/text/tokenizer.h"
 
 namespace simtune {
 namespace {

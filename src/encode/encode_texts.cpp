@@ -1,10 +1,10 @@
-#include "encode/encode_texts.h"
+#include "simtune/encode/encode_texts.h"
 
 #include <algorithm>
 #include <numeric>
 
-#include "model/pooling.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
+#include "simtune/model/pooling.h"
 
 namespace simtune {
 

@@ -1,13 +1,13 @@
-#include "simtune/encoder.h"
+#include "simtune/encode/encoder.h"
 
 #include <algorithm>
 #include <mutex>
 #include <numeric>
 
-#include "encode/encode_texts.h"
-#include "model/params.h"
-#include "simtune/error.h"
-#include "simtune/hub.h"
+#include "simtune/core/error.h"
+#include "simtune/encode/encode_texts.h"
+#include "simtune/io/hub.h"
+#include "simtune/model/params.h"
 
 namespace simtune {
 

@@ -1,4 +1,4 @@
-#include "simtune/search.h"
+#include "simtune/eval/search.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <tuple>
 #include <utility>
 
-#include "simtune/error.h"
+#include "simtune/core/error.h"
 
 namespace simtune {
 namespace {

@@ -5,9 +5,9 @@
 #include <fstream>
 #include <numeric>
 
-#include "core/check.h"
-#include "simtune/error.h"
-#include "simtune/evaluator.h"
+#include "simtune/core/check.h"
+#include "simtune/core/error.h"
+#include "simtune/eval/evaluator.h"
 
 namespace simtune {
 namespace {

@@ -1,4 +1,4 @@
-#include "io/bert_tensors.h"
+#include "simtune/io/bert_tensors.h"
 
 namespace simtune {
 

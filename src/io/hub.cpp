@@ -1,4 +1,4 @@
-#include "simtune/hub.h"
+#include "simtune/io/hub.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -20,9 +20,9 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "core/file.h"
 #include "io/hub_cache.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
 
 namespace simtune {
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "simtune/hub.h"
+#include "simtune/io/hub.h"
 
 namespace simtune::hub {
 

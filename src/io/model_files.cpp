@@ -1,12 +1,12 @@
-#include "simtune/model_files.h"
+#include "simtune/io/model_files.h"
 
 #include <algorithm>
 #include <optional>
 #include <set>
 
-#include "core/file.h"
-#include "io/bert_tensors.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
+#include "simtune/io/bert_tensors.h"
 
 namespace simtune {
 namespace {

@@ -1,4 +1,4 @@
-#include "simtune/safetensors.h"
+#include "simtune/io/safetensors.h"
 
 #include <algorithm>
 #include <bit>
@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/check.h"
-#include "core/file.h"
-#include "simtune/error.h"
+#include "simtune/core/check.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
 
 namespace simtune {
 namespace {

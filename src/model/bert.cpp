@@ -1,10 +1,10 @@
-#include "model/bert.h"
+#include "simtune/model/bert.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "core/blas.h"
-#include "core/check.h"
+#include "simtune/core/blas.h"
+#include "simtune/core/check.h"
 
 namespace simtune {
 namespace {

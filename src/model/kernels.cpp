@@ -1,4 +1,4 @@
-#include "model/kernels.h"
+#include "simtune/model/kernels.h"
 
 #include <omp.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/blas.h"
+#include "simtune/core/blas.h"
 
 namespace simtune {
 namespace {

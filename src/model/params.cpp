@@ -1,11 +1,11 @@
-#include "model/params.h"
+#include "simtune/model/params.h"
 
 #include <algorithm>
 
-#include "core/check.h"
-#include "core/rng.h"
-#include "io/bert_tensors.h"
-#include "simtune/error.h"
+#include "simtune/core/check.h"
+#include "simtune/core/error.h"
+#include "simtune/core/rng.h"
+#include "simtune/io/bert_tensors.h"
 
 namespace simtune {
 namespace {

@@ -1,4 +1,4 @@
-#include "model/pooling.h"
+#include "simtune/model/pooling.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "simtune/tokenizer.h"
+#include "simtune/text/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -7,8 +7,8 @@
 #include <optional>
 #include <utility>
 
-#include "core/file.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
 #include "text/bert_text.h"
 #include "text/wordpiece.h"
 

@@ -6,7 +6,7 @@
 #include <iterator>
 #include <span>
 
-#include "core/check.h"
+#include "simtune/core/check.h"
 #include "text/oracle_unicode_tables.h"
 
 namespace simtune::text {

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "simtune/tokenizer.h"
+#include "simtune/text/tokenizer.h"
 
 namespace simtune {
 namespace text {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/check.h"
+#include "simtune/core/check.h"
 
 namespace simtune::text {
 namespace {

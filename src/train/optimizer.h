@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/zeroed_floats.h"
-#include "model/params.h"
+#include "simtune/core/zeroed_floats.h"
+#include "simtune/model/params.h"
 
 namespace simtune {
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "core/check.h"
-#include "model/pooling.h"
+#include "simtune/core/check.h"
+#include "simtune/model/pooling.h"
 #include "train/loss.h"
 
 namespace simtune {

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/bert.h"
-#include "model/params.h"
-#include "simtune/model_files.h"
+#include "simtune/io/model_files.h"
+#include "simtune/model/bert.h"
+#include "simtune/model/params.h"
 
 namespace simtune {
 

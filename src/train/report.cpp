@@ -1,4 +1,4 @@
-#include "simtune/report.h"
+#include "simtune/train/report.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <map>
 #include <utility>
 
-#include "core/file.h"
+#include "simtune/core/file.h"
 
 namespace simtune {
 namespace {

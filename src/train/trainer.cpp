@@ -1,4 +1,4 @@
-#include "simtune/trainer.h"
+#include "simtune/train/trainer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,16 +10,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/file.h"
-#include "core/rng.h"
-#include "core/zeroed_floats.h"
-#include "encode/encode_texts.h"
-#include "model/params.h"
-#include "simtune/error.h"
-#include "simtune/hub.h"
-#include "simtune/model_files.h"
-#include "simtune/report.h"
-#include "simtune/tokenizer.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
+#include "simtune/core/rng.h"
+#include "simtune/core/zeroed_floats.h"
+#include "simtune/encode/encode_texts.h"
+#include "simtune/io/hub.h"
+#include "simtune/io/model_files.h"
+#include "simtune/model/params.h"
+#include "simtune/text/tokenizer.h"
+#include "simtune/train/report.h"
 #include "train/optimizer.h"
 #include "train/pair_loss.h"
 

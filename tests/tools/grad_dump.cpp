@@ -4,11 +4,11 @@
 
 #include <cstdio>
 
-#include "model/params.h"
-#include "simtune/error.h"
-#include "simtune/model_files.h"
-#include "simtune/pairs.h"
-#include "simtune/tokenizer.h"
+#include "simtune/core/error.h"
+#include "simtune/data/pairs.h"
+#include "simtune/io/model_files.h"
+#include "simtune/model/params.h"
+#include "simtune/text/tokenizer.h"
 #include "train/pair_loss.h"
 
 int main(int argc, char** argv) {

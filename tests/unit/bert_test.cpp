@@ -4,8 +4,8 @@
 #include <cstring>
 #include <vector>
 
-#include "model/bert.h"
-#include "model/params.h"
+#include "simtune/model/bert.h"
+#include "simtune/model/params.h"
 
 namespace simtune {
 namespace {

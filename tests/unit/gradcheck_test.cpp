@@ -9,9 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "core/blas.h"
-#include "model/kernels.h"
-#include "model/pooling.h"
+#include "simtune/core/blas.h"
+#include "simtune/model/kernels.h"
+#include "simtune/model/pooling.h"
 
 namespace simtune {
 namespace {

@@ -1,4 +1,4 @@
-#include "simtune/hub.h"
+#include "simtune/io/hub.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "io/hub_cache.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
 
 namespace fs = std::filesystem;
 using namespace simtune;

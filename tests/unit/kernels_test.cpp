@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "model/kernels.h"
-#include "model/pooling.h"
+#include "simtune/model/kernels.h"
+#include "simtune/model/pooling.h"
 
 namespace simtune {
 namespace {

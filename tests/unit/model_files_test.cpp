@@ -1,4 +1,4 @@
-#include "simtune/model_files.h"
+#include "simtune/io/model_files.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/file.h"
-#include "io/bert_tensors.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
+#include "simtune/io/bert_tensors.h"
 
 namespace simtune {
 namespace {

@@ -6,9 +6,9 @@
 #include <random>
 #include <vector>
 
-#include "model/bert.h"
-#include "model/params.h"
-#include "model/pooling.h"
+#include "simtune/model/bert.h"
+#include "simtune/model/params.h"
+#include "simtune/model/pooling.h"
 #include "train/loss.h"
 
 namespace simtune {

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "core/packed_matmul.h"
+#include "simtune/core/packed_matmul.h"
 
 namespace simtune {
 namespace {

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "simtune/error.h"
-#include "simtune/pairs.h"
+#include "simtune/core/error.h"
+#include "simtune/data/pairs.h"
 
 namespace simtune {
 namespace {

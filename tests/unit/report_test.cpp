@@ -1,4 +1,4 @@
-#include "simtune/report.h"
+#include "simtune/train/report.h"
 
 #include <gtest/gtest.h>
 

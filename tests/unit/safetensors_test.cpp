@@ -1,4 +1,4 @@
-#include "simtune/safetensors.h"
+#include "simtune/io/safetensors.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "core/file.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
 
 namespace simtune {
 namespace {

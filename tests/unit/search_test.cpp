@@ -1,4 +1,4 @@
-#include "simtune/search.h"
+#include "simtune/eval/search.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <random>
 #include <utility>
 
-#include "simtune/error.h"
+#include "simtune/core/error.h"
 
 namespace simtune {
 namespace {

@@ -1,5 +1,5 @@
 // Tokenizer against Hugging Face's `tokenizers` (goldens written by scripts/oracle/*.js).
-#include "simtune/tokenizer.h"
+#include "simtune/text/tokenizer.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/file.h"
-#include "simtune/error.h"
+#include "simtune/core/error.h"
+#include "simtune/core/file.h"
 #include "text/bert_text.h"
 #include "text/utf8.h"
 

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/packed_matmul.h"
-#include "core/rng.h"
-#include "model/kernels.h"
-#include "model/params.h"
+#include "simtune/core/packed_matmul.h"
+#include "simtune/core/rng.h"
+#include "simtune/model/kernels.h"
+#include "simtune/model/params.h"
 
 namespace simtune {
 

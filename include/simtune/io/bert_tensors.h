@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "simtune/model_files.h"
+#include "simtune/io/model_files.h"
 
 namespace simtune {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "simtune/trainer.h"
+#include "simtune/train/trainer.h"
 
 namespace simtune {
 

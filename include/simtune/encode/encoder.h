@@ -9,19 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "simtune/model_files.h"
-#include "simtune/tokenizer.h"
+#include "simtune/core/matrix.h"
+#include "simtune/io/model_files.h"
+#include "simtune/text/tokenizer.h"
 
 namespace simtune {
-
-// Row-major float matrix: rows embeddings of `cols` floats.
-struct Matrix {
-  std::size_t rows = 0;
-  std::size_t cols = 0;
-  std::vector<float> data;
-  float* row(std::size_t i) { return data.data() + i * cols; }
-  const float* row(std::size_t i) const { return data.data() + i * cols; }
-};
 
 struct EncodeOptions {
   std::size_t batch_size = 32;     // sentences per forward pass
@@ -55,9 +47,5 @@ class Encoder {
   explicit Encoder(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Sets the one thread pool (OpenMP, shared with OpenBLAS) to n threads; n <= 0 keeps the
-// default (all cores).
-void set_num_threads(int n);
 
 }  // namespace simtune

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "simtune/safetensors.h"
+#include "simtune/io/safetensors.h"
 
 namespace simtune {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "simtune/encoder.h"
-#include "simtune/pairs.h"
+#include "simtune/core/matrix.h"
+#include "simtune/data/pairs.h"
 
 namespace simtune {
 

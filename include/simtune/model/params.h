@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "simtune/model_files.h"
-#include "simtune/safetensors.h"
+#include "simtune/io/model_files.h"
+#include "simtune/io/safetensors.h"
 
 namespace simtune {
 

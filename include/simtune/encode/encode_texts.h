@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "model/bert.h"
-#include "simtune/encoder.h"
-#include "simtune/model_files.h"
-#include "simtune/tokenizer.h"
+#include "simtune/encode/encoder.h"
+#include "simtune/io/model_files.h"
+#include "simtune/model/bert.h"
+#include "simtune/text/tokenizer.h"
 
 namespace simtune {
 

@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "simtune/encoder.h"
+#include "simtune/core/matrix.h"
 
 namespace simtune {
 

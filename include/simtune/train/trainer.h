@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "simtune/evaluator.h"
-#include "simtune/pairs.h"
+#include "simtune/data/pairs.h"
+#include "simtune/eval/evaluator.h"
 
 namespace simtune {
 

@@ -3,8 +3,8 @@
 // vector per sentence.
 #pragma once
 
-#include "model/kernels.h"
-#include "simtune/model_files.h"
+#include "simtune/io/model_files.h"
+#include "simtune/model/kernels.h"
 
 namespace simtune {
 
