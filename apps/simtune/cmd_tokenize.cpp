@@ -5,9 +5,7 @@
 
 #include "cli.h"
 #include "simtune/core/error.h"
-#include "simtune/io/hub.h"
-#include "simtune/io/model_files.h"
-#include "simtune/text/tokenizer.h"
+#include "simtune/model/loader.h"
 
 namespace simtune::cli {
 
@@ -28,8 +26,11 @@ void add_tokenize(CLI::App& app) {
   cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,
                 "Replace invalid UTF-8 with U+FFFD instead of stopping");
   cmd->callback([args] {
-    ModelFiles files = load_model_files(resolve_model(args->model));
-    Tokenizer tokenizer = Tokenizer::from_directory(files.transformer_dir);
+    LoadOptions load;
+    load.with_weights = false;
+    const LoadedModel model = load_model(args->model, load);
+    const ModelFiles& files = model.files;
+    const Tokenizer& tokenizer = model.tokenizer;
     const std::size_t max_len = args->max_seq_length ? args->max_seq_length : files.max_seq_length;
     for (const std::string& line : read_lines(args->input, args->replace_invalid)) {
       const std::vector<std::int32_t> ids = tokenizer.encode(line, max_len);

@@ -6,8 +6,7 @@
 
 #include "simtune/core/error.h"
 #include "simtune/encode/encode_texts.h"
-#include "simtune/io/hub.h"
-#include "simtune/model/params.h"
+#include "simtune/model/loader.h"
 
 namespace simtune {
 
@@ -22,10 +21,10 @@ struct Encoder::Impl {
   mutable std::mutex mutex;
   mutable EncodeScratch scratch;
 
-  Impl(ModelFiles f, Tokenizer t, BertParams p)
-      : files(std::move(f)),
-        tokenizer(std::move(t)),
-        params(std::move(p)),
+  explicit Impl(LoadedModel m)
+      : files(std::move(m.files)),
+        tokenizer(std::move(m.tokenizer)),
+        params(std::move(m.params)),
         weights(bert_weights(params.layout, files.bert, params.values.data())),
         packed(pack_layers(weights, files.bert)),
         scratch(files.bert) {}
@@ -37,10 +36,7 @@ Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;
 
 Encoder Encoder::load(const std::filesystem::path& model_dir) {
-  ModelFiles files = load_model_files(resolve_model(model_dir.string()));
-  Tokenizer tokenizer = Tokenizer::from_directory(files.transformer_dir);
-  BertParams params = BertParams::load(files.weights, files.bert);
-  return Encoder(std::make_unique<Impl>(std::move(files), std::move(tokenizer), std::move(params)));
+  return Encoder(std::make_unique<Impl>(load_model(model_dir.string())));
 }
 
 Matrix Encoder::encode(const std::vector<std::string>& texts, const EncodeOptions& options) const {

@@ -1,4 +1,5 @@
 #include "simtune/io/hub.h"
+#include "simtune/io/modules.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -150,26 +151,23 @@ std::optional<fs::path> cached_snapshot(const fs::path& repo_dir, const std::str
 
 namespace {
 
+// The snapshot's modules, or none when it has no modules.json (a plain Hugging Face model).
+std::vector<ModuleEntry> snapshot_modules(const fs::path& snapshot) {
+  std::error_code ec;
+  const fs::path path = snapshot / "modules.json";
+  if (!fs::exists(path, ec)) return {};
+  return read_modules(path);
+}
+
 // Directories holding a Transformer module's files: "" for most sentence-transformers models
 // and for plain Hugging Face models, "0_Transformer" in older layouts.
-std::vector<std::string> transformer_dirs(const nlohmann::json& modules) {
+std::vector<std::string> transformer_dirs(const std::vector<ModuleEntry>& modules) {
   std::vector<std::string> dirs;
-  for (const auto& m : modules) {
-    if (m.is_object() && m.value("type", "") == "sentence_transformers.models.Transformer") {
-      dirs.push_back(m.value("path", ""));
-    }
+  for (const ModuleEntry& m : modules) {
+    if (m.kind == ModuleKind::Transformer) dirs.push_back(m.path);
   }
   if (dirs.empty()) dirs.push_back("");
   return dirs;
-}
-
-nlohmann::json read_modules(const fs::path& snapshot) {
-  std::error_code ec;
-  const fs::path path = snapshot / "modules.json";
-  if (!fs::exists(path, ec)) return nlohmann::json::array();
-  nlohmann::json j = nlohmann::json::parse(read_file(path), nullptr, false);
-  if (!j.is_array()) throw Error(path.string() + ": expected a JSON array of modules");
-  return j;
 }
 
 std::string join(const std::string& dir, const std::string& file) {
@@ -179,7 +177,7 @@ std::string join(const std::string& dir, const std::string& file) {
 }  // namespace
 
 bool snapshot_complete(const fs::path& snapshot) {
-  for (const std::string& dir : transformer_dirs(read_modules(snapshot))) {
+  for (const std::string& dir : transformer_dirs(snapshot_modules(snapshot))) {
     std::error_code ec;
     if (!safe_relative(join(dir, "model.safetensors")) ||
         !fs::exists(snapshot / join(dir, "model.safetensors"), ec)) {
@@ -491,8 +489,8 @@ class Fetcher {
   fs::path run() {
     fetch("modules.json", false);
     fetch("config_sentence_transformers.json", false);
-    const nlohmann::json modules =
-        commit_.empty() ? nlohmann::json::array() : read_modules(snapshot());
+    const std::vector<ModuleEntry> modules =
+        commit_.empty() ? std::vector<ModuleEntry>{} : snapshot_modules(snapshot());
     for (const std::string& dir : transformer_dirs(modules)) {
       for (const char* file : {"config.json", "sentence_bert_config.json", "tokenizer.json",
                                "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"}) {
@@ -504,10 +502,9 @@ class Fetcher {
                     "not supported): pick a model revision that has model.safetensors");
       }
     }
-    for (const auto& m : modules) {
-      const std::string path = m.is_object() ? m.value("path", "") : "";
-      if (!path.empty() && m.value("type", "") != "sentence_transformers.models.Transformer") {
-        fetch(join(path, "config.json"), false);
+    for (const ModuleEntry& m : modules) {
+      if (!m.path.empty() && m.kind != ModuleKind::Transformer) {
+        fetch(join(m.path, "config.json"), false);
       }
     }
     if (id_.revision != commit_) {

@@ -14,10 +14,6 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr const char* kTransformerType = "sentence_transformers.models.Transformer";
-constexpr const char* kPoolingType = "sentence_transformers.models.Pooling";
-constexpr const char* kNormalizeType = "sentence_transformers.models.Normalize";
-
 // Tokenizer files a BERT directory may carry; all are copied verbatim when saving.
 constexpr const char* kTokenizerFiles[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
                                            "special_tokens_map.json", "added_tokens.json"};
@@ -146,33 +142,6 @@ json pooling_to_json(const PoolingConfig& p) {
   return j;
 }
 
-struct ModuleEntry {
-  std::string type;
-  std::string path;
-};
-
-std::vector<ModuleEntry> read_modules(const fs::path& file) {
-  const std::string origin = file.string();
-  const json j = read_json(file);
-  if (!j.is_array()) throw Error(origin + ": expected a JSON array of modules");
-  std::vector<ModuleEntry> modules;
-  for (const json& m : j) {
-    if (!m.is_object()) throw Error(origin + ": module entry " + m.dump() + " is not an object");
-    ModuleEntry e{get_string(m, "type", origin, ""), get_string(m, "path", origin, "")};
-    if (m.find("type") == m.end()) throw Error(origin + ": module entry without \"type\"");
-    modules.push_back(std::move(e));
-  }
-  return modules;
-}
-
-fs::path module_dir(const fs::path& dir, const ModuleEntry& m, const std::string& origin) {
-  const fs::path rel(m.path);
-  if (rel.is_absolute() || std::find(rel.begin(), rel.end(), "..") != rel.end()) {
-    throw Error(origin + ": module path \"" + m.path + "\" must stay inside the model directory");
-  }
-  return m.path.empty() ? dir : dir / rel;
-}
-
 // sentence-transformers' Transformer.__init__: when no max_seq_length is configured it takes
 // min(config.max_position_embeddings, tokenizer.model_max_length); a tokenizer_config.json
 // without model_max_length leaves transformers' "very large" default, so the position table wins.
@@ -288,26 +257,28 @@ ModelFiles load_model_files(const fs::path& dir) {
   }
 
   const std::string origin = modules_file.string();
-  const std::vector<ModuleEntry> modules = read_modules(modules_file);
+  files.modules = read_modules(modules_file);
+  const std::vector<ModuleEntry>& modules = files.modules;
+  for (const ModuleEntry& m : modules) {
+    if (!m.kind) {
+      throw Error(origin + ": unsupported module type \"" + m.type +
+                  "\" (simtune supports Transformer, Pooling and Normalize)");
+    }
+  }
   // simtune runs exactly Transformer -> Pooling [-> Normalize]; anything else would silently
   // change the embedding, so it is refused.
   const bool shape_ok = (modules.size() == 2 || modules.size() == 3) &&
-                        modules[0].type == kTransformerType && modules[1].type == kPoolingType &&
-                        (modules.size() == 2 || modules[2].type == kNormalizeType);
+                        modules[0].kind == ModuleKind::Transformer &&
+                        modules[1].kind == ModuleKind::Pooling &&
+                        (modules.size() == 2 || modules[2].kind == ModuleKind::Normalize);
   if (!shape_ok) {
-    for (const ModuleEntry& m : modules) {
-      if (m.type != kTransformerType && m.type != kPoolingType && m.type != kNormalizeType) {
-        throw Error(origin + ": unsupported module type \"" + m.type +
-                    "\" (simtune supports Transformer, Pooling and Normalize)");
-      }
-    }
     throw Error(origin +
                 ": expected modules Transformer, Pooling and optionally Normalize, in "
                 "that order");
   }
-  files.transformer_dir = module_dir(dir, modules[0], origin);
+  files.transformer_dir = module_dir(dir, modules[0]);
   read_transformer(files);
-  const fs::path pooling_file = module_dir(dir, modules[1], origin) / "config.json";
+  const fs::path pooling_file = module_dir(dir, modules[1]) / "config.json";
   files.pooling = parse_pooling(read_json_object(pooling_file), pooling_file.string());
   if (files.pooling.word_embedding_dimension != files.bert.hidden_size) {
     throw Error(pooling_file.string() + ": word_embedding_dimension " +
@@ -357,12 +328,17 @@ void write_model_directory(const ModelFiles& source, const fs::path& out,
   // modules.json is always regenerated: the output uses the standard layout (Transformer at the
   // root, Pooling in 1_Pooling, Normalize in 2_Normalize) whatever paths the source used.
   json modules = json::array();
-  modules.push_back({{"idx", 0}, {"name", "0"}, {"path", ""}, {"type", kTransformerType}});
-  modules.push_back({{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"}, {"type", kPoolingType}});
+  auto add = [&](int idx, const char* path, ModuleKind kind) {
+    modules.push_back({{"idx", idx},
+                       {"name", std::to_string(idx)},
+                       {"path", path},
+                       {"type", module_type_name(kind)}});
+  };
+  add(0, "", ModuleKind::Transformer);
+  add(1, "1_Pooling", ModuleKind::Pooling);
   if (source.normalize) {
     fs::create_directories(out / "2_Normalize");
-    modules.push_back(
-        {{"idx", 2}, {"name", "2"}, {"path", "2_Normalize"}, {"type", kNormalizeType}});
+    add(2, "2_Normalize", ModuleKind::Normalize);
   }
   write_file_atomic(out / "modules.json", dump_file(modules));
 
@@ -377,16 +353,11 @@ void write_model_directory(const ModelFiles& source, const fs::path& out,
   write_file_atomic(out / "sentence_bert_config.json", dump_file(sbert));
 
   json pooling = pooling_to_json(source.pooling);
-  const fs::path modules_src = source.dir / "modules.json";
-  if (fs::exists(modules_src)) {
-    const std::vector<ModuleEntry> src_modules = read_modules(modules_src);
-    if (src_modules.size() >= 2) {
-      const fs::path pooling_src =
-          module_dir(source.dir, src_modules[1], modules_src.string()) / "config.json";
-      const json old = read_json_object(pooling_src);
-      // include_prompt is only known to sentence-transformers >= 3, so it is kept, not added.
-      if (old.contains("include_prompt")) pooling["include_prompt"] = old["include_prompt"];
-    }
+  if (source.modules.size() >= 2) {
+    const fs::path pooling_src = module_dir(source.dir, source.modules[1]) / "config.json";
+    const json old = read_json_object(pooling_src);
+    // include_prompt is only known to sentence-transformers >= 3, so it is kept, not added.
+    if (old.contains("include_prompt")) pooling["include_prompt"] = old["include_prompt"];
   }
   write_file_atomic(out / "1_Pooling" / "config.json", dump_file(pooling));
 

@@ -6,9 +6,7 @@
 
 #include "simtune/core/error.h"
 #include "simtune/data/pairs.h"
-#include "simtune/io/model_files.h"
-#include "simtune/model/params.h"
-#include "simtune/text/tokenizer.h"
+#include "simtune/model/loader.h"
 #include "train/pair_loss.h"
 
 int main(int argc, char** argv) {
@@ -24,9 +22,10 @@ int main(int argc, char** argv) {
   app.add_option("--score-scale", pair_options.score_scale);
   CLI11_PARSE(app, argc, argv);
   try {
-    const ModelFiles files = load_model_files(model);
-    const Tokenizer tokenizer = Tokenizer::from_directory(files.transformer_dir);
-    BertParams params = BertParams::load(files.weights, files.bert);
+    LoadedModel loaded = load_model(model);
+    const ModelFiles& files = loaded.files;
+    const Tokenizer& tokenizer = loaded.tokenizer;
+    BertParams& params = loaded.params;
     const PairData data = load_pairs(train, pair_options);
     const std::size_t B = std::min(batch_size, data.pairs.size());
     std::vector<std::vector<std::int32_t>> ids_a(B), ids_b(B);

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "simtune/io/modules.h"
 #include "simtune/io/safetensors.h"
 
 namespace simtune {
@@ -53,6 +54,7 @@ struct PoolingConfig {
 
 struct ModelFiles {
   std::filesystem::path dir;              // the model directory
+  std::vector<ModuleEntry> modules;       // modules.json; empty for a plain Hugging Face model
   std::filesystem::path transformer_dir;  // config.json, tokenizer, weights
   BertConfig bert;
   PoolingConfig pooling;

@@ -1,0 +1,16 @@
+#include "simtune/model/loader.h"
+
+namespace simtune {
+
+LoadedModel load_model(const std::string& name_or_dir, const LoadOptions& options) {
+  ModelFiles files = load_model_files(resolve_model(name_or_dir, options.hub));
+  Tokenizer tokenizer = Tokenizer::from_directory(files.transformer_dir);
+  BertParams params;
+  if (options.with_weights) {
+    params =
+        BertParams::load(options.weights.empty() ? files.weights : options.weights, files.bert);
+  }
+  return {std::move(files), std::move(tokenizer), std::move(params)};
+}
+
+}  // namespace simtune
