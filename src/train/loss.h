@@ -1,16 +1,29 @@
-// sentence-transformers' CosineSimilarityLoss: MSE between cos(u_i, v_i) and the label.
+// A training objective over the embeddings of a batch, as sentence-transformers' losses are: each
+// example has `columns()` texts (two for a scored pair) and one label, the model embeds every
+// text, and the loss turns those embeddings and the labels into a number and its gradient with
+// respect to each embedding. The trainer sees only this interface, so a new loss is one file
+// (see docs/architecture.md, "Add a loss").
 #pragma once
+
+#include <memory>
+#include <string>
 
 namespace simtune {
 
-// u, v (B, D): the two sides' embeddings; labels (B). Writes cos (B) and returns the loss,
-// mean over the batch of (cos_i - label_i)^2.
-float cosine_similarity_loss_forward(float* cos, const float* u, const float* v,
-                                     const float* labels, int B, int D) noexcept;
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  // For the model card, e.g. "CosineSimilarityLoss (MSE of cosine similarity and label)".
+  virtual std::string description() const = 0;
+  // Texts per example.
+  virtual int columns() const = 0;
+  // embeddings (columns*B, D): column c of example i at row c*B + i; labels (B).
+  // Returns the loss and accumulates its gradient into d_embeddings (same shape).
+  virtual float forward_backward(float* d_embeddings, const float* embeddings, const float* labels,
+                                 int B, int D) = 0;
+};
 
-// du, dv (B, D) += gradient of the loss (times dloss) from forward's cos.
-void cosine_similarity_loss_backward(float* du, float* dv, const float* u, const float* v,
-                                     const float* cos, const float* labels, int B, int D,
-                                     float dloss = 1.0f) noexcept;
+// The loss sentence-transformers calls `name`; throws Error for a name simtune does not have.
+std::unique_ptr<Loss> make_loss(const std::string& name);
 
 }  // namespace simtune

@@ -13,31 +13,6 @@ bool decays(const std::string& name) {
 
 }  // namespace
 
-EmbeddingRows::EmbeddingRows(const ParamTensor& matrix)
-    : offset(matrix.offset),
-      width(static_cast<std::size_t>(matrix.shape[1])),
-      seen(static_cast<std::size_t>(matrix.shape[0]), 0) {}
-
-void EmbeddingRows::set_batch(const std::vector<const std::vector<std::int32_t>*>& a,
-                              const std::vector<const std::vector<std::int32_t>*>& b) {
-  batch.clear();
-  for (const auto* side : {&a, &b}) {
-    for (const auto* ids : *side) batch.insert(batch.end(), ids->begin(), ids->end());
-  }
-  std::sort(batch.begin(), batch.end());
-  batch.erase(std::unique(batch.begin(), batch.end()), batch.end());
-  for (std::int32_t r : batch) seen[static_cast<std::size_t>(r)] = 1;
-}
-
-void EmbeddingRows::mark_rows_with_moments(const float* m, const float* v) {
-  for (std::size_t r = 0; r < seen.size(); r++) {
-    const std::size_t begin = offset + r * width;
-    for (std::size_t i = begin; i < begin + width && !seen[r]; i++) {
-      if (m[i] != 0.0f || v[i] != 0.0f) seen[r] = 1;
-    }
-  }
-}
-
 AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
     : config_(config), m_(layout.total), v_(layout.total) {
   for (const auto& t : layout.tensors) {
@@ -50,7 +25,9 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
   }
 }
 
-void AdamW::step(float* params, const float* grads, float lr, const EmbeddingRows& rows) noexcept {
+void AdamW::step(float* params, const Gradients& gradients, float lr) noexcept {
+  const float* grads = gradients.data();
+  const SparseRows& rows = gradients.rows();
   t_++;
   const float b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
   // The same operations, in the same order, as torch 1.13's single-tensor AdamW.
@@ -106,14 +83,12 @@ void AdamW::step(float* params, const float* grads, float lr, const EmbeddingRow
   }
 }
 
-double clip_grad_norm(float* grads, std::size_t n, double max_norm,
-                      const EmbeddingRows& rows) noexcept {
-  // The dense parts before and after the embedding matrix, then the batch's rows of it.
-  const std::pair<std::size_t, std::size_t> dense[] = {{0, rows.offset}, {rows.end(), n}};
+double clip_grad_norm(Gradients& gradients, double max_norm) noexcept {
+  float* grads = gradients.data();
+  const SparseRows& rows = gradients.rows();
   double sq = 0.0;
-  for (const auto& range : dense) {
-    // Plain copies: OpenMP regions cannot capture structured bindings in clang 14.
-    const std::size_t b = range.first, e = range.second;
+  for (const FloatRange& range : gradients.dense_ranges()) {
+    const std::size_t b = range.begin, e = range.end;
 #pragma omp parallel for simd reduction(+ : sq) schedule(static)
     for (std::size_t i = b; i < e; i++) sq += static_cast<double>(grads[i]) * grads[i];
   }
@@ -126,8 +101,8 @@ double clip_grad_norm(float* grads, std::size_t n, double max_norm,
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0) {
     const float c = static_cast<float>(coef);
-    for (const auto& range : dense) {
-      const std::size_t b = range.first, e = range.second;
+    for (const FloatRange& range : gradients.dense_ranges()) {
+      const std::size_t b = range.begin, e = range.end;
 #pragma omp parallel for simd schedule(static)
       for (std::size_t i = b; i < e; i++) grads[i] *= c;
     }
@@ -139,7 +114,7 @@ double clip_grad_norm(float* grads, std::size_t n, double max_norm,
   return norm;
 }
 
-double warmup_linear(std::int64_t step, std::int64_t warmup, std::int64_t total) noexcept {
+double LinearWarmup::at(std::int64_t step) const noexcept {
   if (step < warmup)
     return static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, warmup));
   return std::max(0.0, static_cast<double>(total - step) /

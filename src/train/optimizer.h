@@ -7,27 +7,9 @@
 
 #include "simtune/core/zeroed_floats.h"
 #include "simtune/model/params.h"
+#include "train/gradients.h"
 
 namespace simtune {
-
-// The word-embedding matrix inside the flat buffers, and which of its rows tokens have hit: a
-// batch touches a few hundred of its 30,522 rows, and the rest have zero gradients. Gradient
-// clipping and AdamW read only rows some batch hit, so the others' gradients and moments are
-// never touched and cost no memory (ZeroedFloats).
-struct EmbeddingRows {
-  std::size_t offset = 0;           // first float of the matrix
-  std::size_t width = 0;            // floats per row
-  std::vector<std::int32_t> batch;  // rows the current batch hit, ascending
-  std::vector<std::uint8_t> seen;   // 1 for rows any batch so far has hit
-
-  EmbeddingRows(const ParamTensor& matrix);
-  // Records the rows of a batch's token ids (each vector one sequence).
-  void set_batch(const std::vector<const std::vector<std::int32_t>*>& a,
-                 const std::vector<const std::vector<std::int32_t>*>& b);
-  // After a resume: rows whose loaded moments are not zero were hit before.
-  void mark_rows_with_moments(const float* m, const float* v);
-  std::size_t end() const { return offset + seen.size() * width; }
-};
 
 struct AdamWConfig {
   float beta1 = 0.9f;
@@ -42,10 +24,10 @@ class AdamW {
   // of sentence-transformers' fit: "bias", "LayerNorm.bias", "LayerNorm.weight").
   AdamW(const ParamLayout& layout, AdamWConfig config);
 
-  // One update of params (layout.total) from grads at learning rate lr. Embedding rows no batch
+  // One update of params (layout.total) from grads at learning rate lr. Sparse rows no batch
   // has hit have zero gradient and moments, so the update leaves their moments zero and moves
   // them by weight decay alone: that is all it computes for them.
-  void step(float* params, const float* grads, float lr, const EmbeddingRows& rows) noexcept;
+  void step(float* params, const Gradients& grads, float lr) noexcept;
 
   std::int64_t steps() const { return t_; }
   // Moments and step count, for checkpoints.
@@ -67,12 +49,16 @@ class AdamW {
 };
 
 // Scales grads so their global L2 norm is at most max_norm; returns the norm before clipping.
-// Of the embedding matrix only the current batch's rows are read (the others are zero).
-double clip_grad_norm(float* grads, std::size_t n, double max_norm,
-                      const EmbeddingRows& rows) noexcept;
+// Of the sparse matrix only the current batch's rows are read (the others are zero).
+double clip_grad_norm(Gradients& grads, double max_norm) noexcept;
 
-// get_linear_schedule_with_warmup's multiplier for optimizer step `step` (0-based): linear
-// 0 -> 1 over `warmup` steps, then linear 1 -> 0 at `total`.
-double warmup_linear(std::int64_t step, std::int64_t warmup, std::int64_t total) noexcept;
+// transformers' get_linear_schedule_with_warmup.
+struct LinearWarmup {
+  std::int64_t warmup = 0;
+  std::int64_t total = 0;
+  // The multiplier of the peak learning rate at optimizer step `step` (0-based): linear 0 -> 1
+  // over `warmup` steps, then linear 1 -> 0 at `total`.
+  double at(std::int64_t step) const noexcept;
+};
 
 }  // namespace simtune

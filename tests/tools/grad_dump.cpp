@@ -7,7 +7,9 @@
 #include "simtune/core/error.h"
 #include "simtune/data/pairs.h"
 #include "simtune/model/loader.h"
-#include "train/pair_loss.h"
+#include "train/batches.h"
+#include "train/cosine_similarity_loss.h"
+#include "train/embedding_pass.h"
 
 int main(int argc, char** argv) {
   using namespace simtune;
@@ -27,22 +29,17 @@ int main(int argc, char** argv) {
     const Tokenizer& tokenizer = loaded.tokenizer;
     BertParams& params = loaded.params;
     const PairData data = load_pairs(train, pair_options);
-    const std::size_t B = std::min(batch_size, data.pairs.size());
-    std::vector<std::vector<std::int32_t>> ids_a(B), ids_b(B);
-    std::vector<const std::vector<std::int32_t>*> a(B), b(B);
-    std::vector<float> labels(B);
-    for (std::size_t i = 0; i < B; i++) {
-      ids_a[i] = tokenizer.encode(data.pairs[i].a, files.max_seq_length);
-      ids_b[i] = tokenizer.encode(data.pairs[i].b, files.max_seq_length);
-      a[i] = &ids_a[i];
-      b[i] = &ids_b[i];
-      labels[i] = static_cast<float>(data.pairs[i].score);
-    }
+    TrainBatches batches(data.pairs, tokenizer, files.max_seq_length, batch_size, 0, false);
+    const Batch& batch = batches.at(0);
     std::vector<float> grad_values(params.layout.total, 0.0f);
     const BertWeights w = bert_weights(params.layout, files.bert, params.values.data());
     const BertWeights g = bert_weights(params.layout, files.bert, grad_values.data());
-    PairLoss pair_loss(files, Dropout{});
-    const float loss = pair_loss.forward_backward(a, b, labels, w, g, nullptr);
+    EmbeddingPass pass(files, Dropout{});
+    CosineSimilarityLoss cosine_loss;
+    const float* emb = pass.forward(batch.texts, w, nullptr);
+    const float loss = cosine_loss.forward_backward(
+        pass.zeroed_d_embeddings(), emb, batch.labels.data(), batch.size(), pass.dimension());
+    pass.backward(g, w);
     std::vector<TensorRef> refs;
     for (const auto& t : params.layout.tensors) {
       refs.push_back({t.name, t.shape, grad_values.data() + t.offset});

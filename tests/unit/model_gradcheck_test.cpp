@@ -9,7 +9,7 @@
 #include "simtune/model/bert.h"
 #include "simtune/model/params.h"
 #include "simtune/model/pooling.h"
-#include "train/loss.h"
+#include "train/cosine_similarity_loss.h"
 
 namespace simtune {
 namespace {

@@ -1,0 +1,33 @@
+// Resumable checkpoints: OUTPUT/checkpoints/checkpoint-<step>/ holds the model directory (so a
+// checkpoint also loads as a model), optimizer.safetensors (AdamW's moments under
+// "exp_avg.<name>" / "exp_avg_sq.<name>") and trainer_state.json (step, AdamW's step count, the
+// dropout RNG's state, the best dev score so far, and the settings a resume must match).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include "simtune/io/model_files.h"
+#include "train/train_state.h"
+
+namespace simtune {
+
+// Settings that fix which batches a run sees; a resume refuses a checkpoint made with others.
+struct RunIdentity {
+  std::size_t batch_size = 0;
+  std::uint64_t seed = 0;
+  bool shuffle = true;
+};
+
+// Writes checkpoint-<state.step> (complete under its final name, or not at all) and deletes all
+// but the newest `keep` checkpoints.
+void save_checkpoint(const std::filesystem::path& output, const ModelFiles& files,
+                     const TrainState& state, const RunIdentity& run, double best_score, int keep);
+
+// Restores the moments, AdamW's step count, the RNG and the step into `state`, whose params
+// were loaded from dir/model.safetensors; returns the best dev score saved (-inf if none).
+// Throws Error naming the file when the checkpoint is damaged or was made with another
+// RunIdentity.
+double load_checkpoint(const std::filesystem::path& dir, TrainState& state, const RunIdentity& run);
+
+}  // namespace simtune

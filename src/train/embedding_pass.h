@@ -1,0 +1,44 @@
+// The model's side of a training step: texts through BERT, pooling and Normalize to sentence
+// embeddings (forward), and the embeddings' gradient back into the parameters' (backward). The
+// loss sits between the two; the trainer orchestrates.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "simtune/io/model_files.h"
+#include "simtune/model/bert.h"
+#include "simtune/model/params.h"
+#include "train/gradients.h"
+
+namespace simtune {
+
+class EmbeddingPass {
+ public:
+  EmbeddingPass(const ModelFiles& files, Dropout dropout);
+
+  // Embeddings (texts.size(), dimension()) of every text, in order, from one packed forward
+  // pass; they live until the next forward. `rng` draws dropout masks when dropout is on.
+  const float* forward(const std::vector<const TokenIds*>& texts, const BertWeights& weights,
+                       Rng* rng);
+  int dimension() const { return pooling_.output_dimension(); }
+
+  // The embeddings' gradient buffer, zeroed, for the loss to accumulate into.
+  float* zeroed_d_embeddings();
+  // Accumulates into `grads` (a view of the gradient buffer) the parameters' gradient given
+  // what the loss left in zeroed_d_embeddings(), for the last forward.
+  void backward(const BertWeights& grads, const BertWeights& weights);
+
+ private:
+  const BertConfig config_;
+  const PoolingConfig pooling_;
+  const bool normalize_;
+  Activations acts_;
+  ActivationGrads act_grads_;
+  PackedBatch batch_;
+  const float* hidden_ = nullptr;  // the last forward's sequence output
+  // Per-batch buffers, grown to the largest batch seen.
+  std::vector<float> pooled_, normed_, dpooled_, dnormed_, dhidden_;
+};
+
+}  // namespace simtune

@@ -1,0 +1,37 @@
+#include "train/gradients.h"
+
+#include <algorithm>
+
+namespace simtune {
+
+SparseRows::SparseRows(const ParamTensor& matrix)
+    : offset(matrix.offset),
+      width(static_cast<std::size_t>(matrix.shape[1])),
+      seen(static_cast<std::size_t>(matrix.shape[0]), 0) {}
+
+void SparseRows::mark_rows_with_moments(const float* m, const float* v) {
+  for (std::size_t r = 0; r < seen.size(); r++) {
+    const std::size_t begin = offset + r * width;
+    for (std::size_t i = begin; i < begin + width && !seen[r]; i++) {
+      if (m[i] != 0.0f || v[i] != 0.0f) seen[r] = 1;
+    }
+  }
+}
+
+Gradients::Gradients(const ParamLayout& layout, const std::string& sparse)
+    : values_(layout.total), rows_(layout.at(sparse)) {}
+
+void Gradients::zero_for_batch(const std::vector<const TokenIds*>& texts) {
+  float* g = values_.data();
+  for (const FloatRange& r : dense_ranges()) std::fill(g + r.begin, g + r.end, 0.0f);
+  for (std::int32_t r : rows_.batch) {
+    std::fill_n(g + rows_.offset + static_cast<std::size_t>(r) * rows_.width, rows_.width, 0.0f);
+  }
+  rows_.batch.clear();
+  for (const TokenIds* ids : texts) rows_.batch.insert(rows_.batch.end(), ids->begin(), ids->end());
+  std::sort(rows_.batch.begin(), rows_.batch.end());
+  rows_.batch.erase(std::unique(rows_.batch.begin(), rows_.batch.end()), rows_.batch.end());
+  for (std::int32_t r : rows_.batch) rows_.seen[static_cast<std::size_t>(r)] = 1;
+}
+
+}  // namespace simtune

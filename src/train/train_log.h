@@ -1,0 +1,30 @@
+// A run's record: the JSONL log (--log-file: one line per step and per evaluation) and the step
+// history the report's plots are drawn from.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "simtune/train/trainer.h"
+
+namespace simtune {
+
+class TrainLog {
+ public:
+  // No file when `path` is empty; `append` continues a resumed run's log.
+  TrainLog(const std::filesystem::path& path, bool append);
+
+  void step(const StepReport& report);
+  // A dev evaluation (every metric's Spearman), or the final test (cosine only).
+  void eval(const EvalRecord& record);
+  void test(const EvalRecord& record);
+
+  const std::vector<StepReport>& steps() const { return steps_; }
+
+ private:
+  std::ofstream file_;
+  std::vector<StepReport> steps_;
+};
+
+}  // namespace simtune

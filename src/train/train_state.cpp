@@ -1,0 +1,61 @@
+#include "train/train_state.h"
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "simtune/core/error.h"
+
+namespace simtune {
+namespace {
+
+constexpr const char* kSparseTensor = "embeddings.word_embeddings.weight";
+
+std::string format_float(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+void check_finite(std::int64_t step, float loss, double norm) {
+  if (std::isfinite(loss) && std::isfinite(norm)) return;
+  throw Error("step " + std::to_string(step + 1) + ": the " +
+              (std::isfinite(loss) ? "gradient norm" : "loss") + " is " +
+              format_float(std::isfinite(loss) ? norm : loss) +
+              "; training stopped (lower --lr, or resume from the last checkpoint)");
+}
+
+}  // namespace
+
+TrainState::TrainState(BertParams p, const BertConfig& config, AdamWConfig adam_config,
+                       std::uint64_t seed)
+    : params(std::move(p)),
+      grads(params.layout, kSparseTensor),
+      adam(params.layout, adam_config),
+      dropout_rng(seed),
+      weights(bert_weights(params.layout, config, params.values.data())),
+      grad_weights(bert_weights(params.layout, config, grads.data())) {}
+
+StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
+  s.grads.zero_for_batch(batch.texts);
+  const float* emb =
+      setup.model.forward(batch.texts, s.weights, setup.dropout ? &s.dropout_rng : nullptr);
+  float* d_emb = setup.model.zeroed_d_embeddings();
+  const float loss = setup.loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(),
+                                                 setup.model.dimension());
+  setup.model.backward(s.grad_weights, s.weights);
+  const double norm = clip_grad_norm(s.grads, setup.max_grad_norm);
+  check_finite(s.step, loss, norm);
+  const float lr = static_cast<float>(setup.lr * setup.schedule.at(s.step));
+  s.adam.step(s.params.values.data(), s.grads, lr);
+  s.step++;
+
+  StepReport report;
+  report.step = s.step;
+  report.loss = loss;
+  report.lr = lr;
+  report.grad_norm = norm;
+  return report;
+}
+
+}  // namespace simtune

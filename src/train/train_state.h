@@ -1,0 +1,50 @@
+// Training as llm.c's loop has it: a TrainState holding everything a run changes (parameters,
+// gradients, AdamW moments, step, dropout RNG: what a checkpoint saves), and train_step, which
+// reads as its verbs: zero_grad, forward, loss, backward, clip, update.
+#pragma once
+
+#include <cstdint>
+
+#include "simtune/core/rng.h"
+#include "simtune/model/bert.h"
+#include "simtune/model/params.h"
+#include "simtune/train/trainer.h"
+#include "train/batches.h"
+#include "train/embedding_pass.h"
+#include "train/gradients.h"
+#include "train/loss.h"
+#include "train/optimizer.h"
+
+namespace simtune {
+
+struct TrainState {
+  TrainState(BertParams params, const BertConfig& config, AdamWConfig adam, std::uint64_t seed);
+  TrainState(const TrainState&) = delete;
+  TrainState& operator=(const TrainState&) = delete;
+
+  BertParams params;
+  Gradients grads;  // parameter layout, word embeddings sparse
+  AdamW adam;       // moments (parameter layout) and AdamW's own step count
+  Rng dropout_rng;
+  std::int64_t step = 0;  // optimizer steps done
+  // Views of params and grads by layer, for the model's forward and backward.
+  const BertWeights weights;
+  const BertWeights grad_weights;
+};
+
+// What every step of a run computes with.
+struct StepSetup {
+  EmbeddingPass& model;
+  Loss& loss;
+  LinearWarmup schedule;
+  float lr = 0;  // peak learning rate
+  float max_grad_norm = 0;
+  bool dropout = false;
+};
+
+// One optimizer step on `batch`. Fills the report's step, loss, lr and grad_norm. Throws Error
+// naming the step when the loss or the gradient norm is not finite (the state is then unchanged
+// but for its gradients).
+StepReport train_step(TrainState& state, StepSetup& setup, const Batch& batch);
+
+}  // namespace simtune
