@@ -17,7 +17,7 @@ struct Encoder::Impl {
   BertWeights weights;
   std::vector<PackedLayer> packed;
   // encode() is const for callers but reuses one activation arena; the mutex makes concurrent
-  // calls (the server) take turns instead of racing on it.
+  // calls (threads of one program) take turns instead of racing on it.
   mutable std::mutex mutex;
   mutable EncodeScratch scratch;
 

@@ -150,20 +150,31 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   return file;
 }
 
-SafetensorsFile SafetensorsFile::parse(std::span<const std::uint8_t> bytes,
-                                       const std::string& origin) {
-  auto fail = [&](const std::string& what) -> Error { return Error(origin + ": " + what); };
-  auto fail_tensor = [&](const std::string& name, const std::string& what) -> Error {
-    return Error(origin + ": tensor " + in_quotes(name) + ": " + what);
-  };
+namespace {
 
+Error file_error(const std::string& origin, const std::string& what) {
+  return Error(origin + ": " + what);
+}
+
+Error tensor_error(const std::string& origin, const std::string& name, const std::string& what) {
+  return Error(origin + ": tensor " + in_quotes(name) + ": " + what);
+}
+
+// The little-endian u64 that starts the file (at least 8 bytes long).
+std::uint64_t header_length(std::span<const std::uint8_t> bytes) {
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[static_cast<std::size_t>(i)];
+  return n;
+}
+
+// The JSON header after the 8-byte length: an object, without duplicate keys.
+json parse_header(std::span<const std::uint8_t> bytes, const std::string& origin) {
+  auto fail = [&](const std::string& what) { return file_error(origin, what); };
   if (bytes.size() < 8) {
     throw fail("file is " + std::to_string(bytes.size()) +
                " bytes, shorter than the 8-byte header length");
   }
-  std::uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i)
-    header_size = (header_size << 8) | bytes[static_cast<std::size_t>(i)];
+  const std::uint64_t header_size = header_length(bytes);
   if (header_size > kMaxHeaderSize) {
     throw fail("header length " + std::to_string(header_size) + " exceeds the " +
                std::to_string(kMaxHeaderSize) + "-byte limit");
@@ -198,94 +209,92 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::uint8_t> bytes,
   if (!duplicate.empty()) throw fail("header has duplicate key " + in_quotes(duplicate));
   if (!header.is_object()) throw fail("header is not a JSON object");
 
-  auto impl = std::make_unique<Impl>();
-  impl->origin = origin;
-  impl->data = bytes.subspan(8 + header_size);
-  const std::uint64_t data_size = impl->data.size();
+  return header;
+}
 
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      if (!entry.is_object()) throw fail("__metadata__ is not an object of strings");
-      for (const auto& [key, value] : entry.items()) {
-        if (!value.is_string()) {
-          throw fail("__metadata__ value for " + in_quotes(key) + " is not a string");
-        }
-        impl->metadata.emplace(key, value.get<std::string>());
-      }
-      continue;
-    }
-    if (!entry.is_object()) throw fail_tensor(name, "entry is not an object");
-    TensorInfo info;
-    info.name = name;
+// One tensor's entry, checked against the data buffer's size.
+TensorInfo parse_tensor_entry(const std::string& name, const json& entry, std::uint64_t data_size,
+                              const std::string& origin) {
+  auto fail_tensor = [&](const std::string& n, const std::string& what) {
+    return tensor_error(origin, n, what);
+  };
+  if (!entry.is_object()) throw fail_tensor(name, "entry is not an object");
+  TensorInfo info;
+  info.name = name;
 
-    const auto dtype_it = entry.find("dtype");
-    if (dtype_it == entry.end() || !dtype_it->is_string()) {
-      throw fail_tensor(name, "missing string field \"dtype\"");
-    }
-    const std::string dtype_str = dtype_it->get<std::string>();
-    const std::optional<DType> dtype = dtype_from_name(dtype_str);
-    if (!dtype) {
-      throw fail_tensor(name, "unsupported dtype " + in_quotes(dtype_str) +
-                                  " (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL)");
-    }
-    info.dtype = *dtype;
-
-    const auto shape_it = entry.find("shape");
-    if (shape_it == entry.end() || !shape_it->is_array()) {
-      throw fail_tensor(name, "missing array field \"shape\"");
-    }
-    // Every running product of the dims (the order TensorInfo::numel() multiplies in) and the
-    // byte size must fit in int64, so no later arithmetic on an accepted shape can overflow.
-    constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
-    std::uint64_t numel = 1;
-    for (const json& dim : *shape_it) {
-      const std::optional<std::uint64_t> d = as_u64(dim);
-      if (!d) {
-        throw fail_tensor(name, "shape entry " + describe(dim) + " is not a non-negative integer");
-      }
-      if (*d > kMax || (*d != 0 && numel > kMax / *d)) {
-        throw fail_tensor(name, "shape overflows 64 bits at entry " + std::to_string(*d));
-      }
-      numel *= *d;
-      info.shape.push_back(static_cast<std::int64_t>(*d));
-    }
-    if (numel > kMax / dtype_size(info.dtype)) {
-      throw fail_tensor(name, "shape " + shape_it->dump() + " overflows 64 bits");
-    }
-    const std::uint64_t nbytes = numel * dtype_size(info.dtype);
-
-    const auto offsets_it = entry.find("data_offsets");
-    if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2) {
-      throw fail_tensor(name, "missing field \"data_offsets\" [begin, end]");
-    }
-    const std::optional<std::uint64_t> begin = as_u64((*offsets_it)[0]);
-    const std::optional<std::uint64_t> end = as_u64((*offsets_it)[1]);
-    if (!begin || !end) {
-      throw fail_tensor(name, "data_offsets [" + describe((*offsets_it)[0]) + ", " +
-                                  describe((*offsets_it)[1]) + "] are not non-negative integers");
-    }
-    if (*begin > *end) {
-      throw fail_tensor(name, "data_offsets " + offsets_it->dump() + " have begin > end");
-    }
-    if (*end > data_size) {
-      throw fail_tensor(name, "data_offsets " + offsets_it->dump() + " run past the " +
-                                  std::to_string(data_size) + "-byte data buffer");
-    }
-    if (*end - *begin != nbytes) {
-      throw fail_tensor(name, "data_offsets " + offsets_it->dump() + " span " +
-                                  std::to_string(*end - *begin) + " bytes but " + dtype_str +
-                                  " shape " + shape_it->dump() + " needs " +
-                                  std::to_string(nbytes));
-    }
-    info.begin = static_cast<std::size_t>(*begin);
-    info.end = static_cast<std::size_t>(*end);
-    impl->tensors.push_back(std::move(info));
+  const auto dtype_it = entry.find("dtype");
+  if (dtype_it == entry.end() || !dtype_it->is_string()) {
+    throw fail_tensor(name, "missing string field \"dtype\"");
   }
+  const std::string dtype_str = dtype_it->get<std::string>();
+  const std::optional<DType> dtype = dtype_from_name(dtype_str);
+  if (!dtype) {
+    throw fail_tensor(name, "unsupported dtype " + in_quotes(dtype_str) +
+                                " (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL)");
+  }
+  info.dtype = *dtype;
 
-  // The spec requires the tensors to tile the buffer: no overlap (each byte belongs to one
-  // tensor) and no gaps or trailing bytes (the reference reader rejects both).
+  const auto shape_it = entry.find("shape");
+  if (shape_it == entry.end() || !shape_it->is_array()) {
+    throw fail_tensor(name, "missing array field \"shape\"");
+  }
+  // Every running product of the dims (the order TensorInfo::numel() multiplies in) and the
+  // byte size must fit in int64, so no later arithmetic on an accepted shape can overflow.
+  constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
+  std::uint64_t numel = 1;
+  for (const json& dim : *shape_it) {
+    const std::optional<std::uint64_t> d = as_u64(dim);
+    if (!d) {
+      throw fail_tensor(name, "shape entry " + describe(dim) + " is not a non-negative integer");
+    }
+    if (*d > kMax || (*d != 0 && numel > kMax / *d)) {
+      throw fail_tensor(name, "shape overflows 64 bits at entry " + std::to_string(*d));
+    }
+    numel *= *d;
+    info.shape.push_back(static_cast<std::int64_t>(*d));
+  }
+  if (numel > kMax / dtype_size(info.dtype)) {
+    throw fail_tensor(name, "shape " + shape_it->dump() + " overflows 64 bits");
+  }
+  const std::uint64_t nbytes = numel * dtype_size(info.dtype);
+
+  const auto offsets_it = entry.find("data_offsets");
+  if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2) {
+    throw fail_tensor(name, "missing field \"data_offsets\" [begin, end]");
+  }
+  const std::optional<std::uint64_t> begin = as_u64((*offsets_it)[0]);
+  const std::optional<std::uint64_t> end = as_u64((*offsets_it)[1]);
+  if (!begin || !end) {
+    throw fail_tensor(name, "data_offsets [" + describe((*offsets_it)[0]) + ", " +
+                                describe((*offsets_it)[1]) + "] are not non-negative integers");
+  }
+  if (*begin > *end) {
+    throw fail_tensor(name, "data_offsets " + offsets_it->dump() + " have begin > end");
+  }
+  if (*end > data_size) {
+    throw fail_tensor(name, "data_offsets " + offsets_it->dump() + " run past the " +
+                                std::to_string(data_size) + "-byte data buffer");
+  }
+  if (*end - *begin != nbytes) {
+    throw fail_tensor(name, "data_offsets " + offsets_it->dump() + " span " +
+                                std::to_string(*end - *begin) + " bytes but " + dtype_str +
+                                " shape " + shape_it->dump() + " needs " + std::to_string(nbytes));
+  }
+  info.begin = static_cast<std::size_t>(*begin);
+  info.end = static_cast<std::size_t>(*end);
+  return info;
+}
+
+// The spec requires the tensors to tile the buffer: no overlap (each byte belongs to one tensor)
+// and no gaps or trailing bytes (the reference reader rejects both).
+void check_tiling(const std::vector<TensorInfo>& tensors, std::uint64_t data_size,
+                  const std::string& origin) {
+  auto fail = [&](const std::string& what) { return file_error(origin, what); };
+  auto fail_tensor = [&](const std::string& n, const std::string& what) {
+    return tensor_error(origin, n, what);
+  };
   std::vector<const TensorInfo*> by_offset;
-  for (const TensorInfo& t : impl->tensors) by_offset.push_back(&t);
+  for (const TensorInfo& t : tensors) by_offset.push_back(&t);
   std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* a, const TensorInfo* b) {
     return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
   });
@@ -308,7 +317,34 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::uint8_t> bytes,
     throw fail("data buffer is " + std::to_string(data_size) + " bytes but the tensors cover " +
                std::to_string(covered));
   }
+}
 
+}  // namespace
+
+SafetensorsFile SafetensorsFile::parse(std::span<const std::uint8_t> bytes,
+                                       const std::string& origin) {
+  auto fail = [&](const std::string& what) { return file_error(origin, what); };
+  const json header = parse_header(bytes, origin);
+  const std::uint64_t header_size = header_length(bytes);
+  auto impl = std::make_unique<Impl>();
+  impl->origin = origin;
+  impl->data = bytes.subspan(8 + header_size);
+  const std::uint64_t data_size = impl->data.size();
+
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object()) throw fail("__metadata__ is not an object of strings");
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string()) {
+          throw fail("__metadata__ value for " + in_quotes(key) + " is not a string");
+        }
+        impl->metadata.emplace(key, value.get<std::string>());
+      }
+      continue;
+    }
+    impl->tensors.push_back(parse_tensor_entry(name, entry, data_size, origin));
+  }
+  check_tiling(impl->tensors, data_size, origin);
   for (std::size_t i = 0; i < impl->tensors.size(); ++i)
     impl->index.emplace(impl->tensors[i].name, i);
   return SafetensorsFile(std::move(impl));

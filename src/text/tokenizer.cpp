@@ -122,6 +122,10 @@ struct Tokenizer::Impl {
   fs::path source;
 
   void load_tokenizer_json(const fs::path& dir);
+  // The parts of tokenizer.json, each checked against what simtune implements.
+  void read_normalizer(const json& j, const fs::path& path);
+  void read_wordpiece(const json& j, const fs::path& path);
+  void read_post_processor(const json& j, const fs::path& path);
   void load_vocab_txt(const fs::path& dir, const json& config);
 
   std::int32_t id_of(const std::string& token, const char* what) const {
@@ -183,99 +187,104 @@ struct Tokenizer::Impl {
 };
 
 void Tokenizer::Impl::load_tokenizer_json(const fs::path& dir) {
-  Impl& impl = *this;
   const fs::path path = dir / "tokenizer.json";
-  impl.source = path;
+  source = path;
   const json j = parse_json_file(path);
   try {
-    const json& norm = j.at("normalizer");
-    if (norm.is_null() || norm.at("type") != "BertNormalizer") {
-      throw Error(path.string() + ": normalizer " + norm.dump() + " is not supported; expected " +
-                  "{\"type\": \"BertNormalizer\", ...}");
-    }
-    impl.normalizer.clean_text = norm.value("clean_text", true);
-    impl.normalizer.handle_chinese_chars = norm.value("handle_chinese_chars", true);
-    impl.normalizer.lowercase = norm.value("lowercase", true);
-    // null means "strip accents when lowercasing", as in the original BERT.
-    const json& strip = norm.contains("strip_accents") ? norm["strip_accents"] : json();
-    impl.normalizer.strip_accents = strip.is_null() ? impl.normalizer.lowercase : strip.get<bool>();
-
+    read_normalizer(j, path);
     const json& pre = j.at("pre_tokenizer");
     if (pre.is_null() || pre.at("type") != "BertPreTokenizer") {
       throw Error(path.string() + ": pre_tokenizer " + pre.dump() +
                   " is not supported; expected {\"type\": \"BertPreTokenizer\"}");
     }
-
-    const json& model = j.at("model");
-    if (model.value("type", std::string()) != "WordPiece") {
-      throw Error(path.string() + ": model type \"" + model.value("type", std::string()) +
-                  "\" is not supported; expected \"WordPiece\"");
-    }
-    const json& added = j.contains("added_tokens") ? j["added_tokens"] : json::array();
-    impl.id_limit = model.at("vocab").size() + added.size();
-    for (const auto& [token, id] : model.at("vocab").items()) {
-      impl.set_vocab_entry(path, token, id.get<std::int64_t>());
-    }
-    const auto unk = model.at("unk_token").get<std::string>();
-    impl.id_of(unk, "model.unk_token");
-    // The model sees its own vocabulary only; added tokens are matched before it runs.
-    impl.model.emplace(impl.vocab, unk, model.value("continuing_subword_prefix", std::string("##")),
-                       model.value("max_input_chars_per_word", std::size_t{100}));
-
-    for (const json& t : added) {
-      const auto content = t.at("content").get<std::string>();
-      if (t.value("lstrip", false) || t.value("rstrip", false) || t.value("single_word", false)) {
-        throw Error(path.string() + ": added token \"" + content +
-                    "\" uses lstrip/rstrip/single_word, which simtune does not support");
-      }
-      impl.add_token(path, content, t.at("id").get<std::int64_t>(), t.value("normalized", true));
-    }
-    impl.check_dense_ids(path);
-
-    const json& post = j.at("post_processor");
-    const std::string post_type = post.is_null() ? "null" : post.value("type", std::string());
-    if (post_type == "BertProcessing") {
-      impl.cls_id = post.at("cls").at(1).get<std::int32_t>();
-      impl.sep_id = post.at("sep").at(1).get<std::int32_t>();
-    } else if (post_type == "TemplateProcessing") {
-      // Only the BERT shape "[CLS] $A [SEP]" is supported; its ids come from the file.
-      const json& single = post.at("single");
-      auto special_id = [&](const json& item) -> std::optional<std::int32_t> {
-        if (!item.contains("SpecialToken")) return std::nullopt;
-        const json& ids = post.at("special_tokens")
-                              .at(item["SpecialToken"].at("id").get<std::string>())
-                              .at("ids");
-        if (ids.size() != 1) return std::nullopt;
-        return ids[0].get<std::int32_t>();
-      };
-      std::optional<std::int32_t> cls, sep;
-      if (single.size() == 3 && single[1].contains("Sequence")) {
-        cls = special_id(single[0]);
-        sep = special_id(single[2]);
-      }
-      if (!cls || !sep) {
-        throw Error(path.string() + ": post_processor.single " + single.dump() +
-                    " is not supported; expected [CLS] $A [SEP] (one special token each side)");
-      }
-      impl.cls_id = *cls;
-      impl.sep_id = *sep;
-    } else {
-      throw Error(path.string() + ": post_processor type \"" + post_type +
-                  "\" is not supported; expected TemplateProcessing or BertProcessing");
-    }
-    for (const std::int32_t id : {impl.cls_id, impl.sep_id}) {
-      if (id < 0 || static_cast<std::size_t>(id) >= impl.id_to_token.size()) {
-        throw Error(path.string() + ": post_processor token id " + std::to_string(id) +
-                    " is outside the vocabulary");
-      }
-    }
-
+    read_wordpiece(j, path);
+    read_post_processor(j, path);
     const json& padding = j.contains("padding") ? j["padding"] : json();
     if (!padding.is_null()) {
-      impl.pad_id = padding.at("pad_id").get<std::int32_t>();
+      pad_id = padding.at("pad_id").get<std::int32_t>();
     }
   } catch (const json::exception& e) {
     throw Error(path.string() + ": unexpected structure: " + e.what());
+  }
+}
+
+void Tokenizer::Impl::read_normalizer(const json& j, const fs::path& path) {
+  const json& norm = j.at("normalizer");
+  if (norm.is_null() || norm.at("type") != "BertNormalizer") {
+    throw Error(path.string() + ": normalizer " + norm.dump() + " is not supported; expected " +
+                "{\"type\": \"BertNormalizer\", ...}");
+  }
+  normalizer.clean_text = norm.value("clean_text", true);
+  normalizer.handle_chinese_chars = norm.value("handle_chinese_chars", true);
+  normalizer.lowercase = norm.value("lowercase", true);
+  // null means "strip accents when lowercasing", as in the original BERT.
+  const json& strip = norm.contains("strip_accents") ? norm["strip_accents"] : json();
+  normalizer.strip_accents = strip.is_null() ? normalizer.lowercase : strip.get<bool>();
+}
+
+void Tokenizer::Impl::read_wordpiece(const json& j, const fs::path& path) {
+  const json& m = j.at("model");
+  if (m.value("type", std::string()) != "WordPiece") {
+    throw Error(path.string() + ": model type \"" + m.value("type", std::string()) +
+                "\" is not supported; expected \"WordPiece\"");
+  }
+  const json& added = j.contains("added_tokens") ? j["added_tokens"] : json::array();
+  id_limit = m.at("vocab").size() + added.size();
+  for (const auto& [token, id] : m.at("vocab").items()) {
+    set_vocab_entry(path, token, id.get<std::int64_t>());
+  }
+  const auto unk = m.at("unk_token").get<std::string>();
+  id_of(unk, "model.unk_token");
+  // The model sees its own vocabulary only; added tokens are matched before it runs.
+  model.emplace(vocab, unk, m.value("continuing_subword_prefix", std::string("##")),
+                m.value("max_input_chars_per_word", std::size_t{100}));
+  for (const json& t : added) {
+    const auto content = t.at("content").get<std::string>();
+    if (t.value("lstrip", false) || t.value("rstrip", false) || t.value("single_word", false)) {
+      throw Error(path.string() + ": added token \"" + content +
+                  "\" uses lstrip/rstrip/single_word, which simtune does not support");
+    }
+    add_token(path, content, t.at("id").get<std::int64_t>(), t.value("normalized", true));
+  }
+  check_dense_ids(path);
+}
+
+void Tokenizer::Impl::read_post_processor(const json& j, const fs::path& path) {
+  const json& post = j.at("post_processor");
+  const std::string post_type = post.is_null() ? "null" : post.value("type", std::string());
+  if (post_type == "BertProcessing") {
+    cls_id = post.at("cls").at(1).get<std::int32_t>();
+    sep_id = post.at("sep").at(1).get<std::int32_t>();
+  } else if (post_type == "TemplateProcessing") {
+    // Only the BERT shape "[CLS] $A [SEP]" is supported; its ids come from the file.
+    const json& single = post.at("single");
+    auto special_id = [&](const json& item) -> std::optional<std::int32_t> {
+      if (!item.contains("SpecialToken")) return std::nullopt;
+      const json& ids =
+          post.at("special_tokens").at(item["SpecialToken"].at("id").get<std::string>()).at("ids");
+      if (ids.size() != 1) return std::nullopt;
+      return ids[0].get<std::int32_t>();
+    };
+    std::optional<std::int32_t> cls, sep;
+    if (single.size() == 3 && single[1].contains("Sequence")) {
+      cls = special_id(single[0]);
+      sep = special_id(single[2]);
+    }
+    if (!cls || !sep) {
+      throw Error(path.string() + ": post_processor.single " + single.dump() +
+                  " is not supported; expected [CLS] $A [SEP] (one special token each side)");
+    }
+    cls_id = *cls;
+    sep_id = *sep;
+  } else {
+    throw Error(path.string() + ": post_processor type \"" + post_type +
+                "\" is not supported; expected TemplateProcessing or BertProcessing");
+  }
+  for (const std::int32_t id : {cls_id, sep_id}) {
+    if (id < 0 || static_cast<std::size_t>(id) >= id_to_token.size()) {
+      throw Error(path.string() + ": post_processor token id " + std::to_string(id) +
+                  " is outside the vocabulary");
+    }
   }
 }
 

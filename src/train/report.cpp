@@ -136,6 +136,33 @@ std::string line(double x1, double y1, double x2, double y2, const std::string& 
          num(width) + "\"/>\n";
 }
 
+// The legend box in the plot's top or bottom right corner.
+std::string legend(const Chart& chart, double right, double bottom) {
+  std::string svg;
+  // About 7 px per character at 12 px: wide enough for the longest label, without measuring.
+  std::size_t longest = 0;
+  for (const Series& s : chart.series) {
+    const auto chars = std::count_if(s.label.begin(), s.label.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    });
+    longest = std::max(longest, static_cast<std::size_t>(chars));
+  }
+  const double row = 20, box_w = std::min(kPlotW - 20, 56 + 7.0 * static_cast<double>(longest));
+  const double box_h = row * static_cast<double>(chart.series.size()) + 10;
+  const double bx = right - box_w - 10;
+  const double by = chart.legend_bottom ? bottom - box_h - 10 : kTop + 10;
+  svg += "<rect class=\"legend\" x=\"" + num(bx) + "\" y=\"" + num(by) + "\" width=\"" +
+         num(box_w) + "\" height=\"" + num(box_h) +
+         "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+  for (std::size_t i = 0; i < chart.series.size(); i++) {
+    const Series& s = chart.series[i];
+    const double y = by + 5 + row * (static_cast<double>(i) + 0.5);
+    svg += line(bx + 10, y, bx + 34, y, "legend-swatch", s.color, std::max(s.width, 2.0));
+    svg += text(bx + 42, y + 4, "legend-label", "start", 12, s.label);
+  }
+  return svg;
+}
+
 std::string render(const Chart& chart) {
   double x_min = INFINITY, x_max = -INFINITY, y_min = INFINITY, y_max = -INFINITY;
   for (const Series& s : chart.series) {
@@ -195,27 +222,7 @@ std::string render(const Chart& chart) {
     }
   }
 
-  // About 7 px per character at 12 px: wide enough for the longest label, without measuring.
-  std::size_t longest = 0;
-  for (const Series& s : chart.series) {
-    const auto chars = std::count_if(s.label.begin(), s.label.end(), [](char c) {
-      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    });
-    longest = std::max(longest, static_cast<std::size_t>(chars));
-  }
-  const double row = 20, box_w = std::min(kPlotW - 20, 56 + 7.0 * static_cast<double>(longest));
-  const double box_h = row * static_cast<double>(chart.series.size()) + 10;
-  const double bx = right - box_w - 10;
-  const double by = chart.legend_bottom ? bottom - box_h - 10 : kTop + 10;
-  svg += "<rect class=\"legend\" x=\"" + num(bx) + "\" y=\"" + num(by) + "\" width=\"" +
-         num(box_w) + "\" height=\"" + num(box_h) +
-         "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
-  for (std::size_t i = 0; i < chart.series.size(); i++) {
-    const Series& s = chart.series[i];
-    const double y = by + 5 + row * (static_cast<double>(i) + 0.5);
-    svg += line(bx + 10, y, bx + 34, y, "legend-swatch", s.color, std::max(s.width, 2.0));
-    svg += text(bx + 42, y + 4, "legend-label", "start", 12, s.label);
-  }
+  svg += legend(chart, right, bottom);
   svg += "</svg>\n";
   return svg;
 }

@@ -1,5 +1,5 @@
 // The inference facade: load a sentence-transformers model directory, turn texts into
-// embeddings. The CLI and the server see only this (and the Trainer, later).
+// embeddings. The CLI sees only this and the Trainer.
 #pragma once
 
 #include <cstddef>
