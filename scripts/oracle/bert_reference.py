@@ -14,6 +14,7 @@ to its longest row, in file order.
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -325,6 +326,49 @@ def forward_ids(model, id_lists):
     input_ids, attention_mask = pad_batch(id_lists, model.bert.config.get("pad_token_id", 0))
     tokens, pooled = model(input_ids, attention_mask)
     return tokens, attention_mask, pooled
+
+
+# The intermediate tensors named_activations captures, by Hugging Face module path: each module's
+# output, and for a LayerNorm also its input (the pre-norm sum) as "<path>.input".
+ACTIVATION_MODULES = re.compile(
+    r"embeddings\.LayerNorm|encoder\.layer\.\d+\.(attention\.self(\.(query|key|value))?"
+    r"|attention\.output\.LayerNorm|intermediate(\.dense)?|output\.LayerNorm)")
+
+
+def named_activations(bert, id_lists, batch_size=32):
+    """{name: float32 array} of every intermediate tensor of `bert` (a BertModel, in eval mode)
+    that simtune_activation_dump writes, named alike, in forward order. Each is packed as simtune
+    packs tokens: (tokens, features), the sequences' rows back to back without padding. Hooks
+    read the modules' outputs, so Hugging Face's own BertModel would give the same names."""
+    current = {}
+
+    def keep(name):
+        def hook(module, args, output=None):
+            tensor = args[0] if output is None else output
+            current[name] = tensor[0] if isinstance(tensor, tuple) else tensor
+        return hook
+
+    handles = []
+    for name, module in bert.named_modules():
+        if ACTIVATION_MODULES.fullmatch(name):
+            if isinstance(module, nn.LayerNorm):
+                handles.append(module.register_forward_pre_hook(keep(name + ".input")))
+            handles.append(module.register_forward_hook(keep(name)))
+    packed = {}
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(id_lists), batch_size):
+                input_ids, attention_mask = pad_batch(id_lists[start:start + batch_size],
+                                                      bert.config.get("pad_token_id", 0))
+                current.clear()
+                bert(input_ids, attention_mask)
+                real = attention_mask.bool()
+                for name, tensor in current.items():  # in the order the hooks fired
+                    packed.setdefault(name, []).append(tensor[real].numpy())
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: np.concatenate(parts).astype(np.float32) for name, parts in packed.items()}
 
 
 def embed(model, id_lists, batch_size=32):

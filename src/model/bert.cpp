@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "simtune/core/blas.h"
 #include "simtune/core/check.h"
 
 namespace simtune {
@@ -15,32 +14,8 @@ void draw_mask(float* mask, std::int64_t n, float p, Rng& rng) {
   for (std::int64_t i = 0; i < n; i++) mask[i] = rng.uniform() < p ? 0.0f : keep;
 }
 
-// out (N,OC) = inp (N,C) . W^T through the packed kernel when given, else BLAS.
-void linear(float* out, const float* inp, const float* w, const PackedMatrix* packed, int N, int C,
-            int OC) {
-  if (packed != nullptr) {
-    matmul_packed(out, inp, *packed, N);
-  } else {
-    matmul_nt(out, inp, w, N, C, OC);
-  }
-}
-
 void zero(float* x, std::int64_t n) {
   std::memset(x, 0, static_cast<std::size_t>(n) * sizeof(float));
-}
-
-// Backward of a sublayer's output, LayerNorm(dropout(dense + bias) + residual), given the
-// output's gradient in g.dres: leaves the residual's gradient in g.dres and the dense output's
-// in g.dsum, and accumulates the LayerNorm and bias gradients.
-void sublayer_output_backward(ActivationGrads& g, float* dln_w, float* dln_b, float* dbias,
-                              const float* sum, const float* ln_w, const float* mean,
-                              const float* rstd, const float* mask, int N, int C) {
-  const std::int64_t NC = static_cast<std::int64_t>(N) * C;
-  zero(g.dsum, NC);
-  layernorm_backward(g.dsum, dln_w, dln_b, g.dres, sum, ln_w, mean, rstd, N, C);
-  std::memcpy(g.dres, g.dsum, static_cast<std::size_t>(NC) * sizeof(float));
-  if (mask != nullptr) dropout_apply(g.dsum, mask, NC);
-  bias_backward(dbias, g.dsum, N, C);
 }
 
 }  // namespace
@@ -83,15 +58,15 @@ void Activations::for_each_slot(Visit&& visit) {
     visit(l.qkv, N * 3 * C);
     visit(l.probs, probs_);
     visit(l.ctx, N * C);
-    visit(l.attn_sum, N * C);
-    visit(l.ln1, N * C);
-    visit(l.ln1_mean, N);
-    visit(l.ln1_rstd, N);
+    visit(l.attention_sum, N * C);
+    visit(l.attention_ln, N * C);
+    visit(l.attention_ln_mean, N);
+    visit(l.attention_ln_rstd, N);
     visit(l.fc_pre, N * I);
-    visit(l.out_sum, N * C);
-    visit(l.ln2, N * C);
-    visit(l.ln2_mean, N);
-    visit(l.ln2_rstd, N);
+    visit(l.output_sum, N * C);
+    visit(l.output_ln, N * C);
+    visit(l.output_ln_mean, N);
+    visit(l.output_ln_rstd, N);
     visit(l.probs_mask, attn_drop ? probs_ : 0);
     visit(l.attn_out_mask, hidden_drop ? N * C : 0);
     visit(l.out_mask, hidden_drop ? N * C : 0);
@@ -121,8 +96,9 @@ void ActivationGrads::reserve(std::int64_t tokens, std::int64_t probs) {
   tokens_ = std::max(tokens, tokens_);
   probs_ = std::max(probs, probs_);
   const std::int64_t N = tokens_, C = C_, I = I_;
-  float** slots[] = {&dres, &dsum, &dctx, &dqkv, &dprobs, &dfc, &dfc_pre};
-  const std::int64_t sizes[] = {N * C, N * C, N * C, N * 3 * C, probs_, N * I, N * I};
+  float** slots[] = {&dhidden, &dattention_ln, &ddense,  &dctx,    &dqkv,
+                     &dprobs,  &dfc,           &dfc_pre, &demb_sum};
+  const std::int64_t sizes[] = {N * C, N * C, N * C, N * C, N * 3 * C, probs_, N * I, N * I, N * C};
   std::int64_t total = 0;
   for (auto n : sizes) total += n;
   arena_.assign(static_cast<std::size_t>(total), 0.0f);
@@ -174,7 +150,7 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
   for (std::size_t l = 0; l < w.layers.size(); l++) {
     const LayerWeights& lw = w.layers[l];
     // With a single slot every layer overwrites the previous one's activations; that is safe
-    // because a layer reads its input (the previous ln2) only before writing its own ln2.
+    // because a layer reads its input (the previous output_ln) only before writing its own.
     LayerActivations& a = acts.layers[l % slots];
     if (a.probs_mask != nullptr) draw_mask(a.probs_mask, probs, drop.attention, *rng);
     if (a.attn_out_mask != nullptr) {
@@ -182,22 +158,27 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
       draw_mask(a.out_mask, NC, drop.hidden, *rng);
     }
     const PackedLayer* pl = packed != nullptr ? &(*packed)[l] : nullptr;
-    linear(a.qkv, hidden, lw.qkv_w, pl ? &pl->qkv : nullptr, N, C, 3 * C);
-    bias_forward(a.qkv, lw.qkv_b, N, 3 * C);
+    linear_forward(a.qkv, hidden, lw.qkv_w, lw.qkv_b, pl ? &pl->qkv : nullptr, N, C, 3 * C);
     attention_forward(a.ctx, a.probs, a.qkv, a.probs_mask, spans, acts.probs_offsets.data(), NH, C);
-    linear(a.attn_sum, a.ctx, lw.attn_out_w, pl ? &pl->attn_out : nullptr, N, C, C);
-    bias_residual_layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.attn_sum, lw.attn_out_b,
-                                    a.attn_out_mask, hidden, lw.ln1_w, lw.ln1_b, N, C, eps);
-    linear(a.fc_pre, a.ln1, lw.fc_w, pl ? &pl->fc : nullptr, N, C, I);
+    linear_forward(a.attention_sum, a.ctx, lw.attn_out_w, nullptr, pl ? &pl->attn_out : nullptr, N,
+                   C, C);
+    bias_residual_layernorm_forward(a.attention_ln, a.attention_ln_mean, a.attention_ln_rstd,
+                                    a.attention_sum, lw.attn_out_b, a.attn_out_mask, hidden,
+                                    lw.attention_ln_w, lw.attention_ln_b, N, C, eps);
+    linear_forward(a.fc_pre, a.attention_ln, lw.fc_w, nullptr, pl ? &pl->fc : nullptr, N, C, I);
     bias_gelu_forward(acts.fc, a.fc_pre, lw.fc_b, N, I);
-    linear(a.out_sum, acts.fc, lw.proj_w, pl ? &pl->proj : nullptr, N, I, C);
-    bias_residual_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.out_sum, lw.proj_b, a.out_mask,
-                                    a.ln1, lw.ln2_w, lw.ln2_b, N, C, eps);
-    hidden = a.ln2;
+    linear_forward(a.output_sum, acts.fc, lw.proj_w, nullptr, pl ? &pl->proj : nullptr, N, I, C);
+    bias_residual_layernorm_forward(a.output_ln, a.output_ln_mean, a.output_ln_rstd, a.output_sum,
+                                    lw.proj_b, a.out_mask, a.attention_ln, lw.output_ln_w,
+                                    lw.output_ln_b, N, C, eps);
+    hidden = a.output_ln;
   }
   return hidden;
 }
 
+// bert_forward's calls in reverse order, each forward replaced by its backward. Gradients of
+// activations are named after them (dattention_ln for attention_ln, ...); ddense serves both
+// sublayers' dense outputs in turn.
 void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* dout,
                    const Activations& acts, const PackedBatch& batch, const BertWeights& w,
                    const BertConfig& config) {
@@ -211,44 +192,40 @@ void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* do
   SIMTUNE_CHECK(acts.layers.size() == w.layers.size());
   g.reserve(N, acts.probs_offsets.back());
 
-  // dres holds the gradient of the current layer's output, then of its input.
-  std::memcpy(g.dres, dout, static_cast<std::size_t>(NC) * sizeof(float));
+  std::memcpy(g.dhidden, dout, static_cast<std::size_t>(NC) * sizeof(float));
   for (int l = static_cast<int>(w.layers.size()) - 1; l >= 0; l--) {
     const LayerWeights& lw = w.layers[l];
     const LayerWeights& lg = grads.layers[l];
     const LayerActivations& a = acts.layers[l];
-    const float* input = l == 0 ? acts.emb_out : acts.layers[l - 1].ln2;
-
-    // ln2 = LayerNorm(out_sum), out_sum = dropout(fc . W + b) + ln1.
-    sublayer_output_backward(g, lg.ln2_w, lg.ln2_b, lg.proj_b, a.out_sum, lw.ln2_w, a.ln2_mean,
-                             a.ln2_rstd, a.out_mask, N, C);
+    const float* hidden = l == 0 ? acts.emb_out : acts.layers[l - 1].output_ln;
+    // Gradients that backward accumulates start from zero; dhidden's turn comes once the output
+    // LayerNorm's backward has read it.
+    zero(g.dattention_ln, NC);
+    bias_residual_layernorm_backward(g.dattention_ln, g.ddense, lg.proj_b, lg.output_ln_w,
+                                     lg.output_ln_b, g.dhidden, a.output_sum, a.output_ln_mean,
+                                     a.output_ln_rstd, a.out_mask, lw.output_ln_w, N, C);
+    gelu_recompute(acts.fc, a.fc_pre, NI);
     zero(g.dfc, NI);
-    gelu_forward(acts.fc, a.fc_pre, NI);
-    matmul_backward(g.dfc, lg.proj_w, g.dsum, acts.fc, lw.proj_w, N, I, C);
-    // fc = gelu(ln1 . W + b); its input gradient joins the residual's in dres.
-    zero(g.dfc_pre, NI);
-    gelu_backward(g.dfc_pre, a.fc_pre, g.dfc, N, I);
-    bias_backward(lg.fc_b, g.dfc_pre, N, I);
-    matmul_backward(g.dres, lg.fc_w, g.dfc_pre, a.ln1, lw.fc_w, N, C, I);
-
-    // ln1 = LayerNorm(attn_sum), attn_sum = dropout(ctx . W + b) + input.
-    sublayer_output_backward(g, lg.ln1_w, lg.ln1_b, lg.attn_out_b, a.attn_sum, lw.ln1_w, a.ln1_mean,
-                             a.ln1_rstd, a.attn_out_mask, N, C);
+    linear_backward(g.dfc, lg.proj_w, nullptr, g.ddense, acts.fc, lw.proj_w, N, I, C);
+    bias_gelu_backward(g.dfc_pre, lg.fc_b, g.dfc, a.fc_pre, N, I);
+    linear_backward(g.dattention_ln, lg.fc_w, nullptr, g.dfc_pre, a.attention_ln, lw.fc_w, N, C, I);
+    zero(g.dhidden, NC);
+    bias_residual_layernorm_backward(g.dhidden, g.ddense, lg.attn_out_b, lg.attention_ln_w,
+                                     lg.attention_ln_b, g.dattention_ln, a.attention_sum,
+                                     a.attention_ln_mean, a.attention_ln_rstd, a.attn_out_mask,
+                                     lw.attention_ln_w, N, C);
     zero(g.dctx, NC);
-    matmul_backward(g.dctx, lg.attn_out_w, g.dsum, a.ctx, lw.attn_out_w, N, C, C);
-    // ctx = attention(input . Wqkv + bqkv).
+    linear_backward(g.dctx, lg.attn_out_w, nullptr, g.ddense, a.ctx, lw.attn_out_w, N, C, C);
     zero(g.dqkv, 3 * NC);
     attention_backward(g.dqkv, g.dprobs, g.dctx, a.qkv, a.probs, a.probs_mask, spans,
                        acts.probs_offsets.data(), NH, C);
-    bias_backward(lg.qkv_b, g.dqkv, N, 3 * C);
-    matmul_backward(g.dres, lg.qkv_w, g.dqkv, input, lw.qkv_w, N, C, 3 * C);
+    linear_backward(g.dhidden, lg.qkv_w, lg.qkv_b, g.dqkv, hidden, lw.qkv_w, N, C, 3 * C);
   }
-  // emb_out = dropout(LayerNorm(wte[ids] + wpe[pos] + wtt[0])).
-  if (acts.emb_mask != nullptr) dropout_apply(g.dres, acts.emb_mask, NC);
-  zero(g.dsum, NC);
-  layernorm_backward(g.dsum, grads.emb_ln_w, grads.emb_ln_b, g.dres, acts.emb_sum, w.emb_ln_w,
-                     acts.emb_mean, acts.emb_rstd, N, C);
-  embeddings_backward(grads.wte, grads.wpe, grads.wtt, g.dsum, batch.ids.data(),
+  if (acts.emb_mask != nullptr) dropout_apply(g.dhidden, acts.emb_mask, NC);
+  zero(g.demb_sum, NC);
+  layernorm_backward(g.demb_sum, grads.emb_ln_w, grads.emb_ln_b, g.dhidden, acts.emb_sum,
+                     w.emb_ln_w, acts.emb_mean, acts.emb_rstd, N, C);
+  embeddings_backward(grads.wte, grads.wpe, grads.wtt, g.demb_sum, batch.ids.data(),
                       batch.positions.data(), N, C);
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "simtune/core/blas.h"
+#include "simtune/core/packed_matmul.h"
 
 namespace simtune {
 namespace {
@@ -78,18 +79,70 @@ inline void thread_chunk(int n, int& begin, int& end) {
   end = std::min(n, begin + per);
 }
 
+// dx (C) += the input gradient of normalize_row given the row's dout d.
+inline void layernorm_row_backward(float* dx, const float* d, const float* x, const float* weight,
+                                   float m, float s, int C) {
+  // dnorm = dout * weight; dx = s * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)).
+  float sum_d = 0.0f, sum_dn = 0.0f;
+#pragma omp simd reduction(+ : sum_d, sum_dn)
+  for (int i = 0; i < C; i++) {
+    const float dn = d[i] * weight[i];
+    sum_d += dn;
+    sum_dn += dn * (x[i] - m) * s;
+  }
+  sum_d /= C;
+  sum_dn /= C;
+#pragma omp simd
+  for (int i = 0; i < C; i++) {
+    const float norm = (x[i] - m) * s;
+    dx[i] += s * (d[i] * weight[i] - sum_d - norm * sum_dn);
+  }
+}
+
+// dweight, dbias (C) += LayerNorm's parameter gradients, channels [c0, c1) only (thread_chunk).
+inline void layernorm_param_backward(float* dweight, float* dbias, const float* dout,
+                                     const float* inp, const float* mean, const float* rstd, int N,
+                                     int C, int c0, int c1) {
+  for (int t = 0; t < N; t++) {
+    const std::int64_t row = static_cast<std::int64_t>(t) * C;
+    const float m = mean[t], s = rstd[t];
+    for (int i = c0; i < c1; i++) {
+      dweight[i] += dout[row + i] * (inp[row + i] - m) * s;
+      dbias[i] += dout[row + i];
+    }
+  }
+}
+
+// sums (C) += column sums of x (N,C), channels [c0, c1) only (thread_chunk): a bias gradient.
+inline void column_sums(float* sums, const float* x, int N, int C, int c0, int c1) {
+  for (int t = 0; t < N; t++) {
+    const float* xr = x + static_cast<std::int64_t>(t) * C;
+    for (int i = c0; i < c1; i++) sums[i] += xr[i];
+  }
+}
+
+// x (N,OC) += bias (OC).
+inline void bias_forward(float* x, const float* bias, int N, int OC) {
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < N; t++) {
+    float* xr = x + static_cast<std::int64_t>(t) * OC;
+#pragma omp simd
+    for (int i = 0; i < OC; i++) xr[i] += bias[i];
+  }
+}
+
 // Attention works on one (sequence, head) pair at a time: its head index, first packed row,
-// length, and the offset of its L*L probabilities.
+// length, and the offset of its T*T probabilities.
 struct HeadBlock {
-  int h, start, L;
+  int h, start, T;
   std::int64_t probs;
 };
 
 inline HeadBlock head_block(SeqSpans spans, const std::int64_t* probs_offsets, int NH, int task) {
   const int b = task / NH, h = task % NH;
   const int start = spans.offsets[b];
-  const int L = spans.offsets[b + 1] - start;
-  return {h, start, L, probs_offsets[b] + static_cast<std::int64_t>(h) * L * L};
+  const int T = spans.offsets[b + 1] - start;
+  return {h, start, T, probs_offsets[b] + static_cast<std::int64_t>(h) * T * T};
 }
 
 }  // namespace
@@ -156,35 +209,150 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 #pragma omp for schedule(static)
     for (int t = 0; t < N; t++) {
       const std::int64_t row = static_cast<std::int64_t>(t) * C;
-      const float* d = dout + row;
-      const float* x = inp + row;
-      const float m = mean[t], s = rstd[t];
-      // dnorm = dout * weight; dx = s * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)).
-      float sum_d = 0.0f, sum_dn = 0.0f;
-#pragma omp simd reduction(+ : sum_d, sum_dn)
-      for (int i = 0; i < C; i++) {
-        const float dn = d[i] * weight[i];
-        sum_d += dn;
-        sum_dn += dn * (x[i] - m) * s;
-      }
-      sum_d /= C;
-      sum_dn /= C;
-      float* dx = dinp + row;
-#pragma omp simd
-      for (int i = 0; i < C; i++) {
-        const float norm = (x[i] - m) * s;
-        dx[i] += s * (d[i] * weight[i] - sum_d - norm * sum_dn);
-      }
+      layernorm_row_backward(dinp + row, dout + row, inp + row, weight, mean[t], rstd[t], C);
     }
     // Parameter gradients: sums over tokens, each thread owning a block of channels.
     int c0, c1;
     thread_chunk(C, c0, c1);
-    for (int t = 0; t < N; t++) {
-      const std::int64_t row = static_cast<std::int64_t>(t) * C;
-      const float m = mean[t], s = rstd[t];
-      for (int i = c0; i < c1; i++) {
-        dweight[i] += dout[row + i] * (inp[row + i] - m) * s;
-        dbias[i] += dout[row + i];
+    layernorm_param_backward(dweight, dbias, dout, inp, mean, rstd, N, C, c0, c1);
+  }
+}
+
+void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept {
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; i++) x[i] *= mask[i];
+}
+
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias,
+                    const PackedMatrix* packed, int N, int C, int OC) noexcept {
+  if (packed != nullptr) {
+    matmul_packed(out, inp, *packed, N);
+  } else {
+    matmul_nt(out, inp, weight, N, C, OC);
+  }
+  if (bias != nullptr) bias_forward(out, bias, N, OC);
+}
+
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int N, int C, int OC) noexcept {
+  matmul_nn(dinp, dout, weight, N, OC, C, true);
+  matmul_tn(dweight, dout, inp, N, OC, C, true);
+  if (dbias == nullptr) return;
+#pragma omp parallel
+  {
+    int c0, c1;
+    thread_chunk(OC, c0, c1);
+    column_sums(dbias, dout, N, OC, c0, c1);
+  }
+}
+
+std::int64_t attention_probs_offsets(std::int64_t* offsets, SeqSpans spans, int NH) noexcept {
+  offsets[0] = 0;
+  for (int b = 0; b < spans.B; b++) {
+    const std::int64_t T = spans.offsets[b + 1] - spans.offsets[b];
+    offsets[b + 1] = offsets[b] + NH * T * T;
+  }
+  return offsets[spans.B];
+}
+
+void attention_forward(float* ctx, float* probs, const float* qkv, const float* dropout,
+                       SeqSpans spans, const std::int64_t* probs_offsets, int NH, int C) noexcept {
+  const int HS = C / NH;
+  const int C3 = 3 * C;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+  const int work = spans.B * NH;
+  // One (sequence, head) pair per task; lengths differ, so hand them out dynamically.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int task = 0; task < work; task++) {
+    const HeadBlock hb = head_block(spans, probs_offsets, NH, task);
+    const int h = hb.h, start = hb.start, T = hb.T;
+    const std::int64_t block = hb.probs;
+    float* P = probs + block;
+    for (int i = 0; i < T; i++) {
+      const float* q = qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS;
+      float* p = P + static_cast<std::int64_t>(i) * T;
+      float maxv = -INFINITY;
+      for (int j = 0; j < T; j++) {
+        const float* k = qkv + static_cast<std::int64_t>(start + j) * C3 + C + h * HS;
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int d = 0; d < HS; d++) dot += q[d] * k[d];
+        p[j] = dot * scale;
+        maxv = std::max(maxv, p[j]);
+      }
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (int j = 0; j < T; j++) {
+        p[j] = fast_exp(p[j] - maxv);
+        sum += p[j];
+      }
+      const float inv = 1.0f / sum;
+      for (int j = 0; j < T; j++) p[j] *= inv;
+      const float* m =
+          dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * T : nullptr;
+      float* o = ctx + static_cast<std::int64_t>(start + i) * C + h * HS;
+      for (int d = 0; d < HS; d++) o[d] = 0.0f;
+      for (int j = 0; j < T; j++) {
+        const float* v = qkv + static_cast<std::int64_t>(start + j) * C3 + 2 * C + h * HS;
+        const float pj = m != nullptr ? p[j] * m[j] : p[j];
+#pragma omp simd
+        for (int d = 0; d < HS; d++) o[d] += pj * v[d];
+      }
+    }
+  }
+}
+
+void attention_backward(float* dqkv, float* dprobs, const float* dctx, const float* qkv,
+                        const float* probs, const float* dropout, SeqSpans spans,
+                        const std::int64_t* probs_offsets, int NH, int C) noexcept {
+  const int HS = C / NH;
+  const int C3 = 3 * C;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+  const int work = spans.B * NH;
+  // Each (sequence, head) task touches only its own rows and head columns of dqkv.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int task = 0; task < work; task++) {
+    const HeadBlock hb = head_block(spans, probs_offsets, NH, task);
+    const int h = hb.h, start = hb.start, T = hb.T;
+    const std::int64_t block = hb.probs;
+    const float* P = probs + block;
+    float* dP = dprobs + block;
+    auto q = [&](int i) { return qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
+    auto dq = [&](int i) { return dqkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
+    for (int i = 0; i < T; i++) {
+      const float* dc = dctx + static_cast<std::int64_t>(start + i) * C + h * HS;
+      const float* p = P + static_cast<std::int64_t>(i) * T;
+      float* dp = dP + static_cast<std::int64_t>(i) * T;
+      const float* m =
+          dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * T : nullptr;
+      // ctx_i = sum_j m_ij p_ij v_j: dp_ij = m_ij dctx_i . v_j, dv_j += m_ij p_ij dctx_i.
+      for (int j = 0; j < T; j++) {
+        const float* v = q(j) + 2 * C;
+        float* dv = dq(j) + 2 * C;
+        const float mj = m != nullptr ? m[j] : 1.0f;
+        const float pj = p[j] * mj;
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int d = 0; d < HS; d++) {
+          dot += dc[d] * v[d];
+          dv[d] += pj * dc[d];
+        }
+        dp[j] = dot * mj;
+      }
+      // Softmax: ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik); scores are scale * q_i . k_j.
+      float pdp = 0.0f;
+      for (int j = 0; j < T; j++) pdp += p[j] * dp[j];
+      float* dqi = dq(i);
+      const float* qi = q(i);
+      for (int j = 0; j < T; j++) {
+        const float ds = p[j] * (dp[j] - pdp) * scale;
+        const float* kj = q(j) + C;
+        float* dkj = dq(j) + C;
+#pragma omp simd
+        for (int d = 0; d < HS; d++) {
+          dqi[d] += ds * kj[d];
+          dkj[d] += ds * qi[d];
+        }
       }
     }
   }
@@ -211,36 +379,33 @@ void bias_residual_layernorm_forward(float* out, float* mean, float* rstd, float
   }
 }
 
-void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept {
-#pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; i++) x[i] *= mask[i];
-}
-
-void bias_forward(float* x, const float* bias, int N, int OC) noexcept {
-#pragma omp parallel for schedule(static)
-  for (int t = 0; t < N; t++) {
-    float* xr = x + static_cast<std::int64_t>(t) * OC;
-#pragma omp simd
-    for (int i = 0; i < OC; i++) xr[i] += bias[i];
-  }
-}
-
-void bias_backward(float* dbias, const float* dout, int N, int OC) noexcept {
+void bias_residual_layernorm_backward(float* dresidual, float* ddense, float* dbias, float* dweight,
+                                      float* dln_bias, const float* dout, const float* x,
+                                      const float* mean, const float* rstd, const float* dropout,
+                                      const float* weight, int N, int C) noexcept {
 #pragma omp parallel
   {
-    int c0, c1;
-    thread_chunk(OC, c0, c1);
+#pragma omp for schedule(static)
     for (int t = 0; t < N; t++) {
-      const float* d = dout + static_cast<std::int64_t>(t) * OC;
-      for (int i = c0; i < c1; i++) dbias[i] += d[i];
+      const std::int64_t row = static_cast<std::int64_t>(t) * C;
+      float* dd = ddense + row;
+      float* dr = dresidual + row;
+      // ddense is written: zeroed, then it receives the row's dx.
+      std::fill(dd, dd + C, 0.0f);
+      layernorm_row_backward(dd, dout + row, x + row, weight, mean[t], rstd[t], C);
+#pragma omp simd
+      for (int i = 0; i < C; i++) dr[i] += dd[i];
+      if (dropout != nullptr) {
+        const float* mr = dropout + row;
+#pragma omp simd
+        for (int i = 0; i < C; i++) dd[i] *= mr[i];
+      }
     }
+    int c0, c1;
+    thread_chunk(C, c0, c1);
+    layernorm_param_backward(dweight, dln_bias, dout, x, mean, rstd, N, C, c0, c1);
+    column_sums(dbias, ddense, N, C, c0, c1);
   }
-}
-
-void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                     int N, int C, int OC) noexcept {
-  matmul_nn(dinp, dout, w, N, OC, C, true);
-  matmul_tn(dw, dout, inp, N, OC, C, true);
 }
 
 void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) noexcept {
@@ -258,127 +423,22 @@ void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) no
   }
 }
 
-void gelu_forward(float* out, const float* x, std::int64_t n) noexcept {
+void bias_gelu_backward(float* dinp, float* dbias, const float* dout, const float* x, int N,
+                        int C) noexcept {
+  const std::int64_t n = static_cast<std::int64_t>(N) * C;
+#pragma omp parallel
+  {
+#pragma omp for simd schedule(static)
+    for (std::int64_t i = 0; i < n; i++) dinp[i] = dout[i] * gelu_grad(x[i]);
+    int c0, c1;
+    thread_chunk(C, c0, c1);
+    column_sums(dbias, dinp, N, C, c0, c1);
+  }
+}
+
+void gelu_recompute(float* out, const float* x, std::int64_t n) noexcept {
 #pragma omp parallel for simd schedule(static)
   for (std::int64_t i = 0; i < n; i++) out[i] = gelu(x[i]);
-}
-
-void gelu_backward(float* dx, const float* x, const float* dout, int N, int C) noexcept {
-  const std::int64_t n = static_cast<std::int64_t>(N) * C;
-#pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; i++) dx[i] += dout[i] * gelu_grad(x[i]);
-}
-
-std::int64_t attention_probs_offsets(std::int64_t* offsets, SeqSpans spans, int NH) noexcept {
-  offsets[0] = 0;
-  for (int b = 0; b < spans.B; b++) {
-    const std::int64_t L = spans.offsets[b + 1] - spans.offsets[b];
-    offsets[b + 1] = offsets[b] + NH * L * L;
-  }
-  return offsets[spans.B];
-}
-
-void attention_forward(float* ctx, float* probs, const float* qkv, const float* dropout,
-                       SeqSpans spans, const std::int64_t* probs_offsets, int NH, int C) noexcept {
-  const int HS = C / NH;
-  const int C3 = 3 * C;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  const int work = spans.B * NH;
-  // One (sequence, head) pair per task; lengths differ, so hand them out dynamically.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int task = 0; task < work; task++) {
-    const HeadBlock hb = head_block(spans, probs_offsets, NH, task);
-    const int h = hb.h, start = hb.start, L = hb.L;
-    const std::int64_t block = hb.probs;
-    float* P = probs + block;
-    for (int i = 0; i < L; i++) {
-      const float* q = qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS;
-      float* p = P + static_cast<std::int64_t>(i) * L;
-      float maxv = -INFINITY;
-      for (int j = 0; j < L; j++) {
-        const float* k = qkv + static_cast<std::int64_t>(start + j) * C3 + C + h * HS;
-        float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-        for (int d = 0; d < HS; d++) dot += q[d] * k[d];
-        p[j] = dot * scale;
-        maxv = std::max(maxv, p[j]);
-      }
-      float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-      for (int j = 0; j < L; j++) {
-        p[j] = fast_exp(p[j] - maxv);
-        sum += p[j];
-      }
-      const float inv = 1.0f / sum;
-      for (int j = 0; j < L; j++) p[j] *= inv;
-      const float* m =
-          dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * L : nullptr;
-      float* o = ctx + static_cast<std::int64_t>(start + i) * C + h * HS;
-      for (int d = 0; d < HS; d++) o[d] = 0.0f;
-      for (int j = 0; j < L; j++) {
-        const float* v = qkv + static_cast<std::int64_t>(start + j) * C3 + 2 * C + h * HS;
-        const float pj = m != nullptr ? p[j] * m[j] : p[j];
-#pragma omp simd
-        for (int d = 0; d < HS; d++) o[d] += pj * v[d];
-      }
-    }
-  }
-}
-
-void attention_backward(float* dqkv, float* dprobs, const float* dctx, const float* qkv,
-                        const float* probs, const float* dropout, SeqSpans spans,
-                        const std::int64_t* probs_offsets, int NH, int C) noexcept {
-  const int HS = C / NH;
-  const int C3 = 3 * C;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  const int work = spans.B * NH;
-  // Each (sequence, head) task touches only its own rows and head columns of dqkv.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int task = 0; task < work; task++) {
-    const HeadBlock hb = head_block(spans, probs_offsets, NH, task);
-    const int h = hb.h, start = hb.start, L = hb.L;
-    const std::int64_t block = hb.probs;
-    const float* P = probs + block;
-    float* dP = dprobs + block;
-    auto q = [&](int i) { return qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
-    auto dq = [&](int i) { return dqkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
-    for (int i = 0; i < L; i++) {
-      const float* dc = dctx + static_cast<std::int64_t>(start + i) * C + h * HS;
-      const float* p = P + static_cast<std::int64_t>(i) * L;
-      float* dp = dP + static_cast<std::int64_t>(i) * L;
-      const float* m =
-          dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * L : nullptr;
-      // ctx_i = sum_j m_ij p_ij v_j: dp_ij = m_ij dctx_i . v_j, dv_j += m_ij p_ij dctx_i.
-      for (int j = 0; j < L; j++) {
-        const float* v = q(j) + 2 * C;
-        float* dv = dq(j) + 2 * C;
-        const float mj = m != nullptr ? m[j] : 1.0f;
-        const float pj = p[j] * mj;
-        float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-        for (int d = 0; d < HS; d++) {
-          dot += dc[d] * v[d];
-          dv[d] += pj * dc[d];
-        }
-        dp[j] = dot * mj;
-      }
-      // Softmax: ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik); scores are scale * q_i . k_j.
-      float pdp = 0.0f;
-      for (int j = 0; j < L; j++) pdp += p[j] * dp[j];
-      float* dqi = dq(i);
-      const float* qi = q(i);
-      for (int j = 0; j < L; j++) {
-        const float ds = p[j] * (dp[j] - pdp) * scale;
-        const float* kj = q(j) + C;
-        float* dkj = dq(j) + C;
-#pragma omp simd
-        for (int d = 0; d < HS; d++) {
-          dqi[d] += ds * kj[d];
-          dkj[d] += ds * qi[d];
-        }
-      }
-    }
-  }
 }
 
 }  // namespace simtune

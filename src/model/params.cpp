@@ -77,14 +77,14 @@ BertWeights bert_weights(const ParamLayout& layout, const BertConfig& config, fl
     SIMTUNE_CHECK(p(pre + "attention.self.value.bias") == lw.qkv_b + 2 * C);
     lw.attn_out_w = p(pre + "attention.output.dense.weight");
     lw.attn_out_b = p(pre + "attention.output.dense.bias");
-    lw.ln1_w = p(pre + "attention.output.LayerNorm.weight");
-    lw.ln1_b = p(pre + "attention.output.LayerNorm.bias");
+    lw.attention_ln_w = p(pre + "attention.output.LayerNorm.weight");
+    lw.attention_ln_b = p(pre + "attention.output.LayerNorm.bias");
     lw.fc_w = p(pre + "intermediate.dense.weight");
     lw.fc_b = p(pre + "intermediate.dense.bias");
     lw.proj_w = p(pre + "output.dense.weight");
     lw.proj_b = p(pre + "output.dense.bias");
-    lw.ln2_w = p(pre + "output.LayerNorm.weight");
-    lw.ln2_b = p(pre + "output.LayerNorm.bias");
+    lw.output_ln_w = p(pre + "output.LayerNorm.weight");
+    lw.output_ln_b = p(pre + "output.LayerNorm.bias");
     w.layers.push_back(lw);
   }
   return w;

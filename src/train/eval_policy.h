@@ -1,6 +1,7 @@
-// When a run evaluates on dev and which model it keeps, as sentence-transformers' fit does:
-// evaluate before training, after every epoch and every `eval_steps` steps; keep the model with
-// the best main score (save_best_model).
+// When a run evaluates on dev and which model it keeps: before training, after every epoch and
+// every `eval_steps` optimizer steps counted over the whole run (sentence-transformers 2.x's fit
+// counts them within each epoch instead), keeping the model with the best main score, as fit's
+// save_best_model does.
 #pragma once
 
 #include <cstdint>

@@ -22,6 +22,7 @@ def parse_args(description):
     parser.add_argument("--simtune", required=True, type=Path, help="the simtune binary")
     parser.add_argument("--workdir", required=True, type=Path, help="scratch directory (recreated)")
     parser.add_argument("--grad-dump", type=Path, help="the simtune_grad_dump test tool")
+    parser.add_argument("--activation-dump", type=Path, help="the simtune_activation_dump test tool")
     args = parser.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)

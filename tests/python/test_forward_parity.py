@@ -5,13 +5,16 @@ Two randomly initialised models (`simtune init`): A has paraphrase-MiniLM-L6-v2'
 B a tiny one. Each is tokenized by `simtune tokenize`, so these cases test the forward pass and
 pooling alone; the reference sees exactly the ids simtune used. For each pooling configuration
 (a copy of the model directory with its own 1_Pooling/config.json and modules.json),
-`simtune encode` at batch sizes 1 and 32 must match the reference within 1e-5. Finally a
-sentence must embed bit-for-bit the same alone and inside a batch of longer sentences.
+`simtune encode` at batch sizes 1 and 32 must match the reference within 1e-5. Every layer's
+intermediate tensors (simtune_activation_dump), named by Hugging Face module path, must match the
+reference's too; a mismatch names the first layer and tensor that diverge, in forward order.
+Finally a sentence must embed bit-for-bit the same alone and inside a batch of longer sentences.
 """
 
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import torch
@@ -90,6 +93,41 @@ def check_model(args, checks, name, model_dir, inputs, max_seq_length, cases):
             checks.close(f"{label} batch {batch_size}", actual, expected, TOLERANCE)
 
 
+def first_divergence(actual, expected):
+    """Name of the first tensor in `expected`'s (forward) order that differs, or None.
+    The pooled embeddings' 1e-5 absolute holds for every tensor, pre-norm sums included: in these
+    random-init models all stay below 5 in magnitude, where float32 differences after the last
+    layer are about 3e-6."""
+    for name, reference in expected.items():
+        if actual[name].shape != reference.shape:
+            return name
+        if not (np.abs(actual[name].astype(np.float64) - reference) <= TOLERANCE).all():
+            return name
+    return None
+
+
+def check_activations(args, checks, name, model_dir, inputs):
+    """Every named intermediate tensor of one packed batch of `inputs` against the reference's."""
+    dump = args.workdir / f"{name}-activations.safetensors"
+    oc.run([args.activation_dump, "--model", model_dir, "--input", inputs, "--out", dump])
+    actual = safetensors_io.load_f32(dump)
+    id_lists = [row["ids"] for row in oc.read_jsonl(oc.run(
+        [args.simtune, "tokenize", "--model", model_dir, "--input", inputs]))]
+    expected = bert_reference.named_activations(bert_reference.load_model(model_dir).bert, id_lists)
+    same_names = actual.keys() == expected.keys()
+    if not checks.true(f"{name} activations named as the reference's", same_names,
+                       "" if same_names else f"only simtune: {sorted(actual.keys() - expected.keys())}, "
+                       f"only reference: {sorted(expected.keys() - actual.keys())}"):
+        return
+    tensor = first_divergence(actual, expected)
+    if tensor is None:
+        checks.true(f"{name} activations", True, f"{len(expected)} tensors over {sum(map(len, id_lists))} tokens")
+        return
+    layer = ".".join(tensor.split(".")[:3]) if tensor.startswith("encoder.") else "embeddings"
+    checks.close(f"{name} activations: first divergence in forward order at {layer}, tensor {tensor}"
+                 " (index: packed token, feature)", actual[tensor], expected[tensor], TOLERANCE)
+
+
 def check_alone_vs_batch(args, checks, model_dir):
     """One sentence alone and among 31 longer ones, in one batch of 32: identical rows."""
     sentences = sorted(set(oc.sts_sentences()), key=len)
@@ -105,6 +143,8 @@ def check_alone_vs_batch(args, checks, model_dir):
 
 def main():
     args = oc.parse_args(__doc__)
+    if args.activation_dump is None:
+        sys.exit("FAIL: --activation-dump (the simtune_activation_dump test tool) is required")
     # torch defaults to cpuinfo's physical-core count, 1 on some 2-CPU VMs.
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     checks = oc.Checks()
@@ -113,6 +153,9 @@ def main():
 
     model_a = args.workdir / "model-a"
     oc.run([args.simtune, "init", "--config", oc.MINILM_DIR, "--seed", 0, "--out", model_a])
+    activation_inputs = args.workdir / "activation-inputs.txt"
+    oc.write_lines(activation_inputs, oc.varied_sentences(count=15, long_lines=1))
+    check_activations(args, checks, "A", model_a, activation_inputs)
     check_model(args, checks, "A", model_a, inputs, 128, [
         (("mean_tokens",), False, None),
         (("mean_tokens",), True, None),
@@ -123,6 +166,7 @@ def main():
     oc.run([args.simtune, "init", "--config", oc.tiny_config_dir(args.workdir, max_position_embeddings=TINY_MAX_SEQ_LENGTH), "--seed", 1, "--out", model_b])
     st_config = model_b / "sentence_bert_config.json"
     st_config.write_text(json.dumps({**json.loads(st_config.read_text()), "max_seq_length": TINY_MAX_SEQ_LENGTH}))
+    check_activations(args, checks, "B", model_b, activation_inputs)
     combination = ("cls_token", "mean_tokens", "max_tokens")
     check_model(args, checks, "B", model_b, inputs, TINY_MAX_SEQ_LENGTH,
                 [(modes, normalize, None) for modes in [(mode,) for mode in MODES] + [combination]

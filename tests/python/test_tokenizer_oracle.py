@@ -48,6 +48,7 @@ def main():
     parser.add_argument("--simtune", required=True, help="simtune binary (unused: the unit tests run simtune)")
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--grad-dump", help="unused: ctest passes it to every oracle test")
+    parser.add_argument("--activation-dump", help="unused: ctest passes it to every oracle test")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
 

@@ -45,6 +45,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--simtune", required=True, type=Path, help="the simtune binary")
     parser.add_argument("--grad-dump", required=True, type=Path, help="the simtune_grad_dump test tool")
+    parser.add_argument("--activation-dump", type=Path, help="unused: ctest passes it to every oracle test")
     parser.add_argument("--workdir", required=True, type=Path, help="scratch directory (recreated)")
     args = parser.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)

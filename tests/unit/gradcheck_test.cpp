@@ -7,9 +7,9 @@
 #include <cmath>
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
-#include "simtune/core/blas.h"
 #include "simtune/model/kernels.h"
 #include "simtune/model/pooling.h"
 
@@ -53,13 +53,11 @@ TEST(Gradcheck, Linear) {
   auto x = randn(N * C, 1), w = randn(OC * C, 2), b = randn(OC, 3), R = randn(N * OC, 4);
   std::vector<float> out(N * OC);
   auto loss = [&] {
-    matmul_nt(out.data(), x.data(), w.data(), N, C, OC);
-    bias_forward(out.data(), b.data(), N, OC);
+    linear_forward(out.data(), x.data(), w.data(), b.data(), nullptr, N, C, OC);
     return dot(out, R);
   };
   std::vector<float> dx(N * C, 0.0f), dw(OC * C, 0.0f), db(OC, 0.0f);
-  matmul_backward(dx.data(), dw.data(), R.data(), x.data(), w.data(), N, C, OC);
-  bias_backward(db.data(), R.data(), N, OC);
+  linear_backward(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), N, C, OC);
   expect_grad("dinp", x, dx, loss);
   expect_grad("dweight", w, dw, loss);
   expect_grad("dbias", b, db, loss);
@@ -83,18 +81,57 @@ TEST(Gradcheck, LayerNorm) {
   expect_grad("dbias", b, db, loss);
 }
 
-TEST(Gradcheck, Gelu) {
+// The dense output z enters as x = dropout(z + bias) + residual; forward overwrites its x
+// argument, so each evaluation starts from a copy of z.
+TEST(Gradcheck, BiasResidualLayerNormWithAndWithoutDropout) {
+  const int N = 4, C = 16;
+  auto z = randn(N * C, 21), r = randn(N * C, 22), b = randn(C, 23), w = randn(C, 24),
+       lb = randn(C, 25), R = randn(N * C, 26);
+  std::vector<float> mask(N * C);
+  std::mt19937 gen(27);
+  for (auto& m : mask) m = gen() % 4 == 0 ? 0.0f : 1.0f / 0.75f;
+  for (const float* dropout :
+       {static_cast<const float*>(nullptr), static_cast<const float*>(mask.data())}) {
+    std::vector<float> x(N * C), out(N * C), mean(N), rstd(N);
+    auto loss = [&] {
+      x = z;
+      bias_residual_layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), b.data(),
+                                      dropout, r.data(), w.data(), lb.data(), N, C, 1e-12f);
+      return dot(out, R);
+    };
+    loss();
+    // dresidual accumulates onto what it holds; ddense is written over whatever it holds.
+    const auto before = randn(N * C, 28);
+    std::vector<float> dr = before, dz = randn(N * C, 29), db(C, 0.0f), dw(C, 0.0f), dlb(C, 0.0f);
+    bias_residual_layernorm_backward(dr.data(), dz.data(), db.data(), dw.data(), dlb.data(),
+                                     R.data(), x.data(), mean.data(), rstd.data(), dropout,
+                                     w.data(), N, C);
+    for (std::size_t i = 0; i < dr.size(); i++) dr[i] -= before[i];
+    const std::string tag = dropout ? " (dropout)" : "";
+    expect_grad(("ddense" + tag).c_str(), z, dz, loss);
+    expect_grad(("dresidual" + tag).c_str(), r, dr, loss);
+    expect_grad(("dbias" + tag).c_str(), b, db, loss);
+    expect_grad(("dweight" + tag).c_str(), w, dw, loss);
+    expect_grad(("dln_bias" + tag).c_str(), lb, dlb, loss);
+  }
+}
+
+// The dense output z enters as gelu(z + bias); forward overwrites its x argument with z + bias.
+TEST(Gradcheck, BiasGelu) {
   const int N = 3, C = 20;
-  auto x = randn(N * C, 9, 2.0f), R = randn(N * C, 10);
-  std::vector<float> zero(C, 0.0f), pre(N * C), out(N * C);
+  auto z = randn(N * C, 9, 2.0f), b = randn(C, 30), R = randn(N * C, 10);
+  std::vector<float> x(N * C), out(N * C);
   auto loss = [&] {
-    pre = x;
-    bias_gelu_forward(out.data(), pre.data(), zero.data(), N, C);
+    x = z;
+    bias_gelu_forward(out.data(), x.data(), b.data(), N, C);
     return dot(out, R);
   };
-  std::vector<float> dx(N * C, 0.0f);
-  gelu_backward(dx.data(), x.data(), R.data(), N, C);
-  expect_grad("dx", x, dx, loss, 1e-3);
+  loss();
+  // dinp is written over whatever it holds.
+  std::vector<float> dz = randn(N * C, 31), db(C, 0.0f);
+  bias_gelu_backward(dz.data(), db.data(), R.data(), x.data(), N, C);
+  expect_grad("dinp", z, dz, loss, 1e-3);
+  expect_grad("dbias", b, db, loss, 1e-3);
 }
 
 TEST(Gradcheck, AttentionOverPackedSequencesWithAndWithoutDropout) {

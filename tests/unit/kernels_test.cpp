@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "simtune/core/packed_matmul.h"
 #include "simtune/model/kernels.h"
 #include "simtune/model/pooling.h"
 
@@ -52,6 +53,124 @@ TEST(Kernels, LayerNormMatchesNaive) {
     for (int i = 0; i < C; i++) want[t * C + i] = (x[t * C + i] - m) * s * w[i] + b[i];
   }
   expect_close(out, want, 1e-5);
+}
+
+TEST(Kernels, LinearMatchesNaiveThroughBlasAndPackedKernels) {
+  const int N = 7, C = 40, OC = 20;
+  auto x = randn(N * C, 11), w = randn(OC * C, 12), b = randn(OC, 13);
+  const PackedMatrix packed(w.data(), OC, C);
+  for (const float* bias :
+       {static_cast<const float*>(nullptr), static_cast<const float*>(b.data())}) {
+    std::vector<double> want(N * OC);
+    for (int t = 0; t < N; t++) {
+      for (int o = 0; o < OC; o++) {
+        double acc = bias != nullptr ? bias[o] : 0.0;
+        for (int i = 0; i < C; i++) acc += double(x[t * C + i]) * w[o * C + i];
+        want[t * OC + o] = acc;
+      }
+    }
+    for (const PackedMatrix* p : {static_cast<const PackedMatrix*>(nullptr), &packed}) {
+      std::vector<float> out(N * OC);
+      linear_forward(out.data(), x.data(), w.data(), bias, p, N, C, OC);
+      expect_close(out, want, 1e-4);
+    }
+  }
+}
+
+TEST(Kernels, LinearBackwardMatchesNaive) {
+  const int N = 6, C = 9, OC = 5;
+  auto x = randn(N * C, 14), w = randn(OC * C, 15), dy = randn(N * OC, 16);
+  std::vector<float> dx(N * C, 0.0f), dw(OC * C, 0.0f), db(OC, 0.0f);
+  linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, C, OC);
+  std::vector<double> want_dx(N * C, 0.0), want_dw(OC * C, 0.0), want_db(OC, 0.0);
+  for (int t = 0; t < N; t++) {
+    for (int o = 0; o < OC; o++) {
+      const double d = dy[t * OC + o];
+      want_db[o] += d;
+      for (int i = 0; i < C; i++) {
+        want_dx[t * C + i] += d * w[o * C + i];
+        want_dw[o * C + i] += d * x[t * C + i];
+      }
+    }
+  }
+  expect_close(dx, want_dx, 1e-5);
+  expect_close(dw, want_dw, 1e-5);
+  expect_close(db, want_db, 1e-5);
+}
+
+// Forward and backward of x = dropout(z + bias) + residual, out = LayerNorm(x), in double.
+TEST(Kernels, BiasResidualLayerNormMatchesNaive) {
+  const int N = 5, C = 48;
+  auto z = randn(N * C, 17, 2.0f), r = randn(N * C, 18), b = randn(C, 19), w = randn(C, 20),
+       lb = randn(C, 21), dy = randn(N * C, 22);
+  std::vector<float> mask(N * C);
+  std::mt19937 gen(23);
+  for (auto& m : mask) m = gen() % 5 == 0 ? 0.0f : 1.0f / 0.8f;
+  std::vector<float> x = z, out(N * C), mean(N), rstd(N);
+  bias_residual_layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), b.data(),
+                                  mask.data(), r.data(), w.data(), lb.data(), N, C, 1e-12f);
+  std::vector<float> dr(N * C, 0.0f), dz(N * C), db(C, 0.0f), dw(C, 0.0f), dlb(C, 0.0f);
+  bias_residual_layernorm_backward(dr.data(), dz.data(), db.data(), dw.data(), dlb.data(),
+                                   dy.data(), x.data(), mean.data(), rstd.data(), mask.data(),
+                                   w.data(), N, C);
+
+  std::vector<double> want_out(N * C), want_dr(N * C), want_dz(N * C);
+  std::vector<double> want_db(C, 0.0), want_dw(C, 0.0), want_dlb(C, 0.0);
+  for (int t = 0; t < N; t++) {
+    std::vector<double> xs(C), n(C);
+    double m = 0, v = 0;
+    for (int i = 0; i < C; i++) {
+      xs[i] = (double(z[t * C + i]) + b[i]) * mask[t * C + i] + r[t * C + i];
+      m += xs[i] / C;
+    }
+    for (int i = 0; i < C; i++) v += (xs[i] - m) * (xs[i] - m) / C;
+    const double s = 1 / std::sqrt(v + 1e-12);
+    // dx = s (dn - mean(dn) - n mean(dn n)) with dn = dy * w, the LayerNorm input gradient.
+    double mean_dn = 0, mean_dnn = 0;
+    for (int i = 0; i < C; i++) {
+      n[i] = (xs[i] - m) * s;
+      want_out[t * C + i] = n[i] * w[i] + lb[i];
+      mean_dn += double(dy[t * C + i]) * w[i] / C;
+      mean_dnn += double(dy[t * C + i]) * w[i] * n[i] / C;
+    }
+    for (int i = 0; i < C; i++) {
+      const double dx = s * (double(dy[t * C + i]) * w[i] - mean_dn - n[i] * mean_dnn);
+      want_dr[t * C + i] = dx;
+      want_dz[t * C + i] = dx * mask[t * C + i];
+      want_db[i] += dx * mask[t * C + i];
+      want_dw[i] += dy[t * C + i] * n[i];
+      want_dlb[i] += dy[t * C + i];
+    }
+  }
+  expect_close(out, want_out, 1e-4);
+  expect_close(dr, want_dr, 1e-4);
+  expect_close(dz, want_dz, 1e-4);
+  expect_close(db, want_db, 1e-4);
+  expect_close(dw, want_dw, 1e-4);
+  expect_close(dlb, want_dlb, 1e-4);
+}
+
+// Forward and backward of out = gelu(z + bias) with glibc's erf, in double.
+TEST(Kernels, BiasGeluMatchesNaive) {
+  const int N = 4, C = 30;
+  auto z = randn(N * C, 24, 3.0f), b = randn(C, 25), dy = randn(N * C, 26);
+  std::vector<float> x = z, out(N * C), dz(N * C), db(C, 0.0f);
+  bias_gelu_forward(out.data(), x.data(), b.data(), N, C);
+  bias_gelu_backward(dz.data(), db.data(), dy.data(), x.data(), N, C);
+  std::vector<double> want_out(N * C), want_dz(N * C), want_db(C, 0.0);
+  for (int t = 0; t < N; t++) {
+    for (int i = 0; i < C; i++) {
+      const double u = double(z[t * C + i]) + b[i];
+      const double cdf = 0.5 * (1 + std::erf(u / std::sqrt(2.0)));
+      const double pdf = std::exp(-0.5 * u * u) / std::sqrt(2 * M_PI);
+      want_out[t * C + i] = u * cdf;
+      want_dz[t * C + i] = dy[t * C + i] * (cdf + u * pdf);
+      want_db[i] += want_dz[t * C + i];
+    }
+  }
+  expect_close(out, want_out, 2e-5);
+  expect_close(dz, want_dz, 2e-5);
+  expect_close(db, want_db, 1e-4);
 }
 
 // Attention of packed sequences against a padded batch with an additive mask, the way

@@ -16,7 +16,7 @@ namespace simtune {
 // Token ids of several sequences packed back to back.
 struct PackedBatch {
   std::vector<std::int32_t> ids;        // N
-  std::vector<std::int32_t> positions;  // N, 0..L-1 within each sequence
+  std::vector<std::int32_t> positions;  // N, 0..T-1 within each sequence
   std::vector<std::int32_t> offsets;    // B + 1
 
   void clear();
@@ -26,24 +26,26 @@ struct PackedBatch {
   SeqSpans spans() const { return {offsets.data(), sequences()}; }
 };
 
-// Named activation slots of one encoder layer (BertLayer), each (N, ...) over packed tokens.
+// Named activation slots of one encoder layer (BertLayer), each (N, ...) over packed tokens and
+// named after the Hugging Face module whose output it holds.
 struct LayerActivations {
-  float* qkv;       // (N, 3C) fused query/key/value projection, bias added
-  float* probs;     // attention probabilities, per sequence NH*L*L
-  float* ctx;       // (N, C) attention context, heads concatenated
-  float* attn_sum;  // (N, C) dropout(attention.output.dense + bias) + residual, pre-LayerNorm
-  float* ln1;       // (N, C) attention.output.LayerNorm
-  float* ln1_mean;  // (N)
-  float* ln1_rstd;  // (N)
-  float* fc_pre;    // (N, I) intermediate.dense + bias, pre-GELU
-  float* out_sum;   // (N, C) dropout(output.dense + bias) + residual, pre-LayerNorm
-  float* ln2;       // (N, C) output.LayerNorm: the layer's output
-  float* ln2_mean;  // (N)
-  float* ln2_rstd;  // (N)
+  float* qkv;    // (N, 3C) attention.self.query | key | value, bias added
+  float* probs;  // attention probabilities, per sequence NH*T*T
+  float* ctx;    // (N, C) attention.self: the context, heads concatenated
+  // (N, C) dropout(attention.output.dense) + residual: attention.output.LayerNorm's input
+  float* attention_sum;
+  float* attention_ln;       // (N, C) attention.output.LayerNorm
+  float* attention_ln_mean;  // (N)
+  float* attention_ln_rstd;  // (N)
+  float* fc_pre;             // (N, I) intermediate.dense, pre-GELU
+  float* output_sum;         // (N, C) dropout(output.dense) + residual: output.LayerNorm's input
+  float* output_ln;          // (N, C) output.LayerNorm: the layer's output
+  float* output_ln_mean;     // (N)
+  float* output_ln_rstd;     // (N)
   // Dropout masks (0 or 1/(1-p)); null when dropout is off.
   float* probs_mask;     // like probs
-  float* attn_out_mask;  // (N, C)
-  float* out_mask;       // (N, C)
+  float* attn_out_mask;  // (N, C) on attention.output.dense
+  float* out_mask;       // (N, C) on output.dense
 };
 
 // Dropout as BertModel applies it in training mode: hidden_dropout_prob after the embeddings and
@@ -91,13 +93,16 @@ class ActivationGrads {
   explicit ActivationGrads(const BertConfig& config);
   void reserve(std::int64_t tokens, std::int64_t probs);
 
-  float* dres = nullptr;     // (N, C) gradient flowing along the residual stream
-  float* dsum = nullptr;     // (N, C) gradient of a pre-LayerNorm sum
-  float* dctx = nullptr;     // (N, C)
-  float* dqkv = nullptr;     // (N, 3C)
-  float* dprobs = nullptr;   // like probs
-  float* dfc = nullptr;      // (N, I)
-  float* dfc_pre = nullptr;  // (N, I)
+  // (N, C) gradient of the residual stream between layers: of a layer's output, then its input.
+  float* dhidden = nullptr;
+  float* dattention_ln = nullptr;  // (N, C)
+  float* ddense = nullptr;         // (N, C) of either sublayer's dense output
+  float* dctx = nullptr;           // (N, C)
+  float* dqkv = nullptr;           // (N, 3C)
+  float* dprobs = nullptr;         // like probs
+  float* dfc = nullptr;            // (N, I)
+  float* dfc_pre = nullptr;        // (N, I)
+  float* demb_sum = nullptr;       // (N, C)
 
  private:
   int C_, I_;

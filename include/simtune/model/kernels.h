@@ -1,6 +1,8 @@
 // BERT's layers as free functions over packed token rows (llm.c style): outputs first, then
 // saved activations, then inputs, then weights, then dimensions. N is the number of real tokens
-// in the batch (all sequences packed back to back, no padding); C the hidden size.
+// in the batch (all sequences packed back to back, no padding), T one sequence's length, C the
+// hidden size. Each *_forward has its *_backward beside it, which accumulates (+=) into its
+// gradients, except where its comment says a gradient is written.
 // Kernels never allocate and never throw. They run their own OpenMP loops, so call them from
 // outside any parallel region.
 #pragma once
@@ -8,6 +10,8 @@
 #include <cstdint>
 
 namespace simtune {
+
+class PackedMatrix;  // simtune/core/packed_matmul.h
 
 // Sequence b occupies rows [offsets[b], offsets[b+1]) of every packed (N, ...) tensor.
 struct SeqSpans {
@@ -33,38 +37,22 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
                         const float* inp, const float* weight, const float* mean, const float* rstd,
                         int N, int C) noexcept;
 
-// x (N,C) = dropout(x + bias) + residual, then out = LayerNorm(x): BertSelfOutput / BertOutput
-// after their dense. x keeps the pre-norm sum, which is what layernorm backward needs.
-// dropout (N,C) holds 0 or 1/(1-p) per element, or is null for none (inference).
-void bias_residual_layernorm_forward(float* out, float* mean, float* rstd, float* x,
-                                     const float* bias, const float* dropout, const float* residual,
-                                     const float* weight, const float* ln_bias, int N, int C,
-                                     float eps) noexcept;
-
 // x (n) *= mask (n): dropout with a precomputed mask; being linear, it is its own backward.
 void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept;
 
-// x (N,OC) += bias (OC).
-void bias_forward(float* x, const float* bias, int N, int OC) noexcept;
-// dbias (OC) += column sums of dout (N,OC).
-void bias_backward(float* dbias, const float* dout, int N, int OC) noexcept;
-
-// A Linear layer's input and weight gradients (its bias: bias_backward):
-// dinp (N,C) += dout (N,OC) . w (OC,C);  dw (OC,C) += dout^T . inp (N,C).
-void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                     int N, int C, int OC) noexcept;
-
-// x (N,C) += bias, out = gelu(x) with the exact erf GELU (hidden_act "gelu"); x keeps the
-// pre-activation for backward.
-void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) noexcept;
-// out (n) = gelu(x): bias_gelu_forward's activation again, bit for bit, from its saved x.
-void gelu_forward(float* out, const float* x, std::int64_t n) noexcept;
-// dx (N,C) += dout * gelu'(x) for the pre-activation x; the bias gradient is bias_backward(dx).
-void gelu_backward(float* dx, const float* x, const float* dout, int N, int C) noexcept;
+// A Linear layer: out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC), or no bias when null.
+// Given `packed` (weight packed once, for inference) the product is the packed kernel, whose
+// rows do not depend on the batch; else BLAS, for training's weights that change every step.
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias,
+                    const PackedMatrix* packed, int N, int C, int OC) noexcept;
+// dinp (N,C) += dout (N,OC) . weight;  dweight (OC,C) += dout^T . inp;  dbias (OC) += column sums
+// of dout, when not null.
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int N, int C, int OC) noexcept;
 
 // Multi-head self-attention of each sequence on itself (so no padding mask is needed).
 // ctx (N,C): heads concatenated, as BertSelfAttention returns them.
-// probs: softmax(q k^T / sqrt(HS)) per sequence and head, sequence b's NH*L*L block at
+// probs: softmax(q k^T / sqrt(HS)) per sequence and head, sequence b's NH*T*T block at
 //   probs_offsets[b] (see attention_probs_offsets).
 // qkv (N,3C): query | key | value rows from the fused projection (bias added).
 // dropout: null, or a mask laid out like probs applied to the probabilities before they weigh
@@ -80,6 +68,34 @@ void attention_backward(float* dqkv, float* dprobs, const float* dctx, const flo
 
 // Fills offsets[B+1] for attention_forward's probs and returns the floats needed.
 std::int64_t attention_probs_offsets(std::int64_t* offsets, SeqSpans spans, int NH) noexcept;
+
+// x (N,C) = dropout(x + bias) + residual, then out = LayerNorm(x): BertSelfOutput / BertOutput
+// after their dense. x keeps the pre-norm sum, which is what layernorm backward needs.
+// dropout (N,C) holds 0 or 1/(1-p) per element, or is null for none (inference).
+void bias_residual_layernorm_forward(float* out, float* mean, float* rstd, float* x,
+                                     const float* bias, const float* dropout, const float* residual,
+                                     const float* weight, const float* ln_bias, int N, int C,
+                                     float eps) noexcept;
+// dout (N,C); x (N,C), mean, rstd (N) as forward left them; weight (C). With dx the gradient of
+// the pre-norm sum x: dresidual (N,C) += dx; ddense (N,C) = dx * dropout, the dense output's
+// gradient; dbias (C) += column sums of ddense; dweight, dln_bias (C) += the LayerNorm's.
+// ddense is written, not accumulated: nothing else feeds the dense output, and the bias gradient
+// is its column sum, which must see this gradient alone. dresidual must not alias dout.
+void bias_residual_layernorm_backward(float* dresidual, float* ddense, float* dbias, float* dweight,
+                                      float* dln_bias, const float* dout, const float* x,
+                                      const float* mean, const float* rstd, const float* dropout,
+                                      const float* weight, int N, int C) noexcept;
+
+// x (N,C) += bias, out = gelu(x) with the exact erf GELU (hidden_act "gelu"); x keeps the
+// pre-activation for backward.
+void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) noexcept;
+// x (N,C) as forward left it. dinp (N,C) = dout (N,C) * gelu'(x), written like ddense of
+// bias_residual_layernorm_backward and for the same reason; dbias (C) += its column sums.
+void bias_gelu_backward(float* dinp, float* dbias, const float* dout, const float* x, int N,
+                        int C) noexcept;
+// out (n) = gelu(x): bias_gelu_forward's out again, bit for bit, from its saved x, for a backward
+// that does not keep out.
+void gelu_recompute(float* out, const float* x, std::int64_t n) noexcept;
 
 // erf-exact GELU of one value and its derivative, vectorisable (used by the kernels and tests).
 float gelu(float x) noexcept;

@@ -31,16 +31,16 @@ struct ParamLayout {
 struct LayerWeights {
   float* qkv_w;       // (3C, C): query, key, value rows
   float* qkv_b;       // (3C)
-  float* attn_out_w;  // (C, C)
+  float* attn_out_w;  // (C, C) attention.output.dense
   float* attn_out_b;
-  float* ln1_w;
-  float* ln1_b;
+  float* attention_ln_w;  // (C) attention.output.LayerNorm
+  float* attention_ln_b;
   float* fc_w;  // (I, C) intermediate.dense
   float* fc_b;
   float* proj_w;  // (C, I) output.dense
   float* proj_b;
-  float* ln2_w;
-  float* ln2_b;
+  float* output_ln_w;  // (C) output.LayerNorm
+  float* output_ln_b;
 };
 
 struct BertWeights {
