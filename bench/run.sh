@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # simtune against the PyTorch reference, in one run, on the same random MiniLM-shaped weights and
-# the same STS data: encode (sentences/s) and train (pairs/s, peak RSS). Prints JSON lines.
+# the same STS data: the machine's peak, encode (sentences/s) and train (pairs/s, peak RSS) for
+# every instruction-set path this CPU has, and PyTorch as the environment sets OpenBLAS and with
+# OPENBLAS_CORETYPE unset (OpenBLAS's own choice for this CPU). Prints JSON lines.
 # Usage: bench/run.sh [build-dir]   (run on an otherwise idle machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,12 +21,26 @@ cut -f7 data/stsbenchmark/sts-train.csv | tr -d '\r' > "$work/train-b.txt"
 "$simtune" tokenize --model "$work/model" --input "$work/train-a.txt" > "$work/train-a.ids.jsonl"
 "$simtune" tokenize --model "$work/model" --input "$work/train-b.txt" > "$work/train-b.ids.jsonl"
 
+echo "== peak"
+echo "simtune: $("$simtune" bench peak --json)"
+isas=$("$simtune" bench peak --json --seconds 0.05 | /usr/bin/python3 -c \
+  'import json,sys; print(" ".join(k[:-len("_gflop_per_s")] for k in json.load(sys.stdin) if k.endswith("_gflop_per_s")))')
+torch_train() {
+  /usr/bin/python3 bench/torch_train.py --model "$work/model" --train data/stsbenchmark/sts-train.csv \
+    --ids-a "$work/train-a.ids.jsonl" --ids-b "$work/train-b.ids.jsonl" --score-scale 5 --steps 30
+}
 echo "== encode, batch 32"
-echo "simtune: $("$simtune" bench encode --model "$work/model" --input "$work/sentences.txt" --json)"
+for isa in $isas; do
+  echo "simtune $isa: $(SIMTUNE_ISA=$isa "$simtune" bench encode --model "$work/model" \
+    --input "$work/sentences.txt" --json)"
+done
 echo "pytorch: $(/usr/bin/python3 bench/torch_encode.py --model "$work/model" --ids "$work/sentences.ids.jsonl")"
+echo "pytorch, OPENBLAS_CORETYPE unset: $(env -u OPENBLAS_CORETYPE /usr/bin/python3 bench/torch_encode.py \
+  --model "$work/model" --ids "$work/sentences.ids.jsonl")"
 echo "== train, batch 16, dropout on"
-echo "simtune: $("$simtune" bench train --model "$work/model" --train data/stsbenchmark/sts-train.csv \
-  --score-scale 5 --steps 30 --json)"
-echo "pytorch: $(/usr/bin/python3 bench/torch_train.py --model "$work/model" \
-  --train data/stsbenchmark/sts-train.csv --ids-a "$work/train-a.ids.jsonl" \
-  --ids-b "$work/train-b.ids.jsonl" --score-scale 5 --steps 30)"
+for isa in $isas; do
+  echo "simtune $isa: $(SIMTUNE_ISA=$isa "$simtune" bench train --model "$work/model" \
+    --train data/stsbenchmark/sts-train.csv --score-scale 5 --steps 30 --json)"
+done
+echo "pytorch: $(torch_train)"
+echo "pytorch, OPENBLAS_CORETYPE unset: $(unset OPENBLAS_CORETYPE; torch_train)"

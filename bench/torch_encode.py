@@ -69,6 +69,28 @@ def loaded_blas():
     return sorted(os.path.realpath(p) for p in paths if "blas" in os.path.basename(p))
 
 
+def openblas_core():
+    """The kernel family OpenBLAS picked for this CPU (or OPENBLAS_CORETYPE forced): its speed
+    depends on it, so every figure names it."""
+    import ctypes
+    for path in loaded_blas():
+        if "openblas" in os.path.basename(path):
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+    return "unknown"
+
+
+def peak_rss_mib():
+    """The process's own memory high-water mark (VmHWM): ru_maxrss would carry a parent's across
+    exec, and this script re-executes itself."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def main():
     args = parse_args()
     reexec_with_blas(args.blas, args.threads)
@@ -107,6 +129,8 @@ def main():
         "engine": "pytorch " + torch.__version__,
         "blas": args.blas,
         "blas_libraries": loaded_blas(),
+        "openblas_core": openblas_core(),
+        "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
         "threads": torch.get_num_threads(),
         "batch_size": args.batch_size,
         "sentences": len(id_lists),
@@ -118,6 +142,7 @@ def main():
         "sentences_per_s": round(len(id_lists) / median, 1),
         "tokens_per_s": round(tokens / median, 1),
         "embedding_dim": int(embeddings.shape[1]),
+        "peak_rss_mib": peak_rss_mib(),
     }, indent=2))
 
 

@@ -10,7 +10,7 @@ line, one line per pair in file order). Tokenization is excluded from the figure
 Batches of --batch-size consecutive pairs in file order (wrapping around at the end), dropout
 as the model's config.json sets it (training mode). --warmup-steps untimed steps, then
 --steps timed ones, each a full optimizer step: forward of both sides, backward, clipping,
-AdamW, schedule. Prints one JSON object: pairs/s and peak RSS (ru_maxrss, the whole process:
+AdamW, schedule. Prints one JSON object: pairs/s and peak RSS (VmHWM, the process's own:
 Python, torch and the model's weights, gradients and Adam moments).
 
 BLAS and threads as bench/torch_encode.py sets them (its re-exec helper is reused): Debian's
@@ -20,7 +20,6 @@ OpenMP OpenBLAS on the library path, threads = every CPU we may run on unless --
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -76,6 +75,8 @@ def main():
         "engine": "pytorch " + torch.__version__,
         "blas": args.blas,
         "blas_libraries": torch_encode.loaded_blas(),
+        "openblas_core": torch_encode.openblas_core(),
+        "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
         "threads": torch.get_num_threads(),
         "batch_size": args.batch_size,
         "dropout": model.bert.config["hidden_dropout_prob"],
@@ -89,8 +90,7 @@ def main():
         "cpu_seconds": round(cpu_seconds, 4),
         "pairs_per_s": round(pairs / seconds, 2),
         "tokens_per_s": round(tokens / seconds, 1),
-        # Linux reports ru_maxrss in KiB.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": torch_encode.peak_rss_mib(),
         "final_loss": losses[-1],
     }, indent=2))
 

@@ -1,46 +1,101 @@
-// simtune bench encode: throughput of the encoder, and the share of this machine's sgemm
-// throughput it reaches (the roofline for a model made of matrix products).
+// simtune bench: throughput of encode and train, each also given as a share of this machine's
+// measured peak (bench peak) on the same threads, with the instruction set that ran and the
+// process's own memory high-water mark.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include <sys/resource.h>
-
-#include <filesystem>
-
 #include "cli.h"
 #include "simtune/core/blas.h"
+#include "simtune/core/cpu.h"
 #include "simtune/core/error.h"
-#include "simtune/core/packed_matmul.h"
+#include "simtune/core/matmul.h"
+#include "simtune/core/peak.h"
+#include "simtune/data/pairs.h"
+#include "simtune/model/loader.h"
 #include "simtune/train/trainer.h"
 
 namespace simtune::cli {
 namespace {
 
+using nlohmann::json;
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// GFLOP/s of the four matrix products of a BERT layer on n packed tokens, through OpenBLAS
-// (`packed` false: this machine's sgemm, as PyTorch uses it) or simtune's packed kernel.
-double layer_matmul_gflops(int n, int C, int I, int repeat, bool packed) {
+// The process's own peak resident memory (VmHWM). getrusage's ru_maxrss would do on its own,
+// but Linux carries it across exec, so a bench started from a large parent reports the parent's.
+double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // in kB
+  }
+  return 0;
+}
+
+// The instruction set that ran, the CPU, and `gflops` as a share of the measured peak.
+json machine(double gflops) {
+  const PeakRate peak = measure_peak(active_isa());
+  return {{"isa", isa_name(active_isa())},
+          {"cpu", cpu_description()},
+          {"threads", peak.threads},
+          {"peak_gflop_per_s", peak.gflops},
+          {"peak_share", gflops / peak.gflops}};
+}
+
+void print(const json& result, bool as_json) {
+  if (as_json) {
+    std::printf("%s\n", result.dump().c_str());
+    return;
+  }
+  for (const auto& [key, value] : result.items()) {
+    std::printf("%-20s %s\n", key.c_str(),
+                value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
+  }
+}
+
+// Forward flops of a sequence of T tokens: each layer's four products, and attention's two
+// (q.k and p.v). Training does about three times this (backward computes two products per
+// forward one).
+double forward_flops(const BertConfig& c, double T) {
+  const double C = c.hidden_size, I = c.intermediate_size;
+  return c.num_hidden_layers * (T * 2.0 * (4.0 * C * C + 2.0 * C * I) + 4.0 * T * T * C);
+}
+
+// The three products of a Linear layer: forward, input gradient, weight gradient.
+enum class Role { forward, dinp, dweight };
+
+// GFLOP/s of one role of a BERT layer's four Linear layers (qkv, attention output, intermediate,
+// output) on n packed tokens, through simtune's kernel or OpenBLAS's sgemm (what PyTorch calls).
+double layer_gflops(Role role, bool simtune, int n, int C, int I, int repeat) {
+  const std::pair<int, int> shapes[] = {{C, 3 * C}, {C, C}, {C, I}, {I, C}};  // (in, out)
   const std::size_t widest = static_cast<std::size_t>(std::max(3 * C, I));
-  std::vector<float> a(static_cast<std::size_t>(n) * widest, 0.5f);
-  std::vector<float> w(widest * static_cast<std::size_t>(std::max(C, I)), 0.25f);
-  std::vector<float> out(static_cast<std::size_t>(n) * widest);
-  const std::pair<int, int> shapes[] = {{C, 3 * C}, {C, C}, {C, I}, {I, C}};
-  std::vector<PackedMatrix> pm;
-  for (auto [in, outf] : shapes) pm.emplace_back(w.data(), outf, in);
+  std::vector<float> x(static_cast<std::size_t>(n) * widest, 0.5f);
+  std::vector<float> y(static_cast<std::size_t>(n) * widest, 0.25f);
+  std::vector<float> w(widest * widest, 0.125f);
+  std::vector<PackedMatrix> packed;
+  for (auto [in, out] : shapes) packed.emplace_back(w.data(), out, in);
   auto once = [&] {
-    for (std::size_t i = 0; i < pm.size(); i++) {
-      const auto [in, outf] = shapes[i];
-      if (packed) {
-        matmul_packed(out.data(), a.data(), pm[i], n);
+    for (std::size_t i = 0; i < packed.size(); i++) {
+      const auto [in, out] = shapes[i];
+      if (role == Role::forward) {
+        simtune ? matmul_packed(y.data(), x.data(), packed[i], n)
+                : matmul_nt(y.data(), x.data(), w.data(), n, in, out);
+      } else if (role == Role::dinp) {
+        simtune ? matmul_dinp(x.data(), y.data(), w.data(), n, in, out)
+                : matmul_nn(x.data(), y.data(), w.data(), n, out, in, true);
       } else {
-        matmul_nt(out.data(), a.data(), w.data(), n, in, outf);
+        simtune ? matmul_dweight(w.data(), y.data(), x.data(), n, in, out)
+                : matmul_tn(w.data(), y.data(), x.data(), n, out, in, true);
       }
     }
   };
@@ -51,18 +106,58 @@ double layer_matmul_gflops(int n, int C, int I, int repeat, bool packed) {
   return flops / seconds_since(t0) / 1e9;
 }
 
-}  // namespace
+struct EncodeArgs {
+  std::string model, input;
+  std::size_t batch_size = 32;
+  int threads = 0, repeat = 3;
+  bool json = false;
+};
+
+json bench_encode(const EncodeArgs& args) {
+  const std::vector<std::string> lines = read_lines(args.input, false);
+  if (lines.empty()) throw Error(args.input + ": no sentences to benchmark");
+  Encoder encoder = Encoder::load(args.model);
+  const BertConfig& config = encoder.files().bert;
+  std::size_t tokens = 0;
+  double flops = 0;
+  for (const auto& line : lines) {
+    const std::size_t T = encoder.tokenizer().encode(line, encoder.max_seq_length()).size();
+    tokens += T;
+    flops += forward_flops(config, static_cast<double>(T));
+  }
+  EncodeOptions options;
+  options.batch_size = args.batch_size;
+  encoder.encode({lines.begin(), lines.begin() + std::min<std::size_t>(lines.size(), 64)}, options);
+  double best = 1e30;
+  for (int r = 0; r < args.repeat; r++) {
+    const auto t0 = std::chrono::steady_clock::now();
+    encoder.encode(lines, options);
+    best = std::min(best, seconds_since(t0));
+  }
+  const double achieved = flops / best / 1e9;
+  const int batch_tokens =
+      std::max(1, static_cast<int>(static_cast<double>(tokens) / lines.size() * args.batch_size));
+  const int C = config.hidden_size, I = config.intermediate_size;
+  const double sgemm = layer_gflops(Role::forward, false, batch_tokens, C, I, 20);
+  const double kernel = layer_gflops(Role::forward, true, batch_tokens, C, I, 20);
+  json result = {{"sentences", lines.size()},
+                 {"tokens", tokens},
+                 {"batch_size", args.batch_size},
+                 {"seconds", best},
+                 {"sentences_per_s", lines.size() / best},
+                 {"tokens_per_s", tokens / best},
+                 {"model_gflop_per_s", achieved},
+                 {"kernel_gflop_per_s", kernel},
+                 {"openblas_sgemm_gflop_per_s", sgemm}};
+  result.update(machine(achieved));
+  result["peak_rss_mib"] = peak_rss_mib();
+  return result;
+}
 
 void add_bench_encode(CLI::App* bench) {
-  struct Args {
-    std::string model, input;
-    std::size_t batch_size = 32;
-    int threads = 0, repeat = 3;
-    bool json = false;
-  };
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<EncodeArgs>();
   CLI::App* cmd = bench->add_subcommand(
-      "encode", "Sentences/s and tokens/s of encode on the input lines, and the sgemm roofline");
+      "encode", "Sentences/s of encode on the input lines, as a share of the machine's peak");
   cmd->add_option("--model", args->model, "Model directory")->required();
   cmd->add_option("--input", args->input, "Text file, one sentence per line")->required();
   cmd->add_option("--batch-size", args->batch_size, "Sentences per forward pass")
@@ -75,74 +170,75 @@ void add_bench_encode(CLI::App* bench) {
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);
-    const std::vector<std::string> lines = read_lines(args->input, false);
-    if (lines.empty()) throw Error(args->input + ": no sentences to benchmark");
-    Encoder encoder = Encoder::load(args->model);
-    std::size_t tokens = 0;
-    for (const auto& line : lines)
-      tokens += encoder.tokenizer().encode(line, encoder.max_seq_length()).size();
-
-    EncodeOptions options;
-    options.batch_size = args->batch_size;
-    const std::vector<std::string> warm(lines.begin(),
-                                        lines.begin() + std::min<std::size_t>(lines.size(), 64));
-    encoder.encode(warm, options);
-    double best = 1e30;
-    for (int r = 0; r < args->repeat; r++) {
-      const auto t0 = std::chrono::steady_clock::now();
-      encoder.encode(lines, options);
-      best = std::min(best, seconds_since(t0));
-    }
-    const ModelFiles& f = encoder.files();
-    const int C = f.bert.hidden_size, I = f.bert.intermediate_size, L = f.bert.num_hidden_layers;
-    const double mean_len = static_cast<double>(tokens) / lines.size();
-    // Per token: the four products of each layer, plus attention's two (q.k and p.v) products
-    // over a sequence of mean length.
-    const double flops_per_token = L * (2.0 * (4.0 * C * C + 2.0 * C * I) + 4.0 * mean_len * C);
-    const double achieved = flops_per_token * tokens / best / 1e9;
-    const int batch_tokens = static_cast<int>(mean_len * args->batch_size);
-    const double sgemm = layer_matmul_gflops(std::max(batch_tokens, 1), C, I, 20, false);
-    const double kernel = layer_matmul_gflops(std::max(batch_tokens, 1), C, I, 20, true);
-    const nlohmann::json result = {
-        {"sentences", lines.size()},
-        {"tokens", tokens},
-        {"batch_size", args->batch_size},
-        {"seconds", best},
-        {"sentences_per_s", lines.size() / best},
-        {"tokens_per_s", tokens / best},
-        {"model_gflop_per_s", achieved},
-        {"sgemm_gflop_per_s", sgemm},
-        {"sgemm_share", achieved / sgemm},
-        {"kernel_gflop_per_s", kernel},
-        {"kernel_share", achieved / kernel},
-    };
-    if (args->json) {
-      std::printf("%s\n", result.dump().c_str());
-    } else {
-      std::printf(
-          "sentences      %zu (%zu tokens, %.1f per sentence)\n"
-          "time           %.3f s (best of %d)\n"
-          "sentences/s    %.1f\n"
-          "tokens/s       %.0f\n"
-          "model GFLOP/s  %.1f\n"
-          "sgemm GFLOP/s  %.1f (OpenBLAS, the layer's products on %d tokens): model at %.0f%%\n"
-          "kernel GFLOP/s %.1f (simtune's packed kernel, same products): model at %.0f%%\n",
-          lines.size(), tokens, mean_len, best, args->repeat, lines.size() / best, tokens / best,
-          achieved, sgemm, batch_tokens, 100.0 * achieved / sgemm, kernel,
-          100.0 * achieved / kernel);
-    }
+    print(bench_encode(*args), args->json);
   });
 }
 
-void add_bench_train(CLI::App* bench) {
-  struct Args {
-    std::string model, train;
-    TrainOptions options;
-    PairFileOptions pairs;
-    int threads = 0, steps = 30, warmup = 3;
-    bool json = false;
+struct TrainArgs {
+  std::string model, train;
+  TrainOptions options;
+  PairFileOptions pairs;
+  int threads = 0, steps = 30, warmup = 3;
+  bool json = false;
+};
+
+// Forward flops of the steps [first, first + steps): batches in file order, as the bench runs.
+double train_forward_flops(const TrainArgs& args, const std::vector<Pair>& pairs) {
+  LoadOptions load;
+  load.with_weights = false;
+  const LoadedModel model = load_model(args.model, load);
+  const std::size_t B = args.options.batch_size;
+  const std::size_t per_epoch = (pairs.size() + B - 1) / B;
+  double flops = 0;
+  for (int s = args.warmup; s < args.warmup + args.steps; s++) {
+    const std::size_t begin = static_cast<std::size_t>(s) % per_epoch * B;
+    for (std::size_t i = begin; i < std::min(pairs.size(), begin + B); i++) {
+      for (const std::string* text : {&pairs[i].a, &pairs[i].b}) {
+        const auto T = model.tokenizer.encode(*text, model.files.max_seq_length).size();
+        flops += forward_flops(model.files.bert, static_cast<double>(T));
+      }
+    }
+  }
+  return flops;
+}
+
+json bench_train(const TrainArgs& args) {
+  const PairData data = load_pairs(args.train, args.pairs);
+  TrainOptions options = args.options;
+  options.shuffle = false;
+  options.max_steps = args.warmup + args.steps;
+  // The timed window runs from the end of the last warm-up step to the end of the last step.
+  using clock = std::chrono::steady_clock;
+  clock::time_point window_start = clock::now(), window_end = window_start;
+  options.on_step = [&](const StepReport& r) {
+    if (r.step == args.warmup) window_start = clock::now();
+    if (r.step == r.total_steps) window_end = clock::now();
   };
-  auto args = std::make_shared<Args>();
+  const std::filesystem::path scratch =
+      std::filesystem::temp_directory_path() / ("simtune-bench-" + std::to_string(::getpid()));
+  Trainer trainer(args.model, options);
+  try {
+    trainer.train(data.pairs, scratch);
+  } catch (...) {
+    std::filesystem::remove_all(scratch);
+    throw;
+  }
+  std::filesystem::remove_all(scratch);
+  const double seconds = std::chrono::duration<double>(window_end - window_start).count();
+  const double pairs = static_cast<double>(args.steps) * static_cast<double>(options.batch_size);
+  const double gflops = 3.0 * train_forward_flops(args, data.pairs) / seconds / 1e9;
+  json result = {{"steps", args.steps},
+                 {"batch_size", options.batch_size},
+                 {"seconds", seconds},
+                 {"pairs_per_s", pairs / seconds},
+                 {"model_gflop_per_s", gflops}};
+  result.update(machine(gflops));
+  result["peak_rss_mib"] = peak_rss_mib();
+  return result;
+}
+
+void add_bench_train(CLI::App* bench) {
+  auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = bench->add_subcommand(
       "train", "Pairs/s and peak memory of training steps (batches in file order, no saving)");
   cmd->add_option("--model", args->model, "Model directory")->required();
@@ -156,55 +252,80 @@ void add_bench_train(CLI::App* bench) {
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);
-    const PairData data = load_pairs(args->train, args->pairs);
-    TrainOptions options = args->options;
-    options.shuffle = false;
-    options.max_steps = args->warmup + args->steps;
-    // The timed window runs from the end of the last warm-up step to the end of the last step.
-    using clock = std::chrono::steady_clock;
-    clock::time_point window_start = clock::now(), window_end = window_start;
-    options.on_step = [&](const StepReport& r) {
-      if (r.step == args->warmup) window_start = clock::now();
-      if (r.step == r.total_steps) window_end = clock::now();
-    };
-    const std::filesystem::path scratch =
-        std::filesystem::temp_directory_path() / ("simtune-bench-" + std::to_string(::getpid()));
-    Trainer trainer(args->model, options);
-    try {
-      trainer.train(data.pairs, scratch);
-    } catch (...) {
-      std::filesystem::remove_all(scratch);
-      throw;
-    }
-    std::filesystem::remove_all(scratch);
-    const double seconds = std::chrono::duration<double>(window_end - window_start).count();
-    const double pairs = static_cast<double>(args->steps) * static_cast<double>(options.batch_size);
-    struct rusage usage {};
-    ::getrusage(RUSAGE_SELF, &usage);
-    const double peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is KiB
-    const nlohmann::json result = {{"steps", args->steps},
-                                   {"batch_size", options.batch_size},
-                                   {"seconds", seconds},
-                                   {"pairs_per_s", pairs / seconds},
-                                   {"peak_rss_mib", peak_mib}};
-    if (args->json) {
-      std::printf("%s\n", result.dump().c_str());
-    } else {
-      std::printf(
-          "steps          %d of batch %zu (after %d warm-up)\n"
-          "time           %.3f s\n"
-          "pairs/s        %.1f\n"
-          "peak RSS       %.0f MiB\n",
-          args->steps, options.batch_size, args->warmup, seconds, pairs / seconds, peak_mib);
-    }
+    print(bench_train(*args), args->json);
   });
 }
+
+void add_bench_matmul(CLI::App* bench) {
+  struct Args {
+    int tokens = 640, hidden = 384, intermediate = 1536, threads = 0, repeat = 20;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = bench->add_subcommand(
+      "matmul",
+      "GFLOP/s of a BERT layer's products (forward, input and weight gradients): "
+      "simtune's kernel against OpenBLAS's sgemm, and as shares of the peak");
+  cmd->add_option("--tokens", args->tokens, "Packed tokens (rows)")->capture_default_str();
+  cmd->add_option("--hidden", args->hidden)->capture_default_str();
+  cmd->add_option("--intermediate", args->intermediate)->capture_default_str();
+  cmd->add_option("--repeat", args->repeat)->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    set_num_threads(args->threads);
+    const double peak = measure_peak(active_isa()).gflops;
+    json result = {
+        {"isa", isa_name(active_isa())}, {"tokens", args->tokens}, {"peak_gflop_per_s", peak}};
+    const std::pair<Role, const char*> roles[] = {
+        {Role::forward, "forward"}, {Role::dinp, "dinp"}, {Role::dweight, "dweight"}};
+    for (const auto& [role, name] : roles) {
+      for (bool ours : {true, false}) {
+        const double g =
+            layer_gflops(role, ours, args->tokens, args->hidden, args->intermediate, args->repeat);
+        const std::string key = std::string(name) + (ours ? "_simtune" : "_openblas");
+        result[key + "_gflop_per_s"] = g;
+        result[key + "_peak_share"] = g / peak;
+      }
+    }
+    print(result, args->json);
+  });
+}
+
+void add_bench_peak(CLI::App* bench) {
+  struct Args {
+    int threads = 0;
+    double seconds = 1.0;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = bench->add_subcommand(
+      "peak", "The CPU's peak fp32 multiply-add rate on the threads, for each instruction set");
+  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("--seconds", args->seconds, "Seconds per measurement")->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    set_num_threads(args->threads);
+    json result = {{"cpu", cpu_description()}, {"active_isa", isa_name(active_isa())}};
+    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
+      if (!cpu_supports(isa)) continue;
+      const PeakRate peak = measure_peak(isa, args->seconds);
+      result["threads"] = peak.threads;
+      result[std::string(isa_name(isa)) + "_gflop_per_s"] = peak.gflops;
+    }
+    print(result, args->json);
+  });
+}
+
+}  // namespace
 
 void add_bench(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "Measure throughput");
   bench->require_subcommand(1);
   add_bench_encode(bench);
   add_bench_train(bench);
+  add_bench_matmul(bench);
+  add_bench_peak(bench);
 }
 
 }  // namespace simtune::cli

@@ -3,13 +3,23 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "simtune/core/cpu.h"
 #include "simtune/core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"simtune: sentence-embedding models (sentence-transformers format) in C++",
                "simtune"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "simtune 0.1.0");
+  try {
+    // The kernels' instruction set is settled before anything runs (SIMTUNE_ISA may force one).
+    simtune::active_isa();
+  } catch (const simtune::Error& e) {
+    std::fprintf(stderr, "simtune: error: %s\n", e.what());
+    return 2;
+  }
+  app.set_version_flag("--version", std::string("simtune 0.1.0\nkernels: ") +
+                                        simtune::isa_name(simtune::active_isa()) + " on " +
+                                        simtune::cpu_description());
   simtune::cli::add_init(app);
   simtune::cli::add_tokenize(app);
   simtune::cli::add_encode(app);

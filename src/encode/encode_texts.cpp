@@ -41,8 +41,8 @@ Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
     const std::size_t end = std::min(order.size(), begin + batch_size);
     scratch.batch.clear();
     for (std::size_t k = begin; k < end; k++) scratch.batch.add(ids[order[k]]);
-    const float* hidden = bert_forward(scratch.acts, scratch.batch, model.weights, model.files.bert,
-                                       nullptr, &model.packed);
+    const float* hidden =
+        bert_forward(scratch.acts, scratch.batch, model.weights, model.packed, model.files.bert);
     float* pooled = scratch.pooled.data();
     pooling_forward(pooled, hidden, scratch.batch.spans(), C, model.files.pooling);
     const int B = scratch.batch.sequences();

@@ -15,7 +15,7 @@ struct Encoder::Impl {
   Tokenizer tokenizer;
   BertParams params;
   BertWeights weights;
-  std::vector<PackedLayer> packed;
+  PackedWeights packed;
   // encode() is const for callers but reuses one activation arena; the mutex makes concurrent
   // calls (threads of one program) take turns instead of racing on it.
   mutable std::mutex mutex;
@@ -26,7 +26,7 @@ struct Encoder::Impl {
         tokenizer(std::move(m.tokenizer)),
         params(std::move(m.params)),
         weights(bert_weights(params.layout, files.bert, params.values.data())),
-        packed(pack_layers(weights, files.bert)),
+        packed(PackedWeights::every_layer(weights, files.bert)),
         scratch(files.bert) {}
 };
 

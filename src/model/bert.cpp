@@ -109,19 +109,40 @@ void ActivationGrads::reserve(std::int64_t tokens, std::int64_t probs) {
   }
 }
 
-std::vector<PackedLayer> pack_layers(const BertWeights& w, const BertConfig& config) {
+namespace {
+
+PackedLayer pack_layer(const LayerWeights& lw, const BertConfig& config) {
   const int C = config.hidden_size, I = config.intermediate_size;
-  std::vector<PackedLayer> packed;
-  for (const LayerWeights& lw : w.layers) {
-    packed.push_back({PackedMatrix(lw.qkv_w, 3 * C, C), PackedMatrix(lw.attn_out_w, C, C),
-                      PackedMatrix(lw.fc_w, I, C), PackedMatrix(lw.proj_w, C, I)});
-  }
-  return packed;
+  return {PackedMatrix(lw.qkv_w, 3 * C, C), PackedMatrix(lw.attn_out_w, C, C),
+          PackedMatrix(lw.fc_w, I, C), PackedMatrix(lw.proj_w, C, I)};
+}
+
+}  // namespace
+
+PackedWeights PackedWeights::every_layer(const BertWeights& w, const BertConfig& config) {
+  std::vector<PackedLayer> layers;
+  for (const LayerWeights& lw : w.layers) layers.push_back(pack_layer(lw, config));
+  return PackedWeights(std::move(layers), false);
+}
+
+PackedWeights PackedWeights::one_slot(const BertWeights& w, const BertConfig& config) {
+  std::vector<PackedLayer> layers;
+  layers.push_back(pack_layer(w.layers.at(0), config));
+  return PackedWeights(std::move(layers), true);
+}
+
+const PackedLayer& PackedWeights::layer(std::size_t l, const LayerWeights& lw) const noexcept {
+  if (!repack_) return layers_[l];
+  PackedLayer& slot = layers_[0];
+  slot.qkv.repack(lw.qkv_w);
+  slot.attn_out.repack(lw.attn_out_w);
+  slot.fc.repack(lw.fc_w);
+  slot.proj.repack(lw.proj_w);
+  return slot;
 }
 
 const float* bert_forward(Activations& acts, const PackedBatch& batch, const BertWeights& w,
-                          const BertConfig& config, Rng* rng,
-                          const std::vector<PackedLayer>* packed) {
+                          const PackedWeights& packed, const BertConfig& config, Rng* rng) {
   const int N = batch.tokens();
   const int C = config.hidden_size;
   const int I = config.intermediate_size;
@@ -157,17 +178,16 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
       draw_mask(a.attn_out_mask, NC, drop.hidden, *rng);
       draw_mask(a.out_mask, NC, drop.hidden, *rng);
     }
-    const PackedLayer* pl = packed != nullptr ? &(*packed)[l] : nullptr;
-    linear_forward(a.qkv, hidden, lw.qkv_w, lw.qkv_b, pl ? &pl->qkv : nullptr, N, C, 3 * C);
+    const PackedLayer& pl = packed.layer(l, lw);
+    linear_forward(a.qkv, hidden, pl.qkv, lw.qkv_b, N);
     attention_forward(a.ctx, a.probs, a.qkv, a.probs_mask, spans, acts.probs_offsets.data(), NH, C);
-    linear_forward(a.attention_sum, a.ctx, lw.attn_out_w, nullptr, pl ? &pl->attn_out : nullptr, N,
-                   C, C);
+    linear_forward(a.attention_sum, a.ctx, pl.attn_out, nullptr, N);
     bias_residual_layernorm_forward(a.attention_ln, a.attention_ln_mean, a.attention_ln_rstd,
                                     a.attention_sum, lw.attn_out_b, a.attn_out_mask, hidden,
                                     lw.attention_ln_w, lw.attention_ln_b, N, C, eps);
-    linear_forward(a.fc_pre, a.attention_ln, lw.fc_w, nullptr, pl ? &pl->fc : nullptr, N, C, I);
+    linear_forward(a.fc_pre, a.attention_ln, pl.fc, nullptr, N);
     bias_gelu_forward(acts.fc, a.fc_pre, lw.fc_b, N, I);
-    linear_forward(a.output_sum, acts.fc, lw.proj_w, nullptr, pl ? &pl->proj : nullptr, N, I, C);
+    linear_forward(a.output_sum, acts.fc, pl.proj, nullptr, N);
     bias_residual_layernorm_forward(a.output_ln, a.output_ln_mean, a.output_ln_rstd, a.output_sum,
                                     lw.proj_b, a.out_mask, a.attention_ln, lw.output_ln_w,
                                     lw.output_ln_b, N, C, eps);

@@ -28,7 +28,9 @@ const float* EmbeddingPass::forward(const std::vector<const TokenIds*>& texts,
   const std::size_t n = static_cast<std::size_t>(texts.size()) * dimension();
   batch_.clear();
   for (const TokenIds* ids : texts) batch_.add(*ids);
-  hidden_ = bert_forward(acts_, batch_, weights, config_, rng);
+  // The weights change with every update, so the products read them repacked layer by layer.
+  if (!packed_) packed_ = PackedWeights::one_slot(weights, config_);
+  hidden_ = bert_forward(acts_, batch_, weights, *packed_, config_, rng);
   fill_zero(pooled_, n);
   pooling_forward(pooled_.data(), hidden_, batch_.spans(), config_.hidden_size, pooling_);
   if (!normalize_) return pooled_.data();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "simtune/io/model_files.h"
@@ -36,7 +37,8 @@ class EmbeddingPass {
   Activations acts_;
   ActivationGrads act_grads_;
   PackedBatch batch_;
-  const float* hidden_ = nullptr;  // the last forward's sequence output
+  std::optional<PackedWeights> packed_;  // one slot, repacked as each layer runs
+  const float* hidden_ = nullptr;        // the last forward's sequence output
   // Per-batch buffers, grown to the largest batch seen.
   std::vector<float> pooled_, normed_, dpooled_, dnormed_, dhidden_;
 };

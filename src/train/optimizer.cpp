@@ -25,7 +25,7 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
   }
 }
 
-void AdamW::step(float* params, const Gradients& gradients, float lr) noexcept {
+void AdamW::step(float* params, const Gradients& gradients, float lr, float grad_scale) noexcept {
   const float* grads = gradients.data();
   const SparseRows& rows = gradients.rows();
   t_++;
@@ -40,7 +40,7 @@ void AdamW::step(float* params, const Gradients& gradients, float lr) noexcept {
   auto update = [&](std::int64_t begin, std::int64_t end, float keep) {
 #pragma omp simd
     for (std::int64_t i = begin; i < end; i++) {
-      const float g = grads[i];
+      const float g = grads[i] * grad_scale;
       params[i] *= keep;
       m[i] = m[i] * b1 + g * (1.0f - b1);
       v[i] = v[i] * b2 + (1.0f - b2) * g * g;
@@ -83,8 +83,8 @@ void AdamW::step(float* params, const Gradients& gradients, float lr) noexcept {
   }
 }
 
-double clip_grad_norm(Gradients& gradients, double max_norm) noexcept {
-  float* grads = gradients.data();
+double grad_norm(const Gradients& gradients) noexcept {
+  const float* grads = gradients.data();
   const SparseRows& rows = gradients.rows();
   double sq = 0.0;
   for (const FloatRange& range : gradients.dense_ranges()) {
@@ -96,22 +96,12 @@ double clip_grad_norm(Gradients& gradients, double max_norm) noexcept {
     const float* g = grads + rows.offset + static_cast<std::size_t>(r) * rows.width;
     for (std::size_t i = 0; i < rows.width; i++) sq += static_cast<double>(g[i]) * g[i];
   }
-  const double norm = std::sqrt(sq);
-  // torch adds 1e-6 to the norm and only ever scales down.
+  return std::sqrt(sq);
+}
+
+float clip_scale(double norm, double max_norm) noexcept {
   const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0) {
-    const float c = static_cast<float>(coef);
-    for (const FloatRange& range : gradients.dense_ranges()) {
-      const std::size_t b = range.begin, e = range.end;
-#pragma omp parallel for simd schedule(static)
-      for (std::size_t i = b; i < e; i++) grads[i] *= c;
-    }
-    for (std::int32_t r : rows.batch) {
-      float* g = grads + rows.offset + static_cast<std::size_t>(r) * rows.width;
-      for (std::size_t i = 0; i < rows.width; i++) g[i] *= c;
-    }
-  }
-  return norm;
+  return coef < 1.0 ? static_cast<float>(coef) : 1.0f;
 }
 
 double LinearWarmup::at(std::int64_t step) const noexcept {

@@ -27,7 +27,9 @@ class AdamW {
   // One update of params (layout.total) from grads at learning rate lr. Sparse rows no batch
   // has hit have zero gradient and moments, so the update leaves their moments zero and moves
   // them by weight decay alone: that is all it computes for them.
-  void step(float* params, const Gradients& grads, float lr) noexcept;
+  // The gradients enter multiplied by grad_scale (clip_scale's), so clipping costs no pass of
+  // its own over them.
+  void step(float* params, const Gradients& grads, float lr, float grad_scale = 1.0f) noexcept;
 
   std::int64_t steps() const { return t_; }
   // Moments and step count, for checkpoints.
@@ -48,9 +50,12 @@ class AdamW {
   std::int64_t t_ = 0;
 };
 
-// Scales grads so their global L2 norm is at most max_norm; returns the norm before clipping.
-// Of the sparse matrix only the current batch's rows are read (the others are zero).
-double clip_grad_norm(Gradients& grads, double max_norm) noexcept;
+// The gradients' global L2 norm, in double. Of the sparse matrix only the current batch's rows are
+// read (the others are zero).
+double grad_norm(const Gradients& grads) noexcept;
+// torch.nn.utils.clip_grad_norm_'s factor for gradients of that norm: max_norm / (norm + 1e-6)
+// when that is below 1, else 1 (it only ever scales down).
+float clip_scale(double norm, double max_norm) noexcept;
 
 // transformers' get_linear_schedule_with_warmup.
 struct LinearWarmup {

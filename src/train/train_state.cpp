@@ -44,10 +44,10 @@ StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
   const float loss = setup.loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(),
                                                  setup.model.dimension());
   setup.model.backward(s.grad_weights, s.weights);
-  const double norm = clip_grad_norm(s.grads, setup.max_grad_norm);
+  const double norm = grad_norm(s.grads);
   check_finite(s.step, loss, norm);
   const float lr = static_cast<float>(setup.lr * setup.schedule.at(s.step));
-  s.adam.step(s.params.values.data(), s.grads, lr);
+  s.adam.step(s.params.values.data(), s.grads, lr, clip_scale(norm, setup.max_grad_norm));
   s.step++;
 
   StepReport report;

@@ -183,7 +183,7 @@ EvalRecord Run::record_eval(const std::string& name, const SimilarityMetrics& me
 
 void Run::evaluate_dev(EvalPoint at) {
   const std::int64_t done = m_.state.step;
-  const std::vector<PackedLayer> packed = pack_layers(m_.state.weights, m_.model.files.bert);
+  const PackedWeights packed = PackedWeights::every_layer(m_.state.weights, m_.model.files.bert);
   const EncodeModel model{m_.model.files, m_.model.tokenizer, m_.state.weights, packed};
   const SimilarityMetrics metrics = evaluate_pairs(
       [&](const std::vector<std::string>& texts) {

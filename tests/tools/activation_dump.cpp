@@ -96,10 +96,10 @@ int main(int argc, char** argv) {
       batch.add(loaded.tokenizer.encode(line, loaded.files.max_seq_length));
     }
     const BertWeights w = bert_weights(loaded.params.layout, config, loaded.params.values.data());
-    const std::vector<PackedLayer> packed = pack_layers(w, config);
+    const PackedWeights packed = PackedWeights::every_layer(w, config);
     // Training-mode slots keep every layer's activations; without dropout, none is drawn.
     Activations acts(config, true);
-    bert_forward(acts, batch, w, config, nullptr, &packed);
+    bert_forward(acts, batch, w, packed, config);
 
     const int C = config.hidden_size;
     Dump dump(batch.tokens(), C, config.intermediate_size);

@@ -35,22 +35,44 @@ TEST(Bert, SequenceEmbedsIdenticallyAloneAndInsideAPackedBatch) {
   const int C = config.hidden_size;
   const auto target = sequence(5, 0);
 
-  const std::vector<PackedLayer> packed = pack_layers(w, config);
+  const PackedWeights packed = PackedWeights::every_layer(w, config);
   Activations acts(config, false);
   PackedBatch alone;
   alone.clear();
   alone.add(target);
-  const float* h = bert_forward(acts, alone, w, config, nullptr, &packed);
+  const float* h = bert_forward(acts, alone, w, packed, config);
   const std::vector<float> want(h, h + 5 * C);
 
   PackedBatch batch;
   batch.clear();
   for (int s = 1; s <= 31; s++) batch.add(sequence(6 + s, s));
   batch.add(target);
-  const float* hb = bert_forward(acts, batch, w, config, nullptr, &packed);
+  const float* hb = bert_forward(acts, batch, w, packed, config);
   const float* got = hb + static_cast<std::size_t>(batch.offsets[31]) * C;
   EXPECT_EQ(0, std::memcmp(got, want.data(), want.size() * sizeof(float)))
       << "first values: alone " << want[0] << " batched " << got[0];
+}
+
+// Training's one repacked slot must give the forward every-layer packing gives, and follow the
+// weights when they change.
+TEST(Bert, OneSlotPackingMatchesEveryLayerAndFollowsUpdates) {
+  const BertConfig config = tiny_config();
+  BertParams params = BertParams::init(config, 9);
+  const BertWeights w = bert_weights(params.layout, config, params.values.data());
+  const int C = config.hidden_size;
+  PackedBatch batch;
+  batch.clear();
+  for (int s = 0; s < 4; s++) batch.add(sequence(3 + s, s));
+  const std::size_t n = static_cast<std::size_t>(batch.tokens()) * C;
+  Activations acts(config, false);
+  const PackedWeights slot = PackedWeights::one_slot(w, config);
+  for (int update = 0; update < 2; update++) {
+    const float* h = bert_forward(acts, batch, w, PackedWeights::every_layer(w, config), config);
+    const std::vector<float> want(h, h + n);
+    const float* got = bert_forward(acts, batch, w, slot, config);
+    EXPECT_EQ(0, std::memcmp(got, want.data(), n * sizeof(float))) << "after update " << update;
+    for (float& v : params.values) v *= 1.01f;
+  }
 }
 
 TEST(Bert, InitFollowsHuggingFaceScheme) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "simtune/core/matmul.h"
 #include "simtune/model/kernels.h"
 #include "simtune/model/pooling.h"
 
@@ -53,7 +54,7 @@ TEST(Gradcheck, Linear) {
   auto x = randn(N * C, 1), w = randn(OC * C, 2), b = randn(OC, 3), R = randn(N * OC, 4);
   std::vector<float> out(N * OC);
   auto loss = [&] {
-    linear_forward(out.data(), x.data(), w.data(), b.data(), nullptr, N, C, OC);
+    linear_forward(out.data(), x.data(), PackedMatrix(w.data(), OC, C), b.data(), N);
     return dot(out, R);
   };
   std::vector<float> dx(N * C, 0.0f), dw(OC * C, 0.0f), db(OC, 0.0f);

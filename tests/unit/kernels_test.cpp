@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "simtune/core/packed_matmul.h"
+#include "simtune/core/matmul.h"
 #include "simtune/model/kernels.h"
 #include "simtune/model/pooling.h"
 
@@ -55,7 +55,7 @@ TEST(Kernels, LayerNormMatchesNaive) {
   expect_close(out, want, 1e-5);
 }
 
-TEST(Kernels, LinearMatchesNaiveThroughBlasAndPackedKernels) {
+TEST(Kernels, LinearMatchesNaive) {
   const int N = 7, C = 40, OC = 20;
   auto x = randn(N * C, 11), w = randn(OC * C, 12), b = randn(OC, 13);
   const PackedMatrix packed(w.data(), OC, C);
@@ -69,11 +69,9 @@ TEST(Kernels, LinearMatchesNaiveThroughBlasAndPackedKernels) {
         want[t * OC + o] = acc;
       }
     }
-    for (const PackedMatrix* p : {static_cast<const PackedMatrix*>(nullptr), &packed}) {
-      std::vector<float> out(N * OC);
-      linear_forward(out.data(), x.data(), w.data(), bias, p, N, C, OC);
-      expect_close(out, want, 1e-4);
-    }
+    std::vector<float> out(N * OC);
+    linear_forward(out.data(), x.data(), packed, bias, N);
+    expect_close(out, want, 1e-4);
   }
 }
 

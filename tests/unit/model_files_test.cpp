@@ -1,7 +1,9 @@
 #include "simtune/io/model_files.h"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include "test_errors.h"
 
 #include <filesystem>
 #include <string>
@@ -43,17 +45,7 @@ json read_json(const fs::path& path) {
   return json::parse(read_file(path));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+using testing::error_of;
 
 TEST(ModelFiles, LoadsParaphraseMiniLM) {
   const ModelFiles m = load_model_files(kMiniLM);

@@ -44,7 +44,8 @@ double run_loss(const TinySetup& s, const BertParams& params, Activations& acts,
   const BertWeights w =
       bert_weights(params.layout, s.config, const_cast<float*>(params.values.data()));
   Rng rng(123);  // the same dropout masks for every evaluation
-  const float* h = bert_forward(acts, s.batch, w, s.config, &rng);
+  const float* h =
+      bert_forward(acts, s.batch, w, PackedWeights::every_layer(w, s.config), s.config, &rng);
   pooling_forward(pooled.data(), h, s.batch.spans(), s.config.hidden_size, s.pooling);
   const int D = s.config.hidden_size;
   return cosine_similarity_loss_forward(cos.data(), pooled.data(), pooled.data() + s.B * D,
@@ -70,7 +71,8 @@ void check_model_gradients(Dropout dropout) {
   // Recompute the forward's last hidden state for max-free pooling backward (mean needs none).
   const BertWeights w = bert_weights(params.layout, s.config, params.values.data());
   Rng rng(123);
-  const float* h = bert_forward(acts, s.batch, w, s.config, &rng);
+  const float* h =
+      bert_forward(acts, s.batch, w, PackedWeights::every_layer(w, s.config), s.config, &rng);
   pooling_backward(dhidden.data(), dpooled.data(), h, s.batch.spans(), D, s.pooling);
   const BertWeights gw = bert_weights(params.layout, s.config, grad_values.data());
   ActivationGrads ag(s.config);

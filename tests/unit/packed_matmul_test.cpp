@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "simtune/core/packed_matmul.h"
+#include "simtune/core/matmul.h"
 
 namespace simtune {
 namespace {

@@ -17,7 +17,7 @@ struct EncodeModel {
   const ModelFiles& files;
   const Tokenizer& tokenizer;
   const BertWeights& weights;
-  const std::vector<PackedLayer>& packed;  // pack_layers(weights)
+  const PackedWeights& packed;  // of weights
 };
 
 // Buffers reused from one encode pass to the next.

@@ -4,14 +4,15 @@
 // hidden size. Each *_forward has its *_backward beside it, which accumulates (+=) into its
 // gradients, except where its comment says a gradient is written.
 // Kernels never allocate and never throw. They run their own OpenMP loops, so call them from
-// outside any parallel region.
+// outside any parallel region. Each runs on the CPU's best instruction set (core/cpu.h):
+// kernels_isa.cpp is compiled once per set and these functions forward to the running one.
 #pragma once
 
 #include <cstdint>
 
 namespace simtune {
 
-class PackedMatrix;  // simtune/core/packed_matmul.h
+class PackedMatrix;  // simtune/core/matmul.h
 
 // Sequence b occupies rows [offsets[b], offsets[b+1]) of every packed (N, ...) tensor.
 struct SeqSpans {
@@ -40,11 +41,11 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 // x (n) *= mask (n): dropout with a precomputed mask; being linear, it is its own backward.
 void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept;
 
-// A Linear layer: out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC), or no bias when null.
-// Given `packed` (weight packed once, for inference) the product is the packed kernel, whose
-// rows do not depend on the batch; else BLAS, for training's weights that change every step.
-void linear_forward(float* out, const float* inp, const float* weight, const float* bias,
-                    const PackedMatrix* packed, int N, int C, int OC) noexcept;
+// A Linear layer: out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC), or no bias when null;
+// the weight packed for the product (core/matmul.h: training repacks it after every update).
+// A row's result does not depend on the other rows.
+void linear_forward(float* out, const float* inp, const PackedMatrix& weight, const float* bias,
+                    int N) noexcept;
 // dinp (N,C) += dout (N,OC) . weight;  dweight (OC,C) += dout^T . inp;  dbias (OC) += column sums
 // of dout, when not null.
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,

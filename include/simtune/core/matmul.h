@@ -1,0 +1,43 @@
+// simtune's matrix products, one per role in a Linear layer, all on one hand-written kernel
+// (src/core/gemm_isa.cpp) that runs on the CPU's best instruction set (cpu.h). Every output
+// element is one multiply-add chain over k in a fixed order, so results depend neither on the
+// thread count nor on the other rows of the batch: a sentence embeds bit-identically alone and
+// in any batch, and training is reproducible. (OpenBLAS picks different kernels for different
+// row counts and positions, which changes the last bits, and its speed depends on how well it
+// recognises the CPU; it remains only as a reference in bench and tests, blas.h.)
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace simtune {
+
+// A Linear layer's weight w (OC, C), packed once into column panels for the forward product.
+class PackedMatrix {
+ public:
+  PackedMatrix() = default;
+  PackedMatrix(const float* w, int OC, int C);
+  // Packs new values of a weight with the same shape (training: after every update), without
+  // allocating.
+  void repack(const float* w) noexcept;
+
+  int out_features() const { return OC_; }
+  int in_features() const { return C_; }
+  const float* data() const { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(float* p) const noexcept;
+  };
+  std::unique_ptr<float[], Free> data_;
+  int OC_ = 0, C_ = 0;
+};
+
+// out (N, OC) = inp (N, C) . w^T: a Linear layer's forward, without bias.
+void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N) noexcept;
+// dinp (N, C) += dout (N, OC) . w (OC, C): the input gradient.
+void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC) noexcept;
+// dw (OC, C) += dout^T (OC, N) . inp (N, C): the weight gradient, a chain over the N tokens.
+void matmul_dweight(float* dw, const float* dout, const float* inp, int N, int C, int OC) noexcept;
+
+}  // namespace simtune

@@ -1,0 +1,45 @@
+// The one matrix-product kernel behind every product simtune computes (matmul.h), compiled once
+// per instruction set (gemm_isa.cpp, built three times) and picked at run time (cpu.h).
+#pragma once
+
+#include <cstddef>
+
+namespace simtune {
+
+// Column panel width of packed operands, the same for every instruction set so a packed matrix
+// is valid whatever path runs.
+constexpr int kPanel = 32;
+
+// c (M, N) (+)= a (M, K) . b (K, N).
+// a(m, k) = a[m * a_rs + k * a_ks]: row-major, or transposed (a_rs = 1).
+// b(k, n) = b[(n / kPanel) * b_panel + k * b_ks + n % kPanel]: packed panels (b_panel = K * kPanel,
+//   b_ks = kPanel, zero-padded to a whole panel), or a row-major matrix (b_panel = kPanel,
+//   b_ks = its row length).
+// Every element of c is one multiply-add chain over k in order (a fused multiply-add where the
+// instruction set has one), whatever M, the element's row and the thread count: products are
+// reproducible and a row's result does not depend on the other rows.
+struct GemmArgs {
+  float* c;
+  std::ptrdiff_t ldc;
+  const float* a;
+  std::ptrdiff_t a_rs, a_ks;
+  const float* b;
+  std::ptrdiff_t b_panel, b_ks;
+  int M, N, K;
+  bool accumulate;  // c += instead of c =
+  bool b_padded;    // b's last panel is padded to kPanel floats (packed), so loads may run past N
+};
+
+#define SIMTUNE_DECLARE_GEMM(isa)        \
+  namespace isa {                        \
+  void gemm(const GemmArgs& g) noexcept; \
+  }
+SIMTUNE_DECLARE_GEMM(isa_avx512)
+SIMTUNE_DECLARE_GEMM(isa_avx2)
+SIMTUNE_DECLARE_GEMM(isa_generic)
+#undef SIMTUNE_DECLARE_GEMM
+
+// Runs g on the active instruction set's kernel.
+void gemm(const GemmArgs& g) noexcept;
+
+}  // namespace simtune

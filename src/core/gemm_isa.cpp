@@ -1,0 +1,222 @@
+// The matrix-product kernel, compiled once per instruction set: CMake builds this file three
+// times, with -mavx512* (SIMTUNE_ISA_NS = isa_avx512), -mavx2 -mfma (isa_avx2) and no flags
+// (isa_generic). Everything here stays inside that namespace, so no copy's code can be linked in
+// place of another's.
+#include <algorithm>
+#include <cstring>
+
+#include "core/gemm.h"
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace simtune::SIMTUNE_ISA_NS {
+namespace {
+
+constexpr int kDepth = 256;    // k per block: a kernel-width x 256 slice of b stays in L1
+constexpr int kRowBlock = 96;  // rows per block: 96 x 256 floats of a (96 KiB) stay in L2
+
+// A micro-tile is kRows rows x kWidth columns of c held in registers: two vector registers a row.
+#if defined(__AVX512F__)
+#define SIMTUNE_VECTOR 1
+using Vec = __m512;
+constexpr int kLanes = 16;
+constexpr int kRows = 8;  // 8 rows x 2 registers = 16 accumulators of the 32 registers
+inline Vec vzero() {
+  return _mm512_setzero_ps();
+}
+inline Vec vload(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+inline void vstore(float* p, Vec v) {
+  _mm512_storeu_ps(p, v);
+}
+inline Vec vbroadcast(const float* p) {
+  return _mm512_set1_ps(*p);
+}
+inline Vec vfma(Vec a, Vec b, Vec c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+// The first n (< kLanes) floats, zeros after: never reads past them.
+inline Vec vload_part(const float* p, int n) {
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#define SIMTUNE_VECTOR 1
+using Vec = __m256;
+constexpr int kLanes = 8;
+constexpr int kRows = 6;  // 6 rows x 2 registers = 12 accumulators of the 16 registers
+inline Vec vzero() {
+  return _mm256_setzero_ps();
+}
+inline Vec vload(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+inline void vstore(float* p, Vec v) {
+  _mm256_storeu_ps(p, v);
+}
+inline Vec vbroadcast(const float* p) {
+  return _mm256_broadcast_ss(p);
+}
+inline Vec vfma(Vec a, Vec b, Vec c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
+inline Vec vload_part(const float* p, int n) {
+  alignas(32) static constexpr int kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                0,  0,  0,  0,  0,  0,  0,  0};
+  return _mm256_maskload_ps(p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMask + 8 - n)));
+}
+#else
+constexpr int kLanes = 8;  // plain loops the compiler vectorises for the baseline (SSE2)
+constexpr int kRows = 4;
+#endif
+constexpr int kWidth = 2 * kLanes;
+static_assert(kPanel % kWidth == 0, "a micro-tile must not straddle two panels");
+
+// What one micro-tile reads: rows of a from `a`, b's rows for its columns from `b`.
+struct Tile {
+  float* c;
+  std::ptrdiff_t ldc;
+  const float* a;
+  std::ptrdiff_t a_rs, a_ks;
+  const float* b;
+  std::ptrdiff_t b_ks;
+  int kc;       // k in this block
+  int cols;     // columns of c in the tile, <= kWidth
+  bool load_c;  // start from c's values (a later k-block, or accumulating), else from zero
+  bool b_full;  // whole kWidth-float rows of b may be read
+};
+
+#if defined(SIMTUNE_VECTOR)
+template <int R>
+void micro_tile(const Tile& t) {
+  Vec acc[R][2];
+  for (int r = 0; r < R; r++) {
+    float* c = t.c + r * t.ldc;
+    if (!t.load_c) {
+      acc[r][0] = acc[r][1] = vzero();
+    } else if (t.cols == kWidth) {
+      acc[r][0] = vload(c);
+      acc[r][1] = vload(c + kLanes);
+    } else {
+      alignas(64) float row[kWidth] = {};
+      std::memcpy(row, c, sizeof(float) * t.cols);
+      acc[r][0] = vload(row);
+      acc[r][1] = vload(row + kLanes);
+    }
+  }
+  const int lo = std::min(t.cols, kLanes), hi = t.cols - lo;
+  for (int k = 0; k < t.kc; k++) {
+    const float* b = t.b + k * t.b_ks;
+    Vec b0, b1;
+    if (t.b_full) {
+      b0 = vload(b);
+      b1 = vload(b + kLanes);
+    } else {
+      b0 = lo == kLanes ? vload(b) : vload_part(b, lo);
+      b1 = hi == kLanes ? vload(b + kLanes) : hi > 0 ? vload_part(b + kLanes, hi) : vzero();
+    }
+    const float* a = t.a + k * t.a_ks;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      const Vec av = vbroadcast(a + r * t.a_rs);
+      acc[r][0] = vfma(av, b0, acc[r][0]);
+      acc[r][1] = vfma(av, b1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float* c = t.c + r * t.ldc;
+    if (t.cols == kWidth) {
+      vstore(c, acc[r][0]);
+      vstore(c + kLanes, acc[r][1]);
+    } else {
+      alignas(64) float row[kWidth];
+      vstore(row, acc[r][0]);
+      vstore(row + kLanes, acc[r][1]);
+      std::memcpy(c, row, sizeof(float) * t.cols);
+    }
+  }
+}
+#else
+// The same chains as plain multiply-adds (the baseline has no fused multiply-add instruction;
+// std::fma would be a slow library call).
+template <int R>
+void micro_tile(const Tile& t) {
+  float acc[R][kWidth];
+  for (int r = 0; r < R; r++) {
+    for (int j = 0; j < kWidth; j++) acc[r][j] = t.load_c && j < t.cols ? t.c[r * t.ldc + j] : 0.0f;
+  }
+  for (int k = 0; k < t.kc; k++) {
+    const float* b = t.b + k * t.b_ks;
+    float bk[kWidth];
+    for (int j = 0; j < kWidth; j++) bk[j] = t.b_full || j < t.cols ? b[j] : 0.0f;
+    for (int r = 0; r < R; r++) {
+      const float a = t.a[k * t.a_ks + r * t.a_rs];
+      for (int j = 0; j < kWidth; j++) acc[r][j] += a * bk[j];
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    for (int j = 0; j < t.cols; j++) t.c[r * t.ldc + j] = acc[r][j];
+  }
+}
+#endif
+
+// The last rows, fewer than kRows: a tile of exactly that many rows.
+template <int R>
+void tail_tile(int rows, const Tile& t) {
+  if constexpr (R > 0) {
+    if (rows == R) return micro_tile<R>(t);
+    tail_tile<R - 1>(rows, t);
+  }
+}
+
+// Rows [0, rows) of one column tile for one k-block.
+void column_tile(Tile t, int rows) {
+  int m = 0;
+  for (; m + kRows <= rows; m += kRows) {
+    micro_tile<kRows>(t);
+    t.c += kRows * t.ldc;
+    t.a += kRows * t.a_rs;
+  }
+  tail_tile<kRows - 1>(rows - m, t);
+}
+
+}  // namespace
+
+void gemm(const GemmArgs& g) noexcept {
+  if (g.M <= 0 || g.N <= 0) return;
+  if (g.K <= 0) {
+    if (!g.accumulate) {
+      for (int m = 0; m < g.M; m++) std::fill_n(g.c + m * g.ldc, g.N, 0.0f);
+    }
+    return;
+  }
+  const int col_tiles = (g.N + kWidth - 1) / kWidth;
+  const int row_blocks = (g.M + kRowBlock - 1) / kRowBlock;
+  // Tasks in row-block-major order, so a thread's consecutive tasks share a's rows in L2.
+  // Every element's k-blocks run in order inside one task: the split never changes a chain.
+#pragma omp parallel for schedule(static)
+  for (int task = 0; task < row_blocks * col_tiles; task++) {
+    const int m0 = task / col_tiles * kRowBlock, n0 = task % col_tiles * kWidth;
+    const int rows = std::min(kRowBlock, g.M - m0);
+    Tile t;
+    t.ldc = g.ldc;
+    t.a_rs = g.a_rs;
+    t.a_ks = g.a_ks;
+    t.b_ks = g.b_ks;
+    t.cols = std::min(kWidth, g.N - n0);
+    t.b_full = t.cols == kWidth || g.b_padded;
+    const float* b = g.b + (n0 / kPanel) * g.b_panel + n0 % kPanel;
+    for (int k0 = 0; k0 < g.K; k0 += kDepth) {
+      t.c = g.c + m0 * g.ldc + n0;
+      t.a = g.a + m0 * g.a_rs + k0 * g.a_ks;
+      t.b = b + k0 * g.b_ks;
+      t.kc = std::min(kDepth, g.K - k0);
+      t.load_c = k0 > 0 || g.accumulate;
+      column_tile(t, rows);
+    }
+  }
+}
+
+}  // namespace simtune::SIMTUNE_ISA_NS

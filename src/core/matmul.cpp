@@ -1,0 +1,66 @@
+#include "simtune/core/matmul.h"
+
+#include <cstdlib>
+#include <new>
+
+#include "core/gemm.h"
+#include "simtune/core/cpu.h"
+
+namespace simtune {
+
+void gemm(const GemmArgs& g) noexcept {
+  // active_isa() was settled (and any SIMTUNE_ISA error reported) before the first kernel ran.
+  static const Isa isa = active_isa();
+  switch (isa) {
+    case Isa::avx512:
+      return isa_avx512::gemm(g);
+    case Isa::avx2:
+      return isa_avx2::gemm(g);
+    case Isa::generic:
+      return isa_generic::gemm(g);
+  }
+}
+
+void PackedMatrix::Free::operator()(float* p) const noexcept {
+  std::free(p);
+}
+
+PackedMatrix::PackedMatrix(const float* w, int OC, int C) : OC_(OC), C_(C) {
+  const std::size_t panels = static_cast<std::size_t>((OC + kPanel - 1) / kPanel);
+  const std::size_t bytes = panels * static_cast<std::size_t>(C) * kPanel * sizeof(float);
+  data_.reset(static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+  if (!data_) throw std::bad_alloc();
+  repack(w);
+}
+
+void PackedMatrix::repack(const float* w) noexcept {
+  const int panels = (OC_ + kPanel - 1) / kPanel;
+  const int C = C_, OC = OC_;
+  float* d = data_.get();
+#pragma omp parallel for schedule(static)
+  for (int j = 0; j < panels; j++) {
+    float* panel = d + static_cast<std::size_t>(j) * C * kPanel;
+    for (int k = 0; k < C; k++) {
+      for (int t = 0; t < kPanel; t++) {
+        const int oc = j * kPanel + t;
+        panel[k * kPanel + t] = oc < OC ? w[static_cast<std::size_t>(oc) * C + k] : 0.0f;
+      }
+    }
+  }
+}
+
+void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N) noexcept {
+  const int OC = w.out_features(), C = w.in_features();
+  gemm({out, OC, inp, C, 1, w.data(), static_cast<std::ptrdiff_t>(C) * kPanel, kPanel, N, OC, C,
+        false, true});
+}
+
+void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC) noexcept {
+  gemm({dinp, C, dout, OC, 1, w, kPanel, C, N, C, OC, true, false});
+}
+
+void matmul_dweight(float* dw, const float* dout, const float* inp, int N, int C, int OC) noexcept {
+  gemm({dw, C, dout, 1, OC, inp, kPanel, C, OC, C, N, true, false});
+}
+
+}  // namespace simtune
