@@ -15,7 +15,7 @@ namespace {
 
 using testing::randn;
 
-TEST(PackedMatmul, MatchesNaiveProductIncludingTails) {
+TEST(Matmul, MatchesNaiveProductIncludingTails) {
   for (auto [N, C, OC] : {std::tuple{13, 300, 40}, std::tuple{1, 7, 3}, std::tuple{6, 513, 16}}) {
     const auto x = randn(static_cast<std::size_t>(N) * C, 1),
                w = randn(static_cast<std::size_t>(OC) * C, 2);
@@ -34,8 +34,40 @@ TEST(PackedMatmul, MatchesNaiveProductIncludingTails) {
   }
 }
 
+// The gradient products read their operands in place (row-major, no packing): tails in every
+// dimension, k past one 256-deep block, and accumulation into what the output held.
+TEST(Matmul, GradientProductsMatchNaiveAndAccumulate) {
+  for (auto [N, C, OC] : {std::tuple{13, 300, 40}, std::tuple{1, 7, 3}, std::tuple{300, 33, 17}}) {
+    const auto x = randn(static_cast<std::size_t>(N) * C, 5),
+               w = randn(static_cast<std::size_t>(OC) * C, 6),
+               dy = randn(static_cast<std::size_t>(N) * OC, 7);
+    auto dx = randn(static_cast<std::size_t>(N) * C, 8);
+    auto dw = randn(static_cast<std::size_t>(OC) * C, 9);
+    const std::vector<float> dx0 = dx, dw0 = dw;
+    matmul_dinp(dx.data(), dy.data(), w.data(), N, C, OC);
+    matmul_dweight(dw.data(), dy.data(), x.data(), N, C, OC);
+    double max_dx = 0, max_dw = 0;
+    for (int n = 0; n < N; n++) {
+      for (int c = 0; c < C; c++) {
+        double want = dx0[n * C + c];
+        for (int o = 0; o < OC; o++) want += double(dy[n * OC + o]) * w[o * C + c];
+        max_dx = std::max(max_dx, std::abs(want - dx[n * C + c]));
+      }
+    }
+    for (int o = 0; o < OC; o++) {
+      for (int c = 0; c < C; c++) {
+        double want = dw0[o * C + c];
+        for (int n = 0; n < N; n++) want += double(dy[n * OC + o]) * x[n * C + c];
+        max_dw = std::max(max_dw, std::abs(want - dw[o * C + c]));
+      }
+    }
+    EXPECT_LE(max_dx, 1e-4) << "dinp " << N << "x" << C << "x" << OC;
+    EXPECT_LE(max_dw, 1e-4) << "dweight " << N << "x" << C << "x" << OC;
+  }
+}
+
 // The property the kernel exists for: a row's result is bit-identical whatever the batch.
-TEST(PackedMatmul, RowResultIndependentOfBatchPositionAndThreads) {
+TEST(Matmul, RowResultIndependentOfBatchPositionAndThreads) {
   const int C = 384, OC = 1536, N = 77;
   const auto x = randn(static_cast<std::size_t>(N) * C, 3),
              w = randn(static_cast<std::size_t>(OC) * C, 4);
