@@ -11,7 +11,7 @@ namespace simtune {
 constexpr int kPanel = 32;
 
 // c (M, N) (+)= a (M, K) . b (K, N).
-// a(m, k) = a[m * a_rs + k * a_ks]: row-major, or transposed (a_rs = 1).
+// a(m, k) = a[m * a_rs + k * a_ks]: row-major (a_ks = 1) or transposed (a_rs = 1), nothing else.
 // b(k, n) = b[(n / kPanel) * b_panel + k * b_ks + n % kPanel]: packed panels (b_panel = K * kPanel,
 //   b_ks = kPanel, zero-padded to a whole panel), or a row-major matrix (b_panel = kPanel,
 //   b_ks = its row length).

@@ -7,7 +7,7 @@
 
 #include "core/gemm.h"
 
-#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -67,8 +67,35 @@ inline Vec vload_part(const float* p, int n) {
                                                 0,  0,  0,  0,  0,  0,  0,  0};
   return _mm256_maskload_ps(p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMask + 8 - n)));
 }
+#elif defined(__SSE2__)
+// Baseline x86-64: SSE2's 16 registers of 4 floats, and no fused multiply-add (a multiply, then
+// an add: the chains round twice per step, which is why paths agree to 1e-5, not bit for bit).
+#define SIMTUNE_VECTOR 1
+using Vec = __m128;
+constexpr int kLanes = 4;
+constexpr int kRows = 6;  // 6 rows x 2 registers = 12 accumulators of the 16 registers
+inline Vec vzero() {
+  return _mm_setzero_ps();
+}
+inline Vec vload(const float* p) {
+  return _mm_loadu_ps(p);
+}
+inline void vstore(float* p, Vec v) {
+  _mm_storeu_ps(p, v);
+}
+inline Vec vbroadcast(const float* p) {
+  return _mm_set1_ps(*p);
+}
+inline Vec vfma(Vec a, Vec b, Vec c) {
+  return _mm_add_ps(_mm_mul_ps(a, b), c);
+}
+inline Vec vload_part(const float* p, int n) {
+  alignas(16) float part[kLanes] = {};
+  std::memcpy(part, p, sizeof(float) * n);
+  return _mm_load_ps(part);
+}
 #else
-constexpr int kLanes = 8;  // plain loops the compiler vectorises for the baseline (SSE2)
+constexpr int kLanes = 8;  // plain loops for other architectures
 constexpr int kRows = 4;
 #endif
 constexpr int kWidth = 2 * kLanes;
@@ -85,12 +112,15 @@ struct Tile {
   int kc;       // k in this block
   int cols;     // columns of c in the tile, <= kWidth
   bool load_c;  // start from c's values (a later k-block, or accumulating), else from zero
-  bool b_full;  // whole kWidth-float rows of b may be read
 };
 
+// kRowMajorA: a's k stride is 1 (forward, input gradient), else its row stride is 1 (weight
+// gradient, a = dout transposed): a compile-time stride keeps the broadcasts' addresses cheap.
+// kFullB: whole kWidth-float rows of b may be read (no edge masking in the k loop).
 #if defined(SIMTUNE_VECTOR)
-template <int R>
+template <int R, bool kRowMajorA, bool kFullB>
 void micro_tile(const Tile& t) {
+  const std::ptrdiff_t a_rs = kRowMajorA ? t.a_rs : 1, a_ks = kRowMajorA ? 1 : t.a_ks;
   Vec acc[R][2];
   for (int r = 0; r < R; r++) {
     float* c = t.c + r * t.ldc;
@@ -110,17 +140,17 @@ void micro_tile(const Tile& t) {
   for (int k = 0; k < t.kc; k++) {
     const float* b = t.b + k * t.b_ks;
     Vec b0, b1;
-    if (t.b_full) {
+    if constexpr (kFullB) {
       b0 = vload(b);
       b1 = vload(b + kLanes);
     } else {
       b0 = lo == kLanes ? vload(b) : vload_part(b, lo);
       b1 = hi == kLanes ? vload(b + kLanes) : hi > 0 ? vload_part(b + kLanes, hi) : vzero();
     }
-    const float* a = t.a + k * t.a_ks;
-#pragma GCC unroll 8
+    const float* a = t.a + k * a_ks;
+#pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
-      const Vec av = vbroadcast(a + r * t.a_rs);
+      const Vec av = vbroadcast(a + r * a_rs);
       acc[r][0] = vfma(av, b0, acc[r][0]);
       acc[r][1] = vfma(av, b1, acc[r][1]);
     }
@@ -139,9 +169,9 @@ void micro_tile(const Tile& t) {
   }
 }
 #else
-// The same chains as plain multiply-adds (the baseline has no fused multiply-add instruction;
-// std::fma would be a slow library call).
-template <int R>
+// The same chains as plain multiply-adds, for CPUs without the vector paths above (std::fma
+// would be a slow library call where the instruction is missing).
+template <int R, bool, bool>
 void micro_tile(const Tile& t) {
   float acc[R][kWidth];
   for (int r = 0; r < R; r++) {
@@ -150,7 +180,7 @@ void micro_tile(const Tile& t) {
   for (int k = 0; k < t.kc; k++) {
     const float* b = t.b + k * t.b_ks;
     float bk[kWidth];
-    for (int j = 0; j < kWidth; j++) bk[j] = t.b_full || j < t.cols ? b[j] : 0.0f;
+    for (int j = 0; j < kWidth; j++) bk[j] = j < t.cols ? b[j] : 0.0f;
     for (int r = 0; r < R; r++) {
       const float a = t.a[k * t.a_ks + r * t.a_rs];
       for (int j = 0; j < kWidth; j++) acc[r][j] += a * bk[j];
@@ -163,23 +193,30 @@ void micro_tile(const Tile& t) {
 #endif
 
 // The last rows, fewer than kRows: a tile of exactly that many rows.
-template <int R>
+template <int R, bool kRowMajorA, bool kFullB>
 void tail_tile(int rows, const Tile& t) {
   if constexpr (R > 0) {
-    if (rows == R) return micro_tile<R>(t);
-    tail_tile<R - 1>(rows, t);
+    if (rows == R) return micro_tile<R, kRowMajorA, kFullB>(t);
+    tail_tile<R - 1, kRowMajorA, kFullB>(rows, t);
   }
 }
 
 // Rows [0, rows) of one column tile for one k-block.
+template <bool kRowMajorA, bool kFullB>
 void column_tile(Tile t, int rows) {
   int m = 0;
   for (; m + kRows <= rows; m += kRows) {
-    micro_tile<kRows>(t);
+    micro_tile<kRows, kRowMajorA, kFullB>(t);
     t.c += kRows * t.ldc;
     t.a += kRows * t.a_rs;
   }
-  tail_tile<kRows - 1>(rows - m, t);
+  tail_tile<kRows - 1, kRowMajorA, kFullB>(rows - m, t);
+}
+
+using ColumnTile = void (*)(Tile, int);
+ColumnTile column_tile_for(bool row_major_a, bool full_b) {
+  if (row_major_a) return full_b ? column_tile<true, true> : column_tile<true, false>;
+  return full_b ? column_tile<false, true> : column_tile<false, false>;
 }
 
 }  // namespace
@@ -206,7 +243,7 @@ void gemm(const GemmArgs& g) noexcept {
     t.a_ks = g.a_ks;
     t.b_ks = g.b_ks;
     t.cols = std::min(kWidth, g.N - n0);
-    t.b_full = t.cols == kWidth || g.b_padded;
+    const ColumnTile tile = column_tile_for(g.a_ks == 1, t.cols == kWidth || g.b_padded);
     const float* b = g.b + (n0 / kPanel) * g.b_panel + n0 % kPanel;
     for (int k0 = 0; k0 < g.K; k0 += kDepth) {
       t.c = g.c + m0 * g.ldc + n0;
@@ -214,7 +251,7 @@ void gemm(const GemmArgs& g) noexcept {
       t.b = b + k0 * g.b_ks;
       t.kc = std::min(kDepth, g.K - k0);
       t.load_c = k0 > 0 || g.accumulate;
-      column_tile(t, rows);
+      tile(t, rows);
     }
   }
 }
