@@ -231,11 +231,13 @@ void gemm(const GemmArgs& g) noexcept {
   }
   const int col_tiles = (g.N + kWidth - 1) / kWidth;
   const int row_blocks = (g.M + kRowBlock - 1) / kRowBlock;
-  // Tasks in row-block-major order, so a thread's consecutive tasks share a's rows in L2.
+  // Tasks in column-tile-major order: a static split then gives each thread whole column tiles
+  // of every row block, so a short last row block does not leave one thread idle (row-major
+  // order handed it to one thread), and a thread's consecutive tasks reuse b's slice in cache.
   // Every element's k-blocks run in order inside one task: the split never changes a chain.
 #pragma omp parallel for schedule(static)
   for (int task = 0; task < row_blocks * col_tiles; task++) {
-    const int m0 = task / col_tiles * kRowBlock, n0 = task % col_tiles * kWidth;
+    const int m0 = task % row_blocks * kRowBlock, n0 = task / row_blocks * kWidth;
     const int rows = std::min(kRowBlock, g.M - m0);
     Tile t;
     t.ldc = g.ldc;
