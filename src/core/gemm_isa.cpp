@@ -121,7 +121,10 @@ struct Tile {
 template <int R, bool kRowMajorA, bool kFullB>
 void micro_tile(const Tile& t) {
   const std::ptrdiff_t a_rs = kRowMajorA ? t.a_rs : 1, a_ks = kRowMajorA ? 1 : t.a_ks;
+  // Every loop over r is unrolled, so acc[r] is always a register, never an indexed array in
+  // memory.
   Vec acc[R][2];
+#pragma GCC unroll 12
   for (int r = 0; r < R; r++) {
     float* c = t.c + r * t.ldc;
     if (!t.load_c) {
@@ -137,8 +140,14 @@ void micro_tile(const Tile& t) {
     }
   }
   const int lo = std::min(t.cols, kLanes), hi = t.cols - lo;
-  for (int k = 0; k < t.kc; k++) {
-    const float* b = t.b + k * t.b_ks;
+  // Locals, not reads through t: the accumulators' stores could otherwise alias t, and the
+  // compiler would keep them in memory instead of registers.
+  const float* const ta = t.a;
+  const float* const tb = t.b;
+  const std::ptrdiff_t b_ks = t.b_ks;
+  const int kc = t.kc;
+  for (int k = 0; k < kc; k++) {
+    const float* b = tb + k * b_ks;
     Vec b0, b1;
     if constexpr (kFullB) {
       b0 = vload(b);
@@ -147,7 +156,7 @@ void micro_tile(const Tile& t) {
       b0 = lo == kLanes ? vload(b) : vload_part(b, lo);
       b1 = hi == kLanes ? vload(b + kLanes) : hi > 0 ? vload_part(b + kLanes, hi) : vzero();
     }
-    const float* a = t.a + k * a_ks;
+    const float* a = ta + k * a_ks;
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
       const Vec av = vbroadcast(a + r * a_rs);
@@ -155,6 +164,7 @@ void micro_tile(const Tile& t) {
       acc[r][1] = vfma(av, b1, acc[r][1]);
     }
   }
+#pragma GCC unroll 12
   for (int r = 0; r < R; r++) {
     float* c = t.c + r * t.ldc;
     if (t.cols == kWidth) {
