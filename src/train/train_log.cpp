@@ -1,5 +1,7 @@
 #include "train/train_log.h"
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "simtune/core/error.h"
@@ -7,6 +9,12 @@
 namespace simtune {
 
 using nlohmann::json;
+
+std::string format_float(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 
 TrainLog::TrainLog(const std::filesystem::path& path, bool append) {
   if (path.empty()) return;

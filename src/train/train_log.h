@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <vector>
 
 #include "simtune/train/trainer.h"
@@ -26,5 +27,8 @@ class TrainLog {
   std::ofstream file_;
   std::vector<StepReport> steps_;
 };
+
+// A figure as the log, the model card and messages print it: printf's %g.
+std::string format_float(double v);
 
 }  // namespace simtune

@@ -5,17 +5,12 @@
 #include <string>
 
 #include "simtune/core/error.h"
+#include "train/train_log.h"
 
 namespace simtune {
 namespace {
 
 constexpr const char* kSparseTensor = "embeddings.word_embeddings.weight";
-
-std::string format_float(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
 
 void check_finite(std::int64_t step, float loss, double norm) {
   if (std::isfinite(loss) && std::isfinite(norm)) return;

@@ -32,16 +32,15 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::string format_float(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
 LoadOptions load_options(const TrainOptions& o) {
   LoadOptions load;
   if (!o.resume.empty()) load.weights = o.resume / "model.safetensors";
   return load;
+}
+
+// The settings a checkpoint must share with the run that resumes it.
+RunIdentity run_identity(const TrainOptions& o) {
+  return {o.batch_size, o.seed, o.shuffle};
 }
 
 AdamWConfig adam_config(const TrainOptions& o) {
@@ -200,8 +199,8 @@ void Run::evaluate_dev(EvalPoint at) {
 void Run::checkpoint_if_due() {
   const std::int64_t done = m_.state.step;
   if (o.checkpoint_steps <= 0 || done % o.checkpoint_steps != 0 || done >= total) return;
-  save_checkpoint(output_, m_.model.files, m_.state, {o.batch_size, o.seed, o.shuffle},
-                  policy.best(), o.checkpoint_limit);
+  save_checkpoint(output_, m_.model.files, m_.state, run_identity(o), policy.best(),
+                  o.checkpoint_limit);
 }
 
 void Run::finish(const EvalSet* test) {
@@ -236,9 +235,8 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   TrainBatches batches(pairs, m.model.tokenizer, m.model.files.max_seq_length, o.batch_size, o.seed,
                        o.shuffle);
   TrainState& state = m.state;
-  const double best = o.resume.empty()
-                          ? -std::numeric_limits<double>::infinity()
-                          : load_checkpoint(o.resume, state, {o.batch_size, o.seed, o.shuffle});
+  const double best = o.resume.empty() ? -std::numeric_limits<double>::infinity()
+                                       : load_checkpoint(o.resume, state, run_identity(o));
   const std::unique_ptr<Loss> loss = make_loss("CosineSimilarityLoss");
   Run run(m, *loss, pairs.size(), batches.steps_per_epoch(), output, dev);
   run.policy.restore_best(best);
