@@ -12,7 +12,7 @@ enum class Isa { generic, avx2, avx512 };
 // avx512: AVX-512 F/BW/DQ/VL (x86-64-v4); avx2: AVX2 + FMA (x86-64-v3); generic: any x86-64.
 bool cpu_supports(Isa isa);
 // The path kernels run: decided on the first call. Throws Error when SIMTUNE_ISA names an
-// unknown path or one this CPU lacks; call it where errors are reported (main, the facades)
+// unknown path or one this CPU lacks; main and load_model call it, where errors are reported,
 // before any kernel runs.
 Isa active_isa();
 const char* isa_name(Isa isa);
