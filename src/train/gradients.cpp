@@ -13,7 +13,7 @@ void SparseRows::mark_rows_with_moments(const float* m, const float* v) {
   for (std::size_t r = 0; r < seen.size(); r++) {
     const std::size_t begin = offset + r * width;
     for (std::size_t i = begin; i < begin + width && !seen[r]; i++) {
-      if (m[i] != 0.0f || v[i] != 0.0f) seen[r] = 1;
+      if (m[i] != 0.0f || v[i] != 0.0f) seen[r] = kHit;
     }
   }
 }
@@ -23,15 +23,31 @@ Gradients::Gradients(const ParamLayout& layout, const std::string& sparse)
 
 void Gradients::zero_for_batch(const std::vector<const TokenIds*>& texts) {
   float* g = values_.data();
-  for (const FloatRange& r : dense_ranges()) std::fill(g + r.begin, g + r.end, 0.0f);
+  for (const FloatRange& r : dense_ranges()) {
+    const auto begin = static_cast<std::int64_t>(r.begin), end = static_cast<std::int64_t>(r.end);
+    constexpr std::int64_t kChunk = 1 << 16;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t c = begin; c < end; c += kChunk)
+      std::fill(g + c, g + std::min(end, c + kChunk), 0.0f);
+  }
+  auto row = [&](std::int32_t r) {
+    return g + rows_.offset + static_cast<std::size_t>(r) * rows_.width;
+  };
   for (std::int32_t r : rows_.batch) {
-    std::fill_n(g + rows_.offset + static_cast<std::size_t>(r) * rows_.width, rows_.width, 0.0f);
+    std::fill_n(row(r), rows_.width, 0.0f);
+    rows_.seen[static_cast<std::size_t>(r)] = SparseRows::kHit;
   }
   rows_.batch.clear();
   for (const TokenIds* ids : texts) rows_.batch.insert(rows_.batch.end(), ids->begin(), ids->end());
   std::sort(rows_.batch.begin(), rows_.batch.end());
   rows_.batch.erase(std::unique(rows_.batch.begin(), rows_.batch.end()), rows_.batch.end());
-  for (std::int32_t r : rows_.batch) rows_.seen[static_cast<std::size_t>(r)] = 1;
+  for (std::int32_t r : rows_.batch) {
+    std::uint8_t& state = rows_.seen[static_cast<std::size_t>(r)];
+    if (state != SparseRows::kNever) continue;
+    state = SparseRows::kFirstHit;
+    // Written before the backward pass adds to it, so its page is never mapped read-only.
+    std::fill_n(row(r), rows_.width, 0.0f);
+  }
 }
 
 }  // namespace simtune

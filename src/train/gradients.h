@@ -22,7 +22,10 @@ struct SparseRows {
   std::size_t offset = 0;           // first float of the matrix
   std::size_t width = 0;            // floats per row
   std::vector<std::int32_t> batch;  // rows the current batch hit, ascending
-  std::vector<std::uint8_t> seen;   // 1 for rows any batch so far has hit
+  // Per row: kNever, kHit (by an earlier batch), or kFirstHit (first by the current one: its
+  // AdamW moments are still zero, and AdamW writes them without reading).
+  enum : std::uint8_t { kNever = 0, kHit = 1, kFirstHit = 2 };
+  std::vector<std::uint8_t> seen;
 
   explicit SparseRows(const ParamTensor& matrix);
   std::size_t end() const { return offset + seen.size() * width; }

@@ -3,8 +3,31 @@
 #include <algorithm>
 #include <cmath>
 
+#include "simtune/core/cpu.h"
+#include "train/adamw_kernels.h"
+
 namespace simtune {
 namespace {
+
+struct AdamWKernels {
+  decltype(&isa_generic::adamw_update) update;
+  decltype(&isa_generic::adamw_first_update) first_update;
+};
+
+const AdamWKernels& adamw_kernels() {
+  static const AdamWKernels kernels = [] {
+    switch (active_isa()) {
+      case Isa::avx512:
+        return AdamWKernels{isa_avx512::adamw_update, isa_avx512::adamw_first_update};
+      case Isa::avx2:
+        return AdamWKernels{isa_avx2::adamw_update, isa_avx2::adamw_first_update};
+      case Isa::generic:
+        break;
+    }
+    return AdamWKernels{isa_generic::adamw_update, isa_generic::adamw_first_update};
+  }();
+  return kernels;
+}
 
 bool decays(const std::string& name) {
   return name.find("bias") == std::string::npos &&
@@ -26,56 +49,48 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
 }
 
 void AdamW::step(float* params, const Gradients& gradients, float lr, float grad_scale) noexcept {
-  const float* grads = gradients.data();
   const SparseRows& rows = gradients.rows();
+  const AdamWKernels& kernels = adamw_kernels();
   t_++;
-  const float b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
-  // The same operations, in the same order, as torch 1.13's single-tensor AdamW.
+  const float b1 = config_.beta1, b2 = config_.beta2;
   const float bc1 = 1.0f - static_cast<float>(std::pow(static_cast<double>(b1), t_));
   const float bc2 = 1.0f - static_cast<float>(std::pow(static_cast<double>(b2), t_));
-  const float step_size = lr / bc1;
-  const float bc2_sqrt = std::sqrt(bc2);
-  float* m = m_.data();
-  float* v = v_.data();
-  auto update = [&](std::int64_t begin, std::int64_t end, float keep) {
-#pragma omp simd
-    for (std::int64_t i = begin; i < end; i++) {
-      const float g = grads[i] * grad_scale;
-      params[i] *= keep;
-      m[i] = m[i] * b1 + g * (1.0f - b1);
-      v[i] = v[i] * b2 + (1.0f - b2) * g * g;
-      const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
-      params[i] += -step_size * (m[i] / denom);
-    }
-  };
-  const auto emb_begin = static_cast<std::int64_t>(rows.offset);
-  const auto emb_end = static_cast<std::int64_t>(rows.end());
-  const auto width = static_cast<std::int64_t>(rows.width);
+  const AdamWUpdate u{params, gradients.data(), m_.data(), v_.data(),      b1,
+                      b2,     config_.eps,      lr / bc1,  std::sqrt(bc2), grad_scale};
+  // At the first step every moment is still zero.
+  const auto update = t_ == 1 ? kernels.first_update : kernels.update;
+  const std::size_t emb_begin = rows.offset, emb_end = rows.end(), width = rows.width;
   for (const Span& s : spans_) {
     const float keep = s.decay ? 1.0f - lr * config_.weight_decay : 1.0f;
     const auto begin = static_cast<std::int64_t>(s.begin), end = static_cast<std::int64_t>(s.end);
     constexpr std::int64_t kChunk = 4096;
 #pragma omp parallel for schedule(static)
     for (std::int64_t c = begin; c < end; c += kChunk) {
-      const std::int64_t c_end = std::min(end, c + kChunk);
-      if (c_end <= emb_begin || c >= emb_end) {
-        update(c, c_end, keep);
+      const auto c_begin = static_cast<std::size_t>(c);
+      const std::size_t c_end = std::min(static_cast<std::size_t>(end), c_begin + kChunk);
+      if (c_end <= emb_begin || c_begin >= emb_end) {
+        update(u, c_begin, c_end, keep);
         continue;
       }
       // Embedding rows: full update for rows hit before, decay for the rest.
-      for (std::int64_t i = c; i < c_end;) {
+      for (std::size_t i = c_begin; i < c_end;) {
         if (i < emb_begin || i >= emb_end) {
-          const std::int64_t stop = i < emb_begin ? std::min(c_end, emb_begin) : c_end;
-          update(i, stop, keep);
+          const std::size_t stop = i < emb_begin ? std::min(c_end, emb_begin) : c_end;
+          update(u, i, stop, keep);
           i = stop;
           continue;
         }
-        const std::int64_t r = (i - emb_begin) / width;
-        const std::int64_t stop = std::min(c_end, emb_begin + (r + 1) * width);
-        if (rows.seen[static_cast<std::size_t>(r)]) {
-          update(i, stop, keep);
-        } else {
-          for (std::int64_t k = i; k < stop; k++) params[k] *= keep;
+        const std::size_t r = (i - emb_begin) / width;
+        const std::size_t stop = std::min(c_end, emb_begin + (r + 1) * width);
+        switch (rows.seen[r]) {
+          case SparseRows::kFirstHit:
+            kernels.first_update(u, i, stop, keep);
+            break;
+          case SparseRows::kHit:
+            kernels.update(u, i, stop, keep);
+            break;
+          default:
+            for (std::size_t k = i; k < stop; k++) params[k] *= keep;
         }
         i = stop;
       }

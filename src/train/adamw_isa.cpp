@@ -1,0 +1,49 @@
+// AdamW's update, compiled once per instruction set (see adamw_kernels.h).
+#include <cmath>
+
+#include "train/adamw_kernels.h"
+
+namespace simtune::SIMTUNE_ISA_NS {
+
+// The same operations, in the same order, as torch 1.13's single-tensor AdamW.
+void adamw_update(const AdamWUpdate& u, std::size_t begin, std::size_t end, float keep) noexcept {
+  float* __restrict p = u.params;
+  const float* __restrict g = u.grads;
+  float* __restrict m = u.m;
+  float* __restrict v = u.v;
+  const float b1 = u.b1, b2 = u.b2, eps = u.eps, step_size = u.step_size;
+  const float bc2_sqrt = u.bc2_sqrt, scale = u.grad_scale;
+#pragma omp simd
+  for (std::size_t i = begin; i < end; i++) {
+    const float gi = g[i] * scale;
+    const float mi = m[i] * b1 + gi * (1.0f - b1);
+    const float vi = v[i] * b2 + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+    p[i] = p[i] * keep + -step_size * (mi / denom);
+  }
+}
+
+// m * b1 and v * b2 are exactly 0 when the moments are: dropping them changes no bit.
+void adamw_first_update(const AdamWUpdate& u, std::size_t begin, std::size_t end,
+                        float keep) noexcept {
+  float* __restrict p = u.params;
+  const float* __restrict g = u.grads;
+  float* __restrict m = u.m;
+  float* __restrict v = u.v;
+  const float b1 = u.b1, b2 = u.b2, eps = u.eps, step_size = u.step_size;
+  const float bc2_sqrt = u.bc2_sqrt, scale = u.grad_scale;
+#pragma omp simd
+  for (std::size_t i = begin; i < end; i++) {
+    const float gi = g[i] * scale;
+    const float mi = 0.0f + gi * (1.0f - b1);
+    const float vi = 0.0f + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+    p[i] = p[i] * keep + -step_size * (mi / denom);
+  }
+}
+
+}  // namespace simtune::SIMTUNE_ISA_NS
