@@ -139,6 +139,33 @@ struct HeadBlock {
   std::int64_t probs;
 };
 
+// out[0..n) += sum over j < T of w_j (times m_j, when m is given) rows_j[0..n), in order of j,
+// where rows_j = rows + j * stride. The sum for 16 floats of out at a time stays in registers
+// across j; accumulating in out itself made every step wait for the last one's store.
+inline void add_weighted_rows(float* out, const float* w, const float* m, const float* rows,
+                              std::int64_t stride, int T, int n) {
+  constexpr int kChunk = 16;
+  int d0 = 0;
+  for (; d0 + kChunk <= n; d0 += kChunk) {
+    float acc[kChunk];
+#pragma omp simd
+    for (int l = 0; l < kChunk; l++) acc[l] = out[d0 + l];
+    for (int j = 0; j < T; j++) {
+      const float wj = m != nullptr ? w[j] * m[j] : w[j];
+      const float* r = rows + j * stride + d0;
+#pragma omp simd
+      for (int l = 0; l < kChunk; l++) acc[l] += wj * r[l];
+    }
+#pragma omp simd
+    for (int l = 0; l < kChunk; l++) out[d0 + l] = acc[l];
+  }
+  for (; d0 < n; d0++) {
+    float acc = out[d0];
+    for (int j = 0; j < T; j++) acc += (m != nullptr ? w[j] * m[j] : w[j]) * rows[j * stride + d0];
+    out[d0] = acc;
+  }
+}
+
 inline HeadBlock head_block(SeqSpans spans, const std::int64_t* probs_offsets, int NH, int task) {
   const int b = task / NH, h = task % NH;
   const int start = spans.offsets[b];
@@ -289,12 +316,8 @@ void attention_forward(float* ctx, float* probs, const float* qkv, const float* 
           dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * T : nullptr;
       float* o = ctx + static_cast<std::int64_t>(start + i) * C + h * HS;
       for (int d = 0; d < HS; d++) o[d] = 0.0f;
-      for (int j = 0; j < T; j++) {
-        const float* v = qkv + static_cast<std::int64_t>(start + j) * C3 + 2 * C + h * HS;
-        const float pj = m != nullptr ? p[j] * m[j] : p[j];
-#pragma omp simd
-        for (int d = 0; d < HS; d++) o[d] += pj * v[d];
-      }
+      const float* v = qkv + static_cast<std::int64_t>(start) * C3 + 2 * C + h * HS;
+      add_weighted_rows(o, p, m, v, C3, T, HS);
     }
   }
 }
@@ -339,18 +362,16 @@ void attention_backward(float* dqkv, float* dprobs, const float* dctx, const flo
       // Softmax: ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik); scores are scale * q_i . k_j.
       float pdp = 0.0f;
       for (int j = 0; j < T; j++) pdp += p[j] * dp[j];
-      float* dqi = dq(i);
+      // dp becomes ds (dprobs is scratch).
+      for (int j = 0; j < T; j++) dp[j] = p[j] * (dp[j] - pdp) * scale;
       const float* qi = q(i);
       for (int j = 0; j < T; j++) {
-        const float ds = p[j] * (dp[j] - pdp) * scale;
-        const float* kj = q(j) + C;
+        const float ds = dp[j];
         float* dkj = dq(j) + C;
 #pragma omp simd
-        for (int d = 0; d < HS; d++) {
-          dqi[d] += ds * kj[d];
-          dkj[d] += ds * qi[d];
-        }
+        for (int d = 0; d < HS; d++) dkj[d] += ds * qi[d];
       }
+      add_weighted_rows(dq(i), dp, nullptr, q(0) + C, C3, T, HS);
     }
   }
 }
