@@ -74,9 +74,15 @@ double forward_flops(const BertConfig& c, double T) {
 // The three products of a Linear layer: forward, input gradient, weight gradient.
 enum class Role { forward, dinp, dweight };
 
+// Who computes a product: simtune's kernel, or a reference library's sgemm (blas.h).
+struct Engine {
+  bool simtune;
+  Blas blas;
+};
+
 // GFLOP/s of one role of a BERT layer's four Linear layers (qkv, attention output, intermediate,
-// output) on n packed tokens, through simtune's kernel or OpenBLAS's sgemm (what PyTorch calls).
-double layer_gflops(Role role, bool simtune, int n, int C, int I, int repeat) {
+// output) on n packed tokens.
+double layer_gflops(Role role, Engine engine, int n, int C, int I, int repeat) {
   const std::pair<int, int> shapes[] = {{C, 3 * C}, {C, C}, {C, I}, {I, C}};  // (in, out)
   const std::size_t widest = static_cast<std::size_t>(std::max(3 * C, I));
   std::vector<float> x(static_cast<std::size_t>(n) * widest, 0.5f);
@@ -84,18 +90,20 @@ double layer_gflops(Role role, bool simtune, int n, int C, int I, int repeat) {
   std::vector<float> w(widest * widest, 0.125f);
   std::vector<PackedMatrix> packed;
   for (auto [in, out] : shapes) packed.emplace_back(w.data(), out, in);
+  const bool ours = engine.simtune;
+  const Blas blas = engine.blas;
   auto once = [&] {
     for (std::size_t i = 0; i < packed.size(); i++) {
       const auto [in, out] = shapes[i];
       if (role == Role::forward) {
-        simtune ? matmul_packed(y.data(), x.data(), packed[i], n)
-                : matmul_nt(y.data(), x.data(), w.data(), n, in, out);
+        ours ? matmul_packed(y.data(), x.data(), packed[i], n)
+             : matmul_nt(y.data(), x.data(), w.data(), n, in, out, false, blas);
       } else if (role == Role::dinp) {
-        simtune ? matmul_dinp(x.data(), y.data(), w.data(), n, in, out)
-                : matmul_nn(x.data(), y.data(), w.data(), n, out, in, true);
+        ours ? matmul_dinp(x.data(), y.data(), w.data(), n, in, out)
+             : matmul_nn(x.data(), y.data(), w.data(), n, out, in, true, blas);
       } else {
-        simtune ? matmul_dweight(w.data(), y.data(), x.data(), n, in, out)
-                : matmul_tn(w.data(), y.data(), x.data(), n, out, in, true);
+        ours ? matmul_dweight(w.data(), y.data(), x.data(), n, in, out)
+             : matmul_tn(w.data(), y.data(), x.data(), n, out, in, true, blas);
       }
     }
   };
@@ -138,8 +146,8 @@ json bench_encode(const EncodeArgs& args) {
   const int batch_tokens =
       std::max(1, static_cast<int>(static_cast<double>(tokens) / lines.size() * args.batch_size));
   const int C = config.hidden_size, I = config.intermediate_size;
-  const double sgemm = layer_gflops(Role::forward, false, batch_tokens, C, I, 20);
-  const double kernel = layer_gflops(Role::forward, true, batch_tokens, C, I, 20);
+  const double sgemm = layer_gflops(Role::forward, {false, Blas::openblas}, batch_tokens, C, I, 20);
+  const double kernel = layer_gflops(Role::forward, {true, Blas::openblas}, batch_tokens, C, I, 20);
   json result = {{"sentences", lines.size()},
                  {"tokens", tokens},
                  {"batch_size", args.batch_size},
@@ -265,7 +273,8 @@ void add_bench_matmul(CLI::App* bench) {
   CLI::App* cmd = bench->add_subcommand(
       "matmul",
       "GFLOP/s of a BERT layer's products (forward, input and weight gradients): "
-      "simtune's kernel against OpenBLAS's sgemm, and as shares of the peak");
+      "simtune's kernel against OpenBLAS's sgemm and, where libdnnl.so.2 is installed, oneDNN's, "
+      "and as shares of the peak");
   cmd->add_option("--tokens", args->tokens, "Packed tokens (rows)")->capture_default_str();
   cmd->add_option("--hidden", args->hidden)->capture_default_str();
   cmd->add_option("--intermediate", args->intermediate)->capture_default_str();
@@ -279,11 +288,15 @@ void add_bench_matmul(CLI::App* bench) {
         {"isa", isa_name(active_isa())}, {"tokens", args->tokens}, {"peak_gflop_per_s", peak}};
     const std::pair<Role, const char*> roles[] = {
         {Role::forward, "forward"}, {Role::dinp, "dinp"}, {Role::dweight, "dweight"}};
+    std::vector<std::pair<Engine, std::string>> engines = {{{true, Blas::openblas}, "simtune"}};
+    for (Blas blas : {Blas::openblas, Blas::onednn}) {
+      if (blas_available(blas)) engines.push_back({{false, blas}, blas_name(blas)});
+    }
     for (const auto& [role, name] : roles) {
-      for (bool ours : {true, false}) {
-        const double g =
-            layer_gflops(role, ours, args->tokens, args->hidden, args->intermediate, args->repeat);
-        const std::string key = std::string(name) + (ours ? "_simtune" : "_openblas");
+      for (const auto& [engine, engine_name] : engines) {
+        const double g = layer_gflops(role, engine, args->tokens, args->hidden, args->intermediate,
+                                      args->repeat);
+        const std::string key = std::string(name) + "_" + engine_name;
         result[key + "_gflop_per_s"] = g;
         result[key + "_peak_share"] = g / peak;
       }
