@@ -27,7 +27,7 @@ struct GemmArgs {
   std::ptrdiff_t b_panel, b_ks;
   int M, N, K;
   bool accumulate;  // c += instead of c =
-  bool b_padded;    // b's last panel is padded to kPanel floats (packed), so loads may run past N
+  bool b_padded;  // b is packed (panels padded to kPanel floats); else row-major, copied per slice
 };
 
 #define SIMTUNE_DECLARE_GEMM(isa)        \
