@@ -236,7 +236,6 @@ void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* do
                                      lw.attention_ln_w, N, C);
     zero(g.dctx, NC);
     linear_backward(g.dctx, lg.attn_out_w, nullptr, g.ddense, a.ctx, lw.attn_out_w, N, C, C);
-    zero(g.dqkv, 3 * NC);
     attention_backward(g.dqkv, g.dprobs, g.dctx, a.qkv, a.probs, a.probs_mask, spans,
                        acts.probs_offsets.data(), NH, C);
     linear_backward(g.dhidden, lg.qkv_w, lg.qkv_b, g.dqkv, hidden, lw.qkv_w, N, C, 3 * C);

@@ -139,29 +139,59 @@ struct HeadBlock {
   std::int64_t probs;
 };
 
-// out[0..n) += sum over j < T of w_j (times m_j, when m is given) rows_j[0..n), in order of j,
-// where rows_j = rows + j * stride. The sum for 16 floats of out at a time stays in registers
-// across j; accumulating in out itself made every step wait for the last one's store.
-inline void add_weighted_rows(float* out, const float* w, const float* m, const float* rows,
-                              std::int64_t stride, int T, int n) {
-  constexpr int kChunk = 16;
+// 16 floats as one value: one register with AVX-512, two with AVX2, four with SSE2. Sums held
+// in these stay in registers, where a float[16] in a loop was often kept in memory.
+// They never cross a call boundary that is not inlined, so the ABI warning for passing a 64-byte
+// vector without AVX-512 does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+using V16 = float __attribute__((vector_size(64)));
+using V8 = float __attribute__((vector_size(32)));
+using V4 = float __attribute__((vector_size(16)));
+
+inline V16 load16(const float* p) {
+  V16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// a[0..n) . b[0..n): 16 partial sums (lane l takes every 16th product), their halves added
+// pairwise down to one float, then the tail. The same order on every instruction set; `omp simd
+// reduction` left the lanes' final sum to the compiler, which added them one by one.
+inline float dot(const float* a, const float* b, int n) {
+  V16 acc = {};
+  int d = 0;
+  for (; d + 16 <= n; d += 16) acc += load16(a + d) * load16(b + d);
+  V8 lo8, hi8;
+  std::memcpy(&lo8, &acc, sizeof lo8);
+  std::memcpy(&hi8, reinterpret_cast<const char*>(&acc) + sizeof lo8, sizeof hi8);
+  const V8 s8 = lo8 + hi8;
+  V4 lo4, hi4;
+  std::memcpy(&lo4, &s8, sizeof lo4);
+  std::memcpy(&hi4, reinterpret_cast<const char*>(&s8) + sizeof lo4, sizeof hi4);
+  const V4 s4 = lo4 + hi4;
+  float sum = (s4[0] + s4[2]) + (s4[1] + s4[3]);
+  for (; d < n; d++) sum += a[d] * b[d];
+  return sum;
+}
+
+// out[0..n) = sum over j < T, in order, of w_j (times m_j, when m is given) rows_j[0..n), where
+// w_j = w[j * w_stride], m_j = m[j * w_stride] and rows_j = rows + j * stride. The sum for 16
+// floats of out at a time stays in registers across j, and out is written once: accumulating
+// in memory made every step wait for the previous store.
+inline void weighted_rows(float* out, const float* w, std::int64_t w_stride, const float* m,
+                          const float* rows, std::int64_t stride, int T, int n) {
+  auto weight = [&](int j) {
+    return m != nullptr ? w[j * w_stride] * m[j * w_stride] : w[j * w_stride];
+  };
   int d0 = 0;
-  for (; d0 + kChunk <= n; d0 += kChunk) {
-    float acc[kChunk];
-#pragma omp simd
-    for (int l = 0; l < kChunk; l++) acc[l] = out[d0 + l];
-    for (int j = 0; j < T; j++) {
-      const float wj = m != nullptr ? w[j] * m[j] : w[j];
-      const float* r = rows + j * stride + d0;
-#pragma omp simd
-      for (int l = 0; l < kChunk; l++) acc[l] += wj * r[l];
-    }
-#pragma omp simd
-    for (int l = 0; l < kChunk; l++) out[d0 + l] = acc[l];
+  for (; d0 + 16 <= n; d0 += 16) {
+    V16 acc = {};
+    for (int j = 0; j < T; j++) acc += weight(j) * load16(rows + j * stride + d0);
+    std::memcpy(out + d0, &acc, sizeof acc);
   }
   for (; d0 < n; d0++) {
-    float acc = out[d0];
-    for (int j = 0; j < T; j++) acc += (m != nullptr ? w[j] * m[j] : w[j]) * rows[j * stride + d0];
+    float acc = 0.0f;
+    for (int j = 0; j < T; j++) acc += weight(j) * rows[j * stride + d0];
     out[d0] = acc;
   }
 }
@@ -298,10 +328,7 @@ void attention_forward(float* ctx, float* probs, const float* qkv, const float* 
       float maxv = -INFINITY;
       for (int j = 0; j < T; j++) {
         const float* k = qkv + static_cast<std::int64_t>(start + j) * C3 + C + h * HS;
-        float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-        for (int d = 0; d < HS; d++) dot += q[d] * k[d];
-        p[j] = dot * scale;
+        p[j] = dot(q, k, HS) * scale;
         maxv = std::max(maxv, p[j]);
       }
       float sum = 0.0f;
@@ -315,9 +342,8 @@ void attention_forward(float* ctx, float* probs, const float* qkv, const float* 
       const float* m =
           dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * T : nullptr;
       float* o = ctx + static_cast<std::int64_t>(start + i) * C + h * HS;
-      for (int d = 0; d < HS; d++) o[d] = 0.0f;
       const float* v = qkv + static_cast<std::int64_t>(start) * C3 + 2 * C + h * HS;
-      add_weighted_rows(o, p, m, v, C3, T, HS);
+      weighted_rows(o, p, 1, m, v, C3, T, HS);
     }
   }
 }
@@ -329,49 +355,44 @@ void attention_backward(float* dqkv, float* dprobs, const float* dctx, const flo
   const int C3 = 3 * C;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
   const int work = spans.B * NH;
-  // Each (sequence, head) task touches only its own rows and head columns of dqkv.
+  // Each (sequence, head) task writes only its own rows and head columns of dqkv.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int task = 0; task < work; task++) {
     const HeadBlock hb = head_block(spans, probs_offsets, NH, task);
     const int h = hb.h, start = hb.start, T = hb.T;
-    const std::int64_t block = hb.probs;
-    const float* P = probs + block;
-    float* dP = dprobs + block;
-    auto q = [&](int i) { return qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
-    auto dq = [&](int i) { return dqkv + static_cast<std::int64_t>(start + i) * C3 + h * HS; };
+    const float* P = probs + hb.probs;
+    const float* M = dropout != nullptr ? dropout + hb.probs : nullptr;
+    float* dS = dprobs + hb.probs;
+    // Row i of the query (part 0), key (1) or value (2), and of its gradient.
+    auto in = [&](int i, int part) {
+      return qkv + static_cast<std::int64_t>(start + i) * C3 + part * C + h * HS;
+    };
+    auto out = [&](int i, int part) {
+      return dqkv + static_cast<std::int64_t>(start + i) * C3 + part * C + h * HS;
+    };
+    const float* dc = dctx + static_cast<std::int64_t>(start) * C + h * HS;
+    // ctx_i = sum_j m_ij p_ij v_j, so dp_ij = m_ij dctx_i . v_j. Softmax: ds_ij = p_ij (dp_ij -
+    // sum_k p_ik dp_ik), times scale as the scores are scale * q_i . k_j. dS holds dp, then ds.
     for (int i = 0; i < T; i++) {
-      const float* dc = dctx + static_cast<std::int64_t>(start + i) * C + h * HS;
       const float* p = P + static_cast<std::int64_t>(i) * T;
-      float* dp = dP + static_cast<std::int64_t>(i) * T;
-      const float* m =
-          dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * T : nullptr;
-      // ctx_i = sum_j m_ij p_ij v_j: dp_ij = m_ij dctx_i . v_j, dv_j += m_ij p_ij dctx_i.
+      const float* m = M != nullptr ? M + static_cast<std::int64_t>(i) * T : nullptr;
+      float* ds = dS + static_cast<std::int64_t>(i) * T;
       for (int j = 0; j < T; j++) {
-        const float* v = q(j) + 2 * C;
-        float* dv = dq(j) + 2 * C;
-        const float mj = m != nullptr ? m[j] : 1.0f;
-        const float pj = p[j] * mj;
-        float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-        for (int d = 0; d < HS; d++) {
-          dot += dc[d] * v[d];
-          dv[d] += pj * dc[d];
-        }
-        dp[j] = dot * mj;
+        ds[j] =
+            dot(dc + static_cast<std::int64_t>(i) * C, in(j, 2), HS) * (m != nullptr ? m[j] : 1.0f);
       }
-      // Softmax: ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik); scores are scale * q_i . k_j.
       float pdp = 0.0f;
-      for (int j = 0; j < T; j++) pdp += p[j] * dp[j];
-      // dp becomes ds (dprobs is scratch).
-      for (int j = 0; j < T; j++) dp[j] = p[j] * (dp[j] - pdp) * scale;
-      const float* qi = q(i);
-      for (int j = 0; j < T; j++) {
-        const float ds = dp[j];
-        float* dkj = dq(j) + C;
-#pragma omp simd
-        for (int d = 0; d < HS; d++) dkj[d] += ds * qi[d];
-      }
-      add_weighted_rows(dq(i), dp, nullptr, q(0) + C, C3, T, HS);
+      for (int j = 0; j < T; j++) pdp += p[j] * ds[j];
+      for (int j = 0; j < T; j++) ds[j] = p[j] * (ds[j] - pdp) * scale;
+    }
+    // dq_i = sum_j ds_ij k_j, dk_j = sum_i ds_ij q_i, dv_j = sum_i m_ij p_ij dctx_i.
+    for (int i = 0; i < T; i++) {
+      weighted_rows(out(i, 0), dS + static_cast<std::int64_t>(i) * T, 1, nullptr, in(0, 1), C3, T,
+                    HS);
+    }
+    for (int j = 0; j < T; j++) {
+      weighted_rows(out(j, 1), dS + j, T, nullptr, in(0, 0), C3, T, HS);
+      weighted_rows(out(j, 2), P + j, T, M != nullptr ? M + j : nullptr, dc, C, T, HS);
     }
   }
 }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -154,7 +155,8 @@ TEST(Gradcheck, AttentionOverPackedSequencesWithAndWithoutDropout) {
       return dot(ctx, R);
     };
     loss();
-    std::vector<float> dqkv(N * 3 * C, 0.0f);
+    // Written, not accumulated: what was there before must not matter.
+    std::vector<float> dqkv(N * 3 * C, std::numeric_limits<float>::quiet_NaN());
     attention_backward(dqkv.data(), dprobs.data(), R.data(), qkv.data(), probs.data(), dropout,
                        spans, poff.data(), NH, C);
     expect_grad(dropout ? "dqkv (dropout)" : "dqkv", qkv, dqkv, loss);

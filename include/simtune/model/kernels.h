@@ -61,8 +61,9 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
 void attention_forward(float* ctx, float* probs, const float* qkv, const float* dropout,
                        SeqSpans spans, const std::int64_t* probs_offsets, int NH, int C) noexcept;
 
-// dqkv (N,3C) += gradients of attention_forward given dctx (N,C). dprobs is scratch laid out
-// like probs (its content is overwritten).
+// dqkv (N,3C) = gradients of attention_forward given dctx (N,C): written, not accumulated (no
+// other product feeds the fused projection's output). dprobs is scratch laid out like probs
+// (its content is overwritten).
 void attention_backward(float* dqkv, float* dprobs, const float* dctx, const float* qkv,
                         const float* probs, const float* dropout, SeqSpans spans,
                         const std::int64_t* probs_offsets, int NH, int C) noexcept;
