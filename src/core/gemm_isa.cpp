@@ -2,6 +2,8 @@
 // times, with -mavx512* (SIMTUNE_ISA_NS = isa_avx512), -mavx2 -mfma (isa_avx2) and no flags
 // (isa_generic). Everything here stays inside that namespace, so no copy's code can be linked in
 // place of another's.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -212,44 +214,55 @@ void gemm(const GemmArgs& g) noexcept {
   }
   const int col_tiles = (g.N + kWidth - 1) / kWidth;
   const int row_blocks = (g.M + kRowBlock - 1) / kRowBlock;
-  // Tasks in column-tile-major order: a static split then gives each thread whole column tiles
-  // of every row block, so a short last row block does not leave one thread idle (row-major
-  // order handed it to one thread), and a thread's consecutive tasks reuse b's slice in cache.
-  // Every element's k-blocks run in order inside one task: the split never changes a chain.
-#pragma omp parallel for schedule(static)
-  for (int task = 0; task < row_blocks * col_tiles; task++) {
-    const int m0 = task % row_blocks * kRowBlock, n0 = task / row_blocks * kWidth;
-    const int rows = std::min(kRowBlock, g.M - m0);
-    Tile t;
-    t.ldc = g.ldc;
-    t.a_rs = g.a_rs;
-    t.a_ks = g.a_ks;
-    t.cols = std::min(kWidth, g.N - n0);
-    const auto tile = g.a_ks == 1 ? column_tile<true> : column_tile<false>;
-    const float* b = g.b + (n0 / kPanel) * g.b_panel + n0 % kPanel;
-    for (int k0 = 0; k0 < g.K; k0 += kDepth) {
-      t.c = g.c + m0 * g.ldc + n0;
-      t.a = g.a + m0 * g.a_rs + k0 * g.a_ks;
-      t.kc = std::min(kDepth, g.K - k0);
-      t.load_c = k0 > 0 || g.accumulate;
-      if (g.b_padded) {
-        t.b = b + k0 * g.b_ks;
-        t.b_ks = g.b_ks;
-        tile(t, rows);
-        continue;
+  const int tasks = row_blocks * col_tiles;
+  // Tasks (row block, column tile) in column-tile-major order, split into one contiguous run
+  // per thread: each thread gets whole column tiles of every row block, so a short last row
+  // block does not leave one thread idle, and it runs a column tile's row blocks together, on
+  // one copy of b's slice. Every element's k-blocks run in order on one thread: the split never
+  // changes a chain.
+#pragma omp parallel
+  {
+    const int threads = omp_get_num_threads(), id = omp_get_thread_num();
+    const int per = tasks / threads, extra = tasks % threads;
+    const int first = id * per + std::min(id, extra);
+    const int last = first + per + (id < extra ? 1 : 0);
+    alignas(64) float slice[kDepth * kWidth];
+    for (int task = first; task < last;) {
+      const int col = task / row_blocks, n0 = col * kWidth;
+      const int end = std::min(last, (col + 1) * row_blocks);  // this column tile's tasks
+      Tile t;
+      t.ldc = g.ldc;
+      t.a_rs = g.a_rs;
+      t.a_ks = g.a_ks;
+      t.cols = std::min(kWidth, g.N - n0);
+      const auto tile = g.a_ks == 1 ? column_tile<true> : column_tile<false>;
+      const float* b = g.b + (n0 / kPanel) * g.b_panel + n0 % kPanel;
+      for (int k0 = 0; k0 < g.K; k0 += kDepth) {
+        t.kc = std::min(kDepth, g.K - k0);
+        t.load_c = k0 > 0 || g.accumulate;
+        if (g.b_padded) {
+          t.b = b + k0 * g.b_ks;
+          t.b_ks = g.b_ks;
+        } else {
+          // A row-major b's slice, copied into consecutive padded rows of kWidth floats: its
+          // rows, a row length apart, would otherwise share a few sets of the L1 cache and evict
+          // each other (the AVX2 weight gradient ran at 60% of the forward's speed).
+          for (int k = 0; k < t.kc; k++) {
+            const float* src = b + (k0 + k) * g.b_ks;
+            float* row = slice + k * kWidth;
+            for (int j = 0; j < kWidth; j++) row[j] = j < t.cols ? src[j] : 0.0f;
+          }
+          t.b = slice;
+          t.b_ks = kWidth;
+        }
+        for (int rb = task; rb < end; rb++) {
+          const int m0 = rb % row_blocks * kRowBlock;
+          t.c = g.c + m0 * g.ldc + n0;
+          t.a = g.a + m0 * g.a_rs + k0 * g.a_ks;
+          tile(t, std::min(kRowBlock, g.M - m0));
+        }
       }
-      // A row-major b's slice, copied into consecutive rows of kWidth floats: its rows, a row
-      // length apart, would otherwise share a few sets of the L1 cache and evict each other (the
-      // weight gradient ran at 60% of the forward's speed with AVX2).
-      alignas(64) float slice[kDepth * kWidth];
-      for (int k = 0; k < t.kc; k++) {
-        float* row = slice + k * kWidth;
-        std::memcpy(row, b + (k0 + k) * g.b_ks, sizeof(float) * t.cols);
-        std::fill(row + t.cols, row + kWidth, 0.0f);
-      }
-      t.b = slice;
-      t.b_ks = kWidth;
-      tile(t, rows);
+      task = end;
     }
   }
 }
