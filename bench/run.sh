@@ -44,3 +44,16 @@ for isa in $isas; do
 done
 echo "pytorch: $(torch_train)"
 echo "pytorch, OPENBLAS_CORETYPE unset: $(unset OPENBLAS_CORETYPE; torch_train)"
+echo "== thread scaling: train at batch 64, encode at batch 32, 1 thread to all cores in powers of 2"
+threads=1
+while [ "$threads" -le "$(nproc)" ]; do
+  echo "simtune train, $threads threads: $("$simtune" bench train --model "$work/model" \
+    --train data/stsbenchmark/sts-train.csv --score-scale 5 --batch-size 64 --steps 8 \
+    --threads "$threads" --json)"
+  echo "pytorch train, $threads threads: $(/usr/bin/python3 bench/torch_train.py --model "$work/model" \
+    --train data/stsbenchmark/sts-train.csv --ids-a "$work/train-a.ids.jsonl" \
+    --ids-b "$work/train-b.ids.jsonl" --score-scale 5 --batch-size 64 --steps 8 --threads "$threads")"
+  echo "simtune encode, $threads threads: $("$simtune" bench encode --model "$work/model" \
+    --input "$work/sentences.txt" --threads "$threads" --json)"
+  threads=$((threads * 2))
+done
