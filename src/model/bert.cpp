@@ -8,12 +8,6 @@
 namespace simtune {
 namespace {
 
-// Masks are drawn serially so a seed gives the same masks whatever the thread count.
-void draw_mask(float* mask, std::int64_t n, float p, Rng& rng) {
-  const float keep = 1.0f / (1.0f - p);
-  for (std::int64_t i = 0; i < n; i++) mask[i] = rng.uniform() < p ? 0.0f : keep;
-}
-
 void zero(float* x, std::int64_t n) {
   std::memset(x, 0, static_cast<std::size_t>(n) * sizeof(float));
 }
@@ -162,7 +156,7 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
   layernorm_forward(acts.emb_ln, acts.emb_mean, acts.emb_rstd, acts.emb_sum, w.emb_ln_w, w.emb_ln_b,
                     N, C, eps);
   if (acts.emb_mask != nullptr) {
-    draw_mask(acts.emb_mask, NC, drop.hidden, *rng);
+    dropout_mask(acts.emb_mask, NC, drop.hidden, rng->next_u64());
     std::memcpy(acts.emb_out, acts.emb_ln, static_cast<std::size_t>(NC) * sizeof(float));
     dropout_apply(acts.emb_out, acts.emb_mask, NC);
   }
@@ -173,10 +167,10 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
     // With a single slot every layer overwrites the previous one's activations; that is safe
     // because a layer reads its input (the previous output_ln) only before writing its own.
     LayerActivations& a = acts.layers[l % slots];
-    if (a.probs_mask != nullptr) draw_mask(a.probs_mask, probs, drop.attention, *rng);
+    if (a.probs_mask != nullptr) dropout_mask(a.probs_mask, probs, drop.attention, rng->next_u64());
     if (a.attn_out_mask != nullptr) {
-      draw_mask(a.attn_out_mask, NC, drop.hidden, *rng);
-      draw_mask(a.out_mask, NC, drop.hidden, *rng);
+      dropout_mask(a.attn_out_mask, NC, drop.hidden, rng->next_u64());
+      dropout_mask(a.out_mask, NC, drop.hidden, rng->next_u64());
     }
     const PackedLayer& pl = packed.layer(l, lw);
     linear_forward(a.qkv, hidden, pl.qkv, lw.qkv_b, N);

@@ -9,6 +9,7 @@
 
 #include "model/kernel_table.h"
 #include "simtune/core/matmul.h"
+#include "simtune/core/rng.h"
 
 namespace simtune::SIMTUNE_ISA_NS {
 namespace {
@@ -276,6 +277,16 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   }
 }
 
+void dropout_mask(float* mask, std::int64_t n, float p, std::uint64_t key) noexcept {
+  const float keep = 1.0f / (1.0f - p);
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; i++) {
+    const auto bits =
+        static_cast<std::uint32_t>(splitmix64(key, static_cast<std::uint64_t>(i)) >> 40);
+    mask[i] = static_cast<float>(bits) * 0x1.0p-24f < p ? 0.0f : keep;
+  }
+}
+
 void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept {
 #pragma omp parallel for simd schedule(static)
   for (std::int64_t i = 0; i < n; i++) x[i] *= mask[i];
@@ -487,6 +498,7 @@ extern const KernelTable kKernels = {
     embeddings_backward,
     layernorm_forward,
     layernorm_backward,
+    dropout_mask,
     dropout_apply,
     linear_forward,
     linear_backward,

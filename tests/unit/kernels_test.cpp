@@ -3,6 +3,9 @@
 
 #include "test_random.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -214,6 +217,35 @@ TEST(Kernels, PackedAttentionMatchesPaddedMaskedAttention) {
     }
   }
   expect_close(ctx, want, 1e-5);
+}
+
+TEST(Kernels, DropoutMaskHasItsRateAndIgnoresTheThreadCount) {
+  const std::int64_t n = 1 << 20;
+  const float p = 0.1f;
+  std::vector<float> mask(n), again(n), other(n);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  dropout_mask(mask.data(), n, p, 42);
+  omp_set_num_threads(std::max(2, threads));
+  dropout_mask(again.data(), n, p, 42);
+  omp_set_num_threads(threads);
+  EXPECT_EQ(mask, again) << "the mask depends on the thread count";
+  dropout_mask(other.data(), n, p, 43);
+  EXPECT_NE(mask, other) << "another key gives the same mask";
+
+  std::int64_t dropped = 0, run = 0, longest_run = 0;
+  for (float m : mask) {
+    ASSERT_TRUE(m == 0.0f || m == 1.0f / (1.0f - p)) << m;
+    dropped += m == 0.0f;
+    run = m == 0.0f ? run + 1 : 0;
+    longest_run = std::max(longest_run, run);
+  }
+  // Binomial: the rate's standard deviation is 3e-4 here; runs of zeros are about 6 at most.
+  EXPECT_NEAR(static_cast<double>(dropped) / n, p, 2e-3);
+  EXPECT_LT(longest_run, 12);
+
+  dropout_mask(mask.data(), n, 0.0f, 42);
+  for (float m : mask) ASSERT_EQ(m, 1.0f);
 }
 
 TEST(Pooling, EveryModeMatchesNaive) {

@@ -8,17 +8,20 @@
 
 namespace simtune {
 
+// Output i (from 0) of the SplitMix64 generator started at `key`: a function of (key, i) alone,
+// so a loop may draw element i on any thread and still give the same numbers for a key.
+inline std::uint64_t splitmix64(std::uint64_t key, std::uint64_t i) {
+  std::uint64_t z = key + (i + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 // SplitMix64-seeded xoshiro256**: small state (saved in checkpoints), fast, good statistics.
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) {
-    for (auto& s : state_) {
-      seed += 0x9E3779B97F4A7C15ull;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      s = z ^ (z >> 31);
-    }
+    for (std::uint64_t i = 0; i < 4; i++) state_[i] = splitmix64(seed, i);
   }
 
   std::uint64_t next_u64() {

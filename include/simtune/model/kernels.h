@@ -38,6 +38,11 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
                         const float* inp, const float* weight, const float* mean, const float* rstd,
                         int N, int C) noexcept;
 
+// mask (n): 0 with probability p, else 1 / (1 - p) (inverted dropout, as torch scales). Element
+// i is a function of (key, i) alone (core/rng.h's splitmix64, 24 bits against p), so the threads
+// split the work and a key gives the same mask on every thread count and instruction set.
+void dropout_mask(float* mask, std::int64_t n, float p, std::uint64_t key) noexcept;
+
 // x (n) *= mask (n): dropout with a precomputed mask; being linear, it is its own backward.
 void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept;
 
