@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "simtune/core/matmul.h"
+
 namespace simtune {
 
 // Column panel width of packed operands, the same for every instruction set so a packed matrix
@@ -28,6 +30,7 @@ struct GemmArgs {
   int M, N, K;
   bool accumulate;  // c += instead of c =
   bool b_padded;  // b is packed (panels padded to kPanel floats); else row-major, copied per slice
+  const TileEpilogue* epilogue = nullptr;  // on each block of c once its last k-block is done
 };
 
 #define SIMTUNE_DECLARE_GEMM(isa)        \

@@ -255,11 +255,15 @@ void gemm(const GemmArgs& g) noexcept {
           t.b = slice;
           t.b_ks = kWidth;
         }
+        const bool last = k0 + kDepth >= g.K;
         for (int rb = task; rb < end; rb++) {
-          const int m0 = rb % row_blocks * kRowBlock;
+          const int m0 = rb % row_blocks * kRowBlock, rows = std::min(kRowBlock, g.M - m0);
           t.c = g.c + m0 * g.ldc + n0;
           t.a = g.a + m0 * g.a_rs + k0 * g.a_ks;
-          tile(t, std::min(kRowBlock, g.M - m0));
+          tile(t, rows);
+          if (last && g.epilogue != nullptr) {
+            g.epilogue->apply(g.epilogue->ctx, t.c, g.ldc, m0, rows, n0, t.cols);
+          }
         }
       }
       task = end;

@@ -49,10 +49,11 @@ void PackedMatrix::repack(const float* w) noexcept {
   }
 }
 
-void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N) noexcept {
+void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N,
+                   const TileEpilogue* epilogue) noexcept {
   const int OC = w.out_features(), C = w.in_features();
   gemm({out, OC, inp, C, 1, w.data(), static_cast<std::ptrdiff_t>(C) * kPanel, kPanel, N, OC, C,
-        false, true});
+        false, true, epilogue});
 }
 
 void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC) noexcept {

@@ -142,7 +142,6 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
                           const PackedWeights& packed, const BertConfig& config, Rng* rng) {
   const int N = batch.tokens();
   const int C = config.hidden_size;
-  const int I = config.intermediate_size;
   const int NH = config.num_attention_heads;
   const float eps = config.layer_norm_eps;
   const SeqSpans spans = batch.spans();
@@ -182,8 +181,7 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
     bias_residual_layernorm_forward(a.attention_ln, a.attention_ln_mean, a.attention_ln_rstd,
                                     a.attention_sum, lw.attn_out_b, a.attn_out_mask, hidden,
                                     lw.attention_ln_w, lw.attention_ln_b, N, C, eps);
-    linear_forward(a.fc_pre, a.attention_ln, pl.fc, nullptr, N);
-    bias_gelu_forward(acts.fc, a.fc_pre, lw.fc_b, N, I);
+    linear_gelu_forward(acts.fc, a.fc_pre, a.attention_ln, pl.fc, lw.fc_b, N);
     linear_forward(a.output_sum, acts.fc, pl.proj, nullptr, N);
     bias_residual_layernorm_forward(a.output_ln, a.output_ln_mean, a.output_ln_rstd, a.output_sum,
                                     lw.proj_b, a.out_mask, a.attention_ln, lw.output_ln_w,

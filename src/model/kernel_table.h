@@ -22,7 +22,7 @@ struct KernelTable {
   decltype(&simtune::attention_backward) attention_backward;
   decltype(&simtune::bias_residual_layernorm_forward) bias_residual_layernorm_forward;
   decltype(&simtune::bias_residual_layernorm_backward) bias_residual_layernorm_backward;
-  decltype(&simtune::bias_gelu_forward) bias_gelu_forward;
+  decltype(&simtune::linear_gelu_forward) linear_gelu_forward;
   decltype(&simtune::bias_gelu_backward) bias_gelu_backward;
   decltype(&simtune::gelu_recompute) gelu_recompute;
 };

@@ -89,8 +89,9 @@ void bias_residual_layernorm_backward(float* dresidual, float* ddense, float* db
                                              mean, rstd, dropout, weight, N, C);
 }
 
-void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) noexcept {
-  kernels().bias_gelu_forward(out, x, bias, N, C);
+void linear_gelu_forward(float* out, float* x, const float* inp, const PackedMatrix& weight,
+                         const float* bias, int N) noexcept {
+  kernels().linear_gelu_forward(out, x, inp, weight, bias, N);
 }
 
 void bias_gelu_backward(float* dinp, float* dbias, const float* dout, const float* x, int N,

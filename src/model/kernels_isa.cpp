@@ -458,19 +458,37 @@ void bias_residual_layernorm_backward(float* dresidual, float* ddense, float* db
   }
 }
 
-void bias_gelu_forward(float* out, float* x, const float* bias, int N, int C) noexcept {
-#pragma omp parallel for schedule(static)
-  for (int t = 0; t < N; t++) {
-    const std::int64_t row = static_cast<std::int64_t>(t) * C;
-    float* xr = x + row;
-    float* o = out + row;
+namespace {
+
+struct BiasGelu {
+  const float* bias;
+  float* out;
+};
+
+// x = block + bias, written back, and gelu(x) into the same rows and columns of out.
+void bias_gelu_block(const void* ctx, float* block, std::ptrdiff_t ld, int m0, int rows, int n0,
+                     int cols) noexcept {
+  const auto& e = *static_cast<const BiasGelu*>(ctx);
+  const float* b = e.bias + n0;
+  for (int r = 0; r < rows; r++) {
+    float* x = block + r * ld;
+    float* o = e.out + (m0 + r) * ld + n0;
 #pragma omp simd
-    for (int i = 0; i < C; i++) {
-      const float v = xr[i] + bias[i];
-      xr[i] = v;
+    for (int i = 0; i < cols; i++) {
+      const float v = x[i] + b[i];
+      x[i] = v;
       o[i] = gelu(v);
     }
   }
+}
+
+}  // namespace
+
+void linear_gelu_forward(float* out, float* x, const float* inp, const PackedMatrix& weight,
+                         const float* bias, int N) noexcept {
+  const BiasGelu ctx{bias, out};
+  const TileEpilogue epilogue{bias_gelu_block, &ctx};
+  matmul_packed(x, inp, weight, N, &epilogue);
 }
 
 void bias_gelu_backward(float* dinp, float* dbias, const float* dout, const float* x, int N,
@@ -507,7 +525,7 @@ extern const KernelTable kKernels = {
     attention_backward,
     bias_residual_layernorm_forward,
     bias_residual_layernorm_backward,
-    bias_gelu_forward,
+    linear_gelu_forward,
     bias_gelu_backward,
     gelu_recompute,
 };

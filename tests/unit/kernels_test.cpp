@@ -151,27 +151,34 @@ TEST(Kernels, BiasResidualLayerNormMatchesNaive) {
   expect_close(dlb, want_dlb, 1e-4);
 }
 
-// Forward and backward of out = gelu(z + bias) with glibc's erf, in double.
-TEST(Kernels, BiasGeluMatchesNaive) {
-  const int N = 4, C = 30;
-  auto z = randn(N * C, 24, 3.0f), b = randn(C, 25), dy = randn(N * C, 26);
-  std::vector<float> x = z, out(N * C), dz(N * C), db(C, 0.0f);
-  bias_gelu_forward(out.data(), x.data(), b.data(), N, C);
-  bias_gelu_backward(dz.data(), db.data(), dy.data(), x.data(), N, C);
-  std::vector<double> want_out(N * C), want_dz(N * C), want_db(C, 0.0);
+// Forward and backward of out = gelu(inp . w^T + bias) with glibc's erf, in double. N spans
+// more than one row block and OC more than one column tile, with a partial tile, so the
+// epilogue meets every block shape.
+TEST(Kernels, LinearGeluMatchesNaive) {
+  const int N = 101, C = 24, OC = 70;
+  auto inp = randn(N * C, 24), w = randn(OC * C, 27, 0.5f), b = randn(OC, 25),
+       dy = randn(N * OC, 26);
+  const PackedMatrix packed(w.data(), OC, C);
+  std::vector<float> x(N * OC), out(N * OC), dz(N * OC), db(OC, 0.0f);
+  linear_gelu_forward(out.data(), x.data(), inp.data(), packed, b.data(), N);
+  bias_gelu_backward(dz.data(), db.data(), dy.data(), x.data(), N, OC);
+  std::vector<double> want_x(N * OC), want_out(N * OC), want_dz(N * OC), want_db(OC, 0.0);
   for (int t = 0; t < N; t++) {
-    for (int i = 0; i < C; i++) {
-      const double u = double(z[t * C + i]) + b[i];
+    for (int o = 0; o < OC; o++) {
+      double u = b[o];
+      for (int c = 0; c < C; c++) u += double(inp[t * C + c]) * w[o * C + c];
       const double cdf = 0.5 * (1 + std::erf(u / std::sqrt(2.0)));
       const double pdf = std::exp(-0.5 * u * u) / std::sqrt(2 * M_PI);
-      want_out[t * C + i] = u * cdf;
-      want_dz[t * C + i] = dy[t * C + i] * (cdf + u * pdf);
-      want_db[i] += want_dz[t * C + i];
+      want_x[t * OC + o] = u;
+      want_out[t * OC + o] = u * cdf;
+      want_dz[t * OC + o] = dy[t * OC + o] * (cdf + u * pdf);
+      want_db[o] += want_dz[t * OC + o];
     }
   }
+  expect_close(x, want_x, 2e-5);
   expect_close(out, want_out, 2e-5);
   expect_close(dz, want_dz, 2e-5);
-  expect_close(db, want_db, 1e-4);
+  expect_close(db, want_db, 2e-4);
 }
 
 // Attention of packed sequences against a padded batch with an additive mask, the way

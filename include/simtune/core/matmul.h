@@ -33,8 +33,20 @@ class PackedMatrix {
   int OC_ = 0, C_ = 0;
 };
 
-// out (N, OC) = inp (N, C) . w^T: a Linear layer's forward, without bias.
-void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N) noexcept;
+// Work on a finished block of a product's output (rows [m0, m0 + rows), columns [n0, n0 + cols)
+// of out, at `block` with row stride ld), run by the thread that computed it while the block is
+// still in its cache: element-wise work after a product (bias, activation) costs no pass over
+// memory of its own.
+struct TileEpilogue {
+  void (*apply)(const void* ctx, float* block, std::ptrdiff_t ld, int m0, int rows, int n0,
+                int cols) noexcept;
+  const void* ctx;
+};
+
+// out (N, OC) = inp (N, C) . w^T: a Linear layer's forward, without bias; then `epilogue`, when
+// given, on every block of out.
+void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N,
+                   const TileEpilogue* epilogue = nullptr) noexcept;
 // dinp (N, C) += dout (N, OC) . w (OC, C): the input gradient.
 void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC) noexcept;
 // dw (OC, C) += dout^T (OC, N) . inp (N, C): the weight gradient, a chain over the N tokens.
