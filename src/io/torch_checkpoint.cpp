@@ -16,9 +16,9 @@
 namespace simtune {
 namespace {
 
-// data.pkl of a state dict is a few hundred bytes per tensor; the limit only stops a hostile
+// data.pkl of a state dict is about a hundred bytes per tensor; the limit only stops a hostile
 // archive from making us allocate without bound.
-constexpr zip_uint64_t kMaxPickleSize = 100'000'000;
+constexpr zip_uint64_t kMaxPickleSize = 64'000'000;
 
 struct ZipFile {
   zip_file_t* file = nullptr;

@@ -12,6 +12,11 @@
 namespace simtune {
 namespace {
 
+// Bounds that keep a hostile pickle from costing more than ~250 MB or quadratic time: a state
+// dict needs about a dozen values per tensor, and tensors have a handful of dimensions.
+constexpr std::size_t kMaxValues = 1 << 20;
+constexpr std::size_t kMaxDims = 64;
+
 enum class Kind { None, Bool, Int, String, Tuple, Dict, Global, Storage, Tensor };
 
 // The only callables a state dict's pickle names.
@@ -285,6 +290,9 @@ class Reader {
   }
 
   Value* make(Kind kind) {
+    if (arena_.size() >= kMaxValues) {
+      fail("more than " + std::to_string(kMaxValues) + " values, far beyond any state dict");
+    }
     arena_.push_back(std::make_unique<Value>());
     arena_.back()->kind = kind;
     return arena_.back().get();
@@ -407,6 +415,10 @@ class Reader {
 
   std::vector<std::int64_t> int_tuple(Value* v, const char* what) {
     if (v->kind != Kind::Tuple) fail(std::string(what) + " is " + describe(v) + ", not a tuple");
+    if (v->items.size() > kMaxDims) {
+      fail(std::string(what) + " has " + std::to_string(v->items.size()) + " dimensions, over " +
+           std::to_string(kMaxDims));
+    }
     std::vector<std::int64_t> out;
     for (Value* item : v->items) {
       if (item->kind != Kind::Int || item->number < 0) {

@@ -158,6 +158,13 @@ TEST(TorchPickle, RefusesTensorsItCannotCopyAsOneBlock) {
                   "tensor \"w\" is not contiguous (size [2, 3], stride [1, 2])");
   EXPECT_CONTAINS(refusal(one_tensor({3, 1}, 1)), "tensor \"w\" runs past its storage");
   EXPECT_CONTAINS(refusal(one_tensor({3, 1}, 0, 5)), "runs past its storage");
+  Pickle dims;
+  dims.ordered_dict().op('(').str("w").tensor(std::vector<std::uint8_t>(65, 1),
+                                              std::vector<std::uint8_t>(65, 1));
+  EXPECT_CONTAINS(refusal(dims), "a tensor's size has 65 dimensions, over 64");
+  Pickle many;
+  for (int i = 0; i < (1 << 20) + 1; ++i) many.op('N');
+  EXPECT_CONTAINS(refusal(many), "more than 1048576 values");
   Pickle mismatch;
   mismatch.ordered_dict().op('(').str("w").tensor({2, 3}, {1}).op('u').op('.');
   EXPECT_CONTAINS(refusal(mismatch), "size [2, 3] and stride [1] differ in length");
