@@ -41,6 +41,31 @@ header["zero"] = {"dtype": "F32", "shape": [0, 4], "data_offsets": [len(data), l
 write("mixed", header, data)
 PY
 
+# Seed PyTorch checkpoints written by torch.save itself (F32 and F16 state dicts, a shared
+# storage): "\x01" + the archive for the archive reader, "\x00" + its data.pkl for the pickle reader.
+mkdir -p "$corpus_root/fuzz_torch_checkpoint"
+/usr/bin/python3 - "$corpus_root/fuzz_torch_checkpoint" <<'PY'
+import collections, io, os, sys, zipfile
+import torch
+out = sys.argv[1]
+flat = torch.arange(12, dtype=torch.float32)
+states = {
+    "f32": collections.OrderedDict(w=torch.ones(2, 3), b=torch.zeros(3), ids=torch.arange(4)),
+    "f16": {"w": torch.ones(2, 2, dtype=torch.float16), "x": torch.ones(3, dtype=torch.bfloat16)},
+    "shared": collections.OrderedDict(a=flat[:6].view(2, 3), b=flat[6:]),
+}
+for name, state in states.items():
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    archive = buffer.getvalue()
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(b"\x01" + archive)
+    pickle = next(zipfile.ZipFile(io.BytesIO(archive)).read(n)
+                  for n in zipfile.ZipFile(io.BytesIO(archive)).namelist() if n.endswith("/data.pkl"))
+    with open(os.path.join(out, name + ".pkl"), "wb") as f:
+        f.write(b"\x00" + pickle)
+PY
+
 # Tokenizer (and other) fuzzers start from the repository's text data where they have no seeds.
 for target in "${targets[@]}"; do
   mkdir -p "$corpus_root/$target"

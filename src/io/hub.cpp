@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "io/hub_cache.h"
+#include "io/weight_files.h"
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
 
@@ -176,11 +177,30 @@ std::string join(const std::string& dir, const std::string& file) {
 
 }  // namespace
 
+namespace {
+
+// One of the weight layouts Weights::open reads is all there: model.safetensors, the shard index
+// with every shard, or pytorch_model.bin.
+bool weights_complete(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir / kSafetensorsFile, ec)) return true;
+  if (fs::exists(dir / kShardIndexFile, ec)) {
+    try {
+      const ShardIndex index = read_shard_index(dir / kShardIndexFile);
+      return std::all_of(index.shards.begin(), index.shards.end(),
+                         [&](const std::string& shard) { return fs::exists(dir / shard, ec); });
+    } catch (const Error&) {
+      return false;
+    }
+  }
+  return fs::exists(dir / kTorchBinFile, ec);
+}
+
+}  // namespace
+
 bool snapshot_complete(const fs::path& snapshot) {
   for (const std::string& dir : transformer_dirs(snapshot_modules(snapshot))) {
-    std::error_code ec;
-    if (!safe_relative(join(dir, "model.safetensors")) ||
-        !fs::exists(snapshot / join(dir, "model.safetensors"), ec)) {
+    if (!safe_relative(join(dir, kSafetensorsFile)) || !weights_complete(snapshot / dir)) {
       return false;
     }
   }
@@ -496,11 +516,7 @@ class Fetcher {
                                "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"}) {
         fetch(join(dir, file), false);
       }
-      if (!fetch(join(dir, "model.safetensors"), true)) {
-        throw Error(url(join(dir, "model.safetensors")) +
-                    ": not found; simtune reads safetensors weights only (pytorch_model.bin is "
-                    "not supported): pick a model revision that has model.safetensors");
-      }
+      fetch_weights(dir);
     }
     for (const ModuleEntry& m : modules) {
       if (!m.path.empty() && m.kind != ModuleKind::Transformer) {
@@ -521,6 +537,25 @@ class Fetcher {
   std::string url(const std::string& file) const {
     return s_.endpoint + "/" + id_.repo + "/resolve/" +
            url_escape(commit_.empty() ? id_.revision : commit_) + "/" + file;
+  }
+
+  // The first weight layout the repository has, in Weights::open's order: model.safetensors,
+  // else the shard index and every shard it names, else pytorch_model.bin.
+  void fetch_weights(const std::string& dir) {
+    if (fetch(join(dir, kSafetensorsFile), false)) return;
+    if (fetch(join(dir, kShardIndexFile), false)) {
+      for (const std::string& shard :
+           read_shard_index(snapshot() / join(dir, kShardIndexFile)).shards) {
+        if (!fetch(join(dir, shard), true)) {
+          throw Error(url(join(dir, shard)) + ": not found, though " + kShardIndexFile +
+                      " names it as a shard");
+        }
+      }
+      return;
+    }
+    if (fetch(join(dir, kTorchBinFile), false)) return;
+    throw Error(url(join(dir, kSafetensorsFile)) + ": not found, nor " + kShardIndexFile + " or " +
+                kTorchBinFile + ": the repository has no weights simtune reads");
   }
 
   // True once `file` is in the snapshot; false when the hub says the repository lacks it.

@@ -40,8 +40,9 @@ std::string normalize_etag(std::string_view etag);
 std::optional<std::filesystem::path> cached_snapshot(const std::filesystem::path& repo_dir,
                                                      const std::string& revision);
 
-// True when every model.safetensors the snapshot's modules.json (or a plain model) needs is
-// there, so a snapshot left half-downloaded is not mistaken for a usable one.
+// True when the weights of every Transformer module the snapshot's modules.json (or a plain
+// model) names are there (model.safetensors, the shard index and its shards, or
+// pytorch_model.bin), so a snapshot left half-downloaded is not mistaken for a usable one.
 bool snapshot_complete(const std::filesystem::path& snapshot);
 
 // snapshots/<commit>/<file> -> ../../blobs/<etag> (relative, as huggingface_hub links them).

@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 
+#include "io/float_convert.h"
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
 #include "simtune/io/bert_tensors.h"
@@ -184,7 +185,6 @@ void read_transformer(ModelFiles& files) {
                   std::to_string(files.bert.max_position_embeddings) + " in config.json");
     }
   }
-  files.weights = files.transformer_dir / "model.safetensors";
 }
 
 }  // namespace
@@ -290,25 +290,24 @@ ModelFiles load_model_files(const fs::path& dir) {
   return files;
 }
 
-void check_weights(const SafetensorsFile& file, const BertConfig& config) {
+void check_weights(const Weights& weights, const BertConfig& config) {
   // Checkpoints saved from BertForPreTraining and friends prefix every name with "bert.".
-  const bool prefixed = file.find("bert.embeddings.word_embeddings.weight") != nullptr;
+  const bool prefixed = weights.find("bert.embeddings.word_embeddings.weight") != nullptr;
   const std::string prefix = prefixed ? "bert." : "";
   auto check = [&](const BertTensorSpec& spec, bool required) {
     const std::string name = prefix + spec.name;
-    const TensorInfo* t = file.find(name);
+    const TensorInfo* t = weights.find(name);
     if (t == nullptr) {
       if (!required) return;
-      throw Error(file.origin() + ": missing tensor \"" + name + "\"");
+      throw Error(weights.origin() + ": missing tensor \"" + name + "\"");
     }
-    if (t->dtype != DType::F32 && t->dtype != DType::F16 && t->dtype != DType::BF16 &&
-        t->dtype != DType::F64) {
-      throw Error(file.origin() + ": tensor \"" + name + "\" has dtype " + dtype_name(t->dtype) +
-                  ", expected a floating dtype");
+    if (!is_floating(t->dtype)) {
+      throw Error(weights.origin(*t) + ": tensor \"" + name + "\" has dtype " +
+                  dtype_name(t->dtype) + ", expected a floating dtype");
     }
     if (t->shape != spec.shape) {
       auto str = [](const std::vector<std::int64_t>& s) { return json(s).dump(); };
-      throw Error(file.origin() + ": tensor \"" + name + "\" has shape " + str(t->shape) +
+      throw Error(weights.origin(*t) + ": tensor \"" + name + "\" has shape " + str(t->shape) +
                   ", config.json implies " + str(spec.shape));
     }
   };

@@ -1,9 +1,6 @@
 #include "simtune/io/safetensors.h"
 
 #include <algorithm>
-#include <bit>
-#include <cmath>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <set>
@@ -12,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/float_convert.h"
 #include "simtune/core/check.h"
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
@@ -68,32 +66,6 @@ std::optional<std::uint64_t> as_u64(const json& v) {
   return std::nullopt;
 }
 
-float f16_to_f32(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1fu;
-  const std::uint32_t mant = h & 0x3ffu;
-  std::uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);  // inf, or nan keeping its payload
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);  // rebias 15 -> 127
-  } else if (mant == 0) {
-    bits = sign;
-  } else {
-    // Subnormal half: mant * 2^-24 is exact in float32.
-    const float v = std::ldexp(static_cast<float>(mant), -24);
-    bits = sign | std::bit_cast<std::uint32_t>(v);
-  }
-  return std::bit_cast<float>(bits);
-}
-
-template <typename T>
-T load_unaligned(const std::uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-
 }  // namespace
 
 const char* dtype_name(DType dtype) {
@@ -134,15 +106,7 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = defaul
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    std::string msg = path.string() + ": no such file";
-    if (std::filesystem::exists(path.parent_path() / "pytorch_model.bin", ec)) {
-      msg +=
-          " (the directory has only pytorch_model.bin, a pickle simtune does not read; convert it "
-          "to model.safetensors first, e.g. with `simtune init`)";
-    }
-    throw Error(msg);
-  }
+  if (!std::filesystem::exists(path, ec)) throw Error(path.string() + ": no such file");
   MappedFile mapping(path);
   SafetensorsFile file = parse(mapping.bytes(), path.string());
   // The mapping object owns the pages; moving it keeps the same address range valid.
@@ -369,32 +333,12 @@ const std::string& SafetensorsFile::origin() const {
 
 void SafetensorsFile::read_f32(const TensorInfo& tensor, float* out) const {
   SIMTUNE_CHECK(tensor.end <= impl_->data.size() && tensor.begin <= tensor.end);
-  const std::uint8_t* p = impl_->data.data() + tensor.begin;
-  const std::size_t n = (tensor.end - tensor.begin) / dtype_size(tensor.dtype);
-  switch (tensor.dtype) {
-    case DType::F32:
-      if (n > 0) std::memcpy(out, p, n * sizeof(float));
-      return;
-    case DType::F64:
-      for (std::size_t i = 0; i < n; ++i) {
-        out[i] = static_cast<float>(load_unaligned<double>(p + 8 * i));
-      }
-      return;
-    case DType::F16:
-      for (std::size_t i = 0; i < n; ++i)
-        out[i] = f16_to_f32(load_unaligned<std::uint16_t>(p + 2 * i));
-      return;
-    case DType::BF16:
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t bits =
-            static_cast<std::uint32_t>(load_unaligned<std::uint16_t>(p + 2 * i)) << 16;
-        out[i] = std::bit_cast<float>(bits);
-      }
-      return;
-    default:
-      throw Error(impl_->origin + ": tensor " + in_quotes(tensor.name) + " has dtype " +
-                  dtype_name(tensor.dtype) + ", expected a floating dtype (F32, F16, BF16, F64)");
+  if (!is_floating(tensor.dtype)) {
+    throw Error(impl_->origin + ": tensor " + in_quotes(tensor.name) + " has dtype " +
+                dtype_name(tensor.dtype) + ", expected a floating dtype (F32, F16, BF16, F64)");
   }
+  convert_to_f32(tensor.dtype, impl_->data.data() + tensor.begin,
+                 (tensor.end - tensor.begin) / dtype_size(tensor.dtype), out);
 }
 
 void save_safetensors(const std::filesystem::path& path, const std::vector<TensorRef>& tensors,

@@ -12,8 +12,8 @@ LoadedModel load_model(const std::string& name_or_dir, const LoadOptions& option
   Tokenizer tokenizer = Tokenizer::from_directory(files.transformer_dir);
   BertParams params;
   if (options.with_weights) {
-    params =
-        BertParams::load(options.weights.empty() ? files.weights : options.weights, files.bert);
+    params = BertParams::load(options.weights.empty() ? files.transformer_dir : options.weights,
+                              files.bert);
   }
   return {std::move(files), std::move(tokenizer), std::move(params)};
 }

@@ -22,12 +22,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-void read_tensors(const SafetensorsFile& file, const ParamLayout& layout, float* base) {
+void read_tensors(const Weights& weights, const ParamLayout& layout, float* base) {
   for (const auto& t : layout.tensors) {
-    const TensorInfo* info = file.find(t.name);
-    if (info == nullptr) info = file.find("bert." + t.name);
-    if (info == nullptr) throw Error(file.origin() + ": tensor '" + t.name + "' is missing");
-    file.read_f32(*info, base + t.offset);
+    const TensorInfo* info = weights.find(t.name);
+    if (info == nullptr) info = weights.find("bert." + t.name);
+    if (info == nullptr) throw Error(weights.origin() + ": tensor '" + t.name + "' is missing");
+    weights.read_f32(*info, base + t.offset);
   }
 }
 
@@ -91,7 +91,7 @@ BertWeights bert_weights(const ParamLayout& layout, const BertConfig& config, fl
 }
 
 BertParams BertParams::load(const std::filesystem::path& weights, const BertConfig& config) {
-  SafetensorsFile file = SafetensorsFile::open(weights);
+  const Weights file = Weights::open(weights);
   check_weights(file, config);
   BertParams params;
   params.layout = bert_layout(config);

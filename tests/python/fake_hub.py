@@ -1,7 +1,7 @@
 """A stand-in for the Hugging Face hub's resolve routes, serving one model directory on 127.0.0.1.
 
 It answers like huggingface.co: HEAD/GET /{repo}/resolve/{revision}/{path} with X-Repo-Commit,
-an ETag (the git blob id for text files; for model.safetensors X-Linked-Etag = its sha256,
+an ETag (the git blob id for text files; for weight files (.safetensors, .bin) X-Linked-Etag = its sha256,
 X-Linked-Size and a 302 to a /cdn/ route, as LFS files are sent to a CDN), 404 with
 X-Error-Code: EntryNotFound for missing files, 401 without the right token when one is required,
 and HTTP Range on the CDN route. Switches let a test corrupt a file, drop a connection mid-file,
@@ -83,7 +83,7 @@ class FakeHub:
             return self._reply(h, 404, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": COMMIT},
                                b"Entry not found")
         original = (self.model_dir / path).read_bytes()
-        if path.endswith(".safetensors"):
+        if path.endswith((".safetensors", ".bin")):
             sha = hashlib.sha256(original).hexdigest()
             headers = {"X-Repo-Commit": COMMIT, "X-Linked-Etag": f'"{sha}"',
                        "X-Linked-Size": str(len(original)), "ETag": '"cdn-etag"',

@@ -125,18 +125,18 @@ def main():
     finally:
         hub.stop()
 
-    # A repository with only pytorch_model.bin is refused with the reason.
-    bin_model = work / "bin-model"
-    shutil.copytree(model, bin_model)
-    (bin_model / "model.safetensors").unlink()
-    (bin_model / "pytorch_model.bin").write_bytes(b"not read")
-    bin_hub = FakeHub(bin_model, "org/bin").start()
+    # A repository without any weight file simtune reads is refused, naming what it looked for.
+    bare_model = work / "bare-model"
+    shutil.copytree(model, bare_model)
+    (bare_model / "model.safetensors").unlink()
+    bare_hub = FakeHub(bare_model, "org/bare").start()
     try:
-        result = encode(args, "org/bin", work / "x.npy", simtune_env(work / "hf-bin", bin_hub))
+        result = encode(args, "org/bare", work / "x.npy", simtune_env(work / "hf-bare", bare_hub))
     finally:
-        bin_hub.stop()
-    checks.true("no model.safetensors: exit 1 naming pytorch_model.bin",
-                result.returncode == 1 and "pytorch_model.bin" in result.stderr,
+        bare_hub.stop()
+    checks.true("no weights: exit 1 naming every layout looked for",
+                result.returncode == 1 and all(name in result.stderr for name in (
+                    "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")),
                 result.stderr.strip())
 
     # Server gone: the cache serves offline, and online falls back to it.

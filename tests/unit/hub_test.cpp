@@ -1,7 +1,6 @@
 #include "simtune/io/hub.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +10,7 @@
 
 #include "io/hub_cache.h"
 #include "simtune/core/error.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace simtune;
@@ -20,18 +20,7 @@ namespace {
 
 const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
 
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("simtune-hub-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using simtune::testing::TempDir;
 
 void write(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
@@ -157,6 +146,25 @@ TEST(Hub, SnapshotWithoutWeightsIsIncomplete) {
   TempDir dir;
   const fs::path repo = make_cached_repo(dir.path(), false);
   EXPECT_FALSE(snapshot_complete(repo / "snapshots" / kCommit));
+}
+
+TEST(Hub, SnapshotWithTorchBinOrEveryShardIsComplete) {
+  TempDir dir;
+  const fs::path repo = make_cached_repo(dir.path(), false);
+  const fs::path snapshot = repo / "snapshots" / kCommit;
+  write(repo / "blobs" / "cccc",
+        R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})");
+  link_snapshot_file(repo, kCommit, "model.safetensors.index.json", "cccc");
+  write(repo / "blobs" / "dddd", "shard");
+  link_snapshot_file(repo, kCommit, "s1.safetensors", "dddd");
+  EXPECT_FALSE(snapshot_complete(snapshot));  // s2 not downloaded yet
+  link_snapshot_file(repo, kCommit, "s2.safetensors", "dddd");
+  EXPECT_TRUE(snapshot_complete(snapshot));
+
+  const fs::path bin_repo = make_cached_repo(dir.path() / "bin", false);
+  write(bin_repo / "blobs" / "eeee", "pickle");
+  link_snapshot_file(bin_repo, kCommit, "pytorch_model.bin", "eeee");
+  EXPECT_TRUE(snapshot_complete(bin_repo / "snapshots" / kCommit));
 }
 
 TEST(Hub, ResolvesOfflineFromTheCacheOnly) {

@@ -50,7 +50,6 @@ using testing::error_of;
 TEST(ModelFiles, LoadsParaphraseMiniLM) {
   const ModelFiles m = load_model_files(kMiniLM);
   EXPECT_EQ(m.transformer_dir, kMiniLM);
-  EXPECT_EQ(m.weights, kMiniLM / "model.safetensors");
   EXPECT_EQ(m.max_seq_length, 128u);
   EXPECT_FALSE(m.normalize);
   EXPECT_TRUE(m.pooling.mean_tokens);
@@ -195,7 +194,7 @@ TEST(ModelFiles, PlainHuggingFaceDirectoryGetsMeanPooling) {
   EXPECT_EQ(m.pooling.output_dimension(), 384);
   EXPECT_FALSE(m.normalize);
   EXPECT_EQ(m.max_seq_length, 512u);
-  EXPECT_EQ(m.weights, dir / "model.safetensors");
+  EXPECT_EQ(m.transformer_dir, dir);
 
   json tok = read_json(kMiniLM / "tokenizer_config.json");
   tok["model_max_length"] = 256;
@@ -308,7 +307,7 @@ TEST(CheckWeights, AcceptsCompleteCheckpointsWithOrWithoutPrefix) {
     Tensors t = tiny_tensors(c, prefix, prefix.empty());
     t.add(prefix + "embeddings.position_ids", {1, 6});  // extra tensors are ignored
     save_safetensors(dir / "w.safetensors", t.finish());
-    EXPECT_NO_THROW(check_weights(SafetensorsFile::open(dir / "w.safetensors"), c)) << prefix;
+    EXPECT_NO_THROW(check_weights(Weights::open(dir / "w.safetensors"), c)) << prefix;
   }
   fs::remove_all(dir);
 }
@@ -322,22 +321,21 @@ TEST(CheckWeights, NamesTheMissingOrMisshapedTensor) {
   t.refs.erase(t.refs.begin() + 30);
   t.data.erase(t.data.begin() + 30);
   save_safetensors(file, t.finish());
-  std::string msg = error_of([&] { check_weights(SafetensorsFile::open(file), c); });
+  std::string msg = error_of([&] { check_weights(Weights::open(file), c); });
   EXPECT_CONTAINS(msg, file.string());
   EXPECT_CONTAINS(msg, "missing tensor \"" + bert_tensor_specs(c)[30].name + "\"");
 
   t = tiny_tensors(c, "", false);
   t.refs[11].shape = {2, 8};
   save_safetensors(file, t.finish());
-  msg = error_of([&] { check_weights(SafetensorsFile::open(file), c); });
+  msg = error_of([&] { check_weights(Weights::open(file), c); });
   EXPECT_CONTAINS(msg, "\"" + bert_tensor_specs(c)[11].name + "\"");
   EXPECT_CONTAINS(msg, "[2,8]");
 
   t = tiny_tensors(c, "", true);
   t.refs.back().shape = {2, 2};  // pooler.dense.bias, optional but checked when present
   save_safetensors(file, t.finish());
-  EXPECT_CONTAINS(error_of([&] { check_weights(SafetensorsFile::open(file), c); }),
-                  "pooler.dense.bias");
+  EXPECT_CONTAINS(error_of([&] { check_weights(Weights::open(file), c); }), "pooler.dense.bias");
   fs::remove_all(dir);
 }
 
@@ -358,12 +356,14 @@ TEST(CheckWeights, RejectsIntegerDtype) {
   std::string bytes(8, '\0');
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
   bytes += h + std::string(offset, '\0');
-  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  const SafetensorsFile f = SafetensorsFile::parse({p, bytes.size()}, "ints.safetensors");
-  const std::string msg = error_of([&] { check_weights(f, c); });
+  const fs::path dir = temp_dir("weights_ints");
+  write_file_atomic(dir / "ints.safetensors", bytes);
+  const std::string msg =
+      error_of([&] { check_weights(Weights::open(dir / "ints.safetensors"), c); });
   EXPECT_CONTAINS(msg, "ints.safetensors");
   EXPECT_CONTAINS(msg, "embeddings.LayerNorm.bias");
   EXPECT_CONTAINS(msg, "I32");
+  fs::remove_all(dir);
 }
 
 TEST(WriteModelDirectory, RoundTripsMiniLM) {
@@ -393,7 +393,7 @@ TEST(WriteModelDirectory, RoundTripsMiniLM) {
   EXPECT_EQ(pooling.at("pooling_mode_lasttoken"), false);
   const SafetensorsFile w = SafetensorsFile::open(out / "model.safetensors");
   EXPECT_EQ(w.tensors().size(), t.refs.size());
-  EXPECT_NO_THROW(check_weights(w, tiny_config()));
+  EXPECT_NO_THROW(check_weights(Weights::open(out), tiny_config()));
   fs::remove_all(out.parent_path());
 }
 

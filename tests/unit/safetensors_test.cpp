@@ -356,20 +356,6 @@ TEST(Safetensors, ReadF32RejectsIntegerTensors) {
   }
 }
 
-TEST(Safetensors, MissingFileWithPickleHintsAtConversion) {
-  const fs::path dir = temp_dir("pickle");
-  write_file_atomic(dir / "pytorch_model.bin", "x");
-  try {
-    SafetensorsFile::open(dir / "model.safetensors");
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("model.safetensors"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("pytorch_model.bin"), std::string::npos) << msg;
-  }
-  fs::remove_all(dir);
-}
-
 TEST(Safetensors, DtypeNamesAndSizes) {
   EXPECT_STREQ(dtype_name(DType::BF16), "BF16");
   EXPECT_EQ(dtype_size(DType::F64), 8u);

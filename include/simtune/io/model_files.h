@@ -11,6 +11,7 @@
 
 #include "simtune/io/modules.h"
 #include "simtune/io/safetensors.h"
+#include "simtune/io/weights.h"
 
 namespace simtune {
 
@@ -60,7 +61,6 @@ struct ModelFiles {
   PoolingConfig pooling;
   bool normalize = false;          // a Normalize module follows pooling
   std::size_t max_seq_length = 0;  // sentence_bert_config.json, else min(512, max positions)
-  std::filesystem::path weights;   // transformer_dir/model.safetensors
 };
 
 // Reads and validates a model directory. A plain Hugging Face BERT directory (no modules.json)
@@ -70,7 +70,7 @@ ModelFiles load_model_files(const std::filesystem::path& dir);
 // Checks every tensor the BERT model needs is present with the dtype and shape config.json
 // implies (an optional "bert." prefix is accepted, unused pooler.* tensors are fine); throws
 // Error naming the tensor otherwise.
-void check_weights(const SafetensorsFile& file, const BertConfig& config);
+void check_weights(const Weights& weights, const BertConfig& config);
 
 // Writes a complete sentence-transformers directory at `out` (created if needed): the
 // tokenizer files, config.json, modules.json, sentence_bert_config.json, 1_Pooling/config.json

@@ -13,8 +13,9 @@
 namespace simtune {
 
 struct LoadOptions {
-  bool with_weights = true;       // false: files and tokenizer only (params left empty)
-  std::filesystem::path weights;  // a model.safetensors to read instead of the model's own
+  bool with_weights = true;  // false: files and tokenizer only (params left empty)
+  std::filesystem::path
+      weights;  // weights (a file or directory) to read instead of the model's own
   HubOptions hub;
 };
 

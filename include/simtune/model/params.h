@@ -64,7 +64,8 @@ struct BertParams {
   ParamLayout extra_layout;
   std::vector<float> extra_values;
 
-  // Reads and checks model.safetensors (names, shapes, dtypes against config.json).
+  // Reads and checks the weights in `weights`, a directory or one weight file (Weights::open),
+  // against config.json (names, shapes, dtypes).
   static BertParams load(const std::filesystem::path& weights, const BertConfig& config);
   // Hugging Face's BertPreTrainedModel._init_weights: Linear and Embedding weights
   // ~ normal(0, initializer_range), the padding_idx embedding row 0, biases 0, LayerNorm 1/0.
