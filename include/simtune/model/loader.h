@@ -13,8 +13,10 @@
 namespace simtune {
 
 struct LoadOptions {
-  bool with_weights = true;       // false: files and tokenizer only (params left empty)
-  std::filesystem::path weights;  // a model.safetensors to read instead of the model's own
+  bool with_weights = true;  // false: files and tokenizer only (params left empty)
+  // A model directory simtune wrote (a checkpoint) whose weight files to read instead of the
+  // model's own; its layout must match the model's.
+  std::filesystem::path weights_from;
   HubOptions hub;
 };
 
