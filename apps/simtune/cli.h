@@ -28,6 +28,9 @@ void add_mine_paraphrases(CLI::App& app);
 // naming file:line, unless `replace_invalid` substitutes U+FFFD.
 std::vector<std::string> read_lines(const std::string& path, bool replace_invalid);
 
+// --prompt TEXT and --prompt-name NAME (one or the other) into options.
+void add_prompt_options(CLI::App* cmd, EncodeOptions& options);
+
 // Embeddings to `path`: .npy (float32, shape rows x cols), .jsonl, or "-" (JSONL on stdout).
 void write_embeddings(const std::string& path, const Matrix& m);
 

@@ -80,6 +80,16 @@ std::vector<std::string> read_lines(const std::string& path, bool replace_invali
   return lines;
 }
 
+void add_prompt_options(CLI::App* cmd, EncodeOptions& options) {
+  CLI::Option* prompt = cmd->add_option_function<std::string>(
+      "--prompt", [&options](const std::string& text) { options.prompt = text; },
+      "Text prepended to every input (e.g. \"query: \"), as encode(prompt=...)");
+  cmd->add_option("--prompt-name", options.prompt_name,
+                  "A prompt of the model's config_sentence_transformers.json, by name (default: "
+                  "its default_prompt_name)")
+      ->excludes(prompt);
+}
+
 void write_embeddings(const std::string& path, const Matrix& m) {
   if (path == "-") {
     std::string text = jsonl_text(m);

@@ -1,9 +1,10 @@
-// simtune encode / similarity: embeddings of input lines, cosine similarity of two texts.
-#include <cmath>
+// simtune encode / similarity: embeddings of input lines, the similarity of two texts (the
+// model's similarity function).
 #include <cstdio>
 
 #include "cli.h"
 #include "simtune/core/error.h"
+#include "simtune/eval/search.h"
 
 namespace simtune::cli {
 
@@ -29,6 +30,7 @@ void add_encode(CLI::App& app) {
   cmd->add_option("--max-seq-length", args->options.max_seq_length,
                   "Truncate to this many tokens (default: the model's max_seq_length)");
   cmd->add_flag("--normalize", args->options.normalize, "L2-normalise the embeddings");
+  add_prompt_options(cmd, args->options);
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,
                 "Replace invalid UTF-8 with U+FFFD instead of stopping");
@@ -49,27 +51,24 @@ void add_encode(CLI::App& app) {
 void add_similarity(CLI::App& app) {
   struct Args {
     std::string model, a, b;
+    EncodeOptions options;
     int threads = 0;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("similarity", "Print the cosine similarity of two texts");
+  CLI::App* cmd = app.add_subcommand(
+      "similarity",
+      "Print the similarity of two texts (the model's similarity_fn_name, cosine by default)");
   cmd->add_option("--model", args->model, "Model directory")->required();
   cmd->add_option("text_a", args->a, "First text")->required();
   cmd->add_option("text_b", args->b, "Second text")->required();
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  add_prompt_options(cmd, args->options);
   cmd->callback([args] {
     set_num_threads(args->threads);
     Encoder encoder = Encoder::load(args->model);
-    Matrix m = encoder.encode({args->a, args->b});
-    double dot = 0, na = 0, nb = 0;
-    for (std::size_t i = 0; i < m.cols; i++) {
-      dot += static_cast<double>(m.row(0)[i]) * m.row(1)[i];
-      na += static_cast<double>(m.row(0)[i]) * m.row(0)[i];
-      nb += static_cast<double>(m.row(1)[i]) * m.row(1)[i];
-    }
-    // torch's cos_sim normalises each vector by max(norm, 1e-12) like F.normalize.
-    const double cos = dot / (std::max(std::sqrt(na), 1e-12) * std::max(std::sqrt(nb), 1e-12));
-    std::printf("%.6f\n", cos);
+    const Matrix m = encoder.encode({args->a, args->b}, args->options);
+    const SimilarityFunction fn = similarity_function(encoder.files().similarity_fn_name);
+    std::printf("%.6f\n", similarity_score(fn, m.row(0), m.row(1), m.cols));
   });
 }
 

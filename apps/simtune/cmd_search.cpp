@@ -27,6 +27,7 @@ void add_encode_options(CLI::App* cmd, EncodeArgs& args) {
   cmd->add_flag("--replace-invalid-utf8", args.replace_invalid,
                 "Replace invalid UTF-8 with U+FFFD instead of stopping");
   cmd->add_flag("-q,--quiet", args.quiet, "No progress bar");
+  add_prompt_options(cmd, args.options);
 }
 
 Matrix encode_lines(const Encoder& encoder, const std::vector<std::string>& lines,
@@ -55,7 +56,9 @@ void add_search(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
-      "search", "The corpus lines most similar (cosine) to each query, as util.semantic_search");
+      "search",
+      "The corpus lines most similar to each query (the model's similarity function), as "
+      "util.semantic_search; --prompt/--prompt-name apply to the queries");
   add_encode_options(cmd, *args);
   cmd->add_option("--corpus", args->corpus, "Text file, one corpus entry per line")
       ->required()
@@ -80,9 +83,14 @@ void add_search(CLI::App& app) {
     const std::vector<std::string> corpus = read_lines(args->corpus, args->replace_invalid);
     if (corpus.empty()) throw Error(args->corpus + ": the corpus is empty");
     const Encoder encoder = Encoder::load(args->model);
-    const Matrix corpus_emb = encode_lines(encoder, corpus, *args, "corpus");
+    // The corpus is embedded as a plain encode() would (the model's default prompt, if any).
+    EncodeArgs corpus_args = *args;
+    corpus_args.options.prompt.reset();
+    corpus_args.options.prompt_name.clear();
+    const Matrix corpus_emb = encode_lines(encoder, corpus, corpus_args, "corpus");
     const Matrix query_emb = encode_lines(encoder, queries, *args, "queries");
-    const auto results = semantic_search(query_emb, corpus_emb, args->top_k);
+    const auto results = semantic_search(query_emb, corpus_emb, args->top_k,
+                                         similarity_function(encoder.files().similarity_fn_name));
     for (std::size_t q = 0; q < results.size(); q++) {
       if (args->json) {
         nlohmann::json hits = nlohmann::json::array();

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "simtune/core/cpu.h"
 #include "simtune/core/error.h"
+#include "simtune/core/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"simtune: sentence-embedding models (sentence-transformers format) in C++",
@@ -17,9 +18,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "simtune: error: %s\n", e.what());
     return 2;
   }
-  app.set_version_flag("--version", std::string("simtune 0.1.0\nkernels: ") +
-                                        simtune::isa_name(simtune::active_isa()) + " on " +
-                                        simtune::cpu_description());
+  app.set_version_flag("--version", std::string("simtune ") + simtune::simtune_version() +
+                                        "\nkernels: " + simtune::isa_name(simtune::active_isa()) +
+                                        " on " + simtune::cpu_description());
   simtune::cli::add_init(app);
   simtune::cli::add_tokenize(app);
   simtune::cli::add_encode(app);

@@ -181,25 +181,43 @@ POOLING_ORDER = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens
                  "weightedmean_tokens", "lasttoken")
 
 
+# pooling_mode values of sentence-transformers 6, in POOLING_ORDER.
+POOLING_MODE_NAMES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+
+
 class Pooling(nn.Module):
-    """sentence-transformers Pooling: the enabled modes concatenated in POOLING_ORDER."""
+    """sentence-transformers Pooling: the enabled modes concatenated in POOLING_ORDER. Reads both
+    config forms: 2.x-5.x's pooling_mode_* flags with word_embedding_dimension, 6.x's pooling_mode
+    (a name or a list) with embedding_dimension. include_prompt=False masks a prompt's tokens out
+    of pooling as 6.x does (cls then takes the first unmasked token, max fills masked rows with
+    -inf, lasttoken the last unmasked one)."""
 
     def __init__(self, config):
         super().__init__()
-        # Keys missing from 1_Pooling/config.json take Pooling.__init__'s defaults (mean on).
-        defaults = {"mean_tokens": True}
-        self.modes = [m for m in POOLING_ORDER if config.get("pooling_mode_" + m, defaults.get(m, False))]
+        mode = config.get("pooling_mode")
+        if mode is not None:
+            names = [mode] if isinstance(mode, str) else list(mode)
+            self.modes = [m for m, name in zip(POOLING_ORDER, POOLING_MODE_NAMES) if name in names]
+        else:
+            # Keys missing from 1_Pooling/config.json take Pooling.__init__'s defaults (mean on).
+            defaults = {"mean_tokens": True}
+            self.modes = [m for m in POOLING_ORDER if config.get("pooling_mode_" + m, defaults.get(m, False))]
         if not self.modes:
             raise ValueError("pooling config enables no pooling mode")
+        self.include_prompt = config.get("include_prompt", True)
 
-    def forward(self, token_embeddings, attention_mask):
+    def forward(self, token_embeddings, attention_mask, prompt_length=0):
+        if prompt_length and not self.include_prompt:
+            attention_mask = attention_mask.clone()
+            attention_mask[:, :prompt_length] = 0
         mask = attention_mask.unsqueeze(-1).to(token_embeddings.dtype)
         outputs = []
         for mode in self.modes:
             if mode == "cls_token":
-                outputs.append(token_embeddings[:, 0])
+                first = attention_mask.to(torch.int64).argmax(dim=1)
+                outputs.append(token_embeddings[torch.arange(token_embeddings.shape[0]), first])
             elif mode == "max_tokens":
-                outputs.append(token_embeddings.masked_fill(mask == 0, -1e9).max(dim=1).values)
+                outputs.append(token_embeddings.masked_fill(mask == 0, float("-inf")).max(dim=1).values)
             elif mode in ("mean_tokens", "mean_sqrt_len_tokens"):
                 summed = (token_embeddings * mask).sum(dim=1)
                 count = torch.clamp(mask.sum(dim=1), min=1e-9)
@@ -211,12 +229,40 @@ class Pooling(nn.Module):
                 summed = (token_embeddings * weights).sum(dim=1)
                 outputs.append(summed / torch.clamp(weights.sum(dim=1), min=1e-9))
             elif mode == "lasttoken":
-                # Last non-padding position (rows are right-padded); an all-padding row
-                # gathers position 0 and is zeroed by the mask, as in sentence-transformers.
-                last = torch.clamp(attention_mask.sum(dim=1) - 1, min=0)
+                # Last unmasked position; an all-masked row gathers position 0, zeroed by the
+                # mask, as in sentence-transformers.
+                length = attention_mask.shape[1]
+                values, flipped = attention_mask.flip(1).max(dim=1)
+                last = torch.where(values == 0, torch.zeros_like(flipped), length - 1 - flipped)
                 rows = torch.arange(token_embeddings.shape[0])
                 outputs.append((token_embeddings * mask)[rows, last])
         return torch.cat(outputs, dim=1)
+
+
+# Dense activation_function values, the torch classes they name.
+ACTIVATIONS = {
+    "torch.nn.modules.linear.Identity": nn.Identity,
+    "torch.nn.modules.activation.Tanh": nn.Tanh,
+    "torch.nn.modules.activation.ReLU": nn.ReLU,
+    "torch.nn.modules.activation.GELU": nn.GELU,
+    "torch.nn.modules.activation.Sigmoid": nn.Sigmoid,
+}
+
+
+class Dense(nn.Module):
+    """sentence-transformers Dense: activation_function(linear(x)), weights from the module
+    folder's model.safetensors ("linear.weight", "linear.bias")."""
+
+    def __init__(self, module_dir):
+        super().__init__()
+        config = json.loads((module_dir / "config.json").read_text())
+        self.linear = nn.Linear(config["in_features"], config["out_features"], bias=config.get("bias", True))
+        self.activation = ACTIVATIONS[config.get("activation_function", "torch.nn.modules.activation.Tanh")]()
+        weights = {k: torch.from_numpy(v) for k, v in safetensors_io.load_f32(module_dir / "model.safetensors").items()}
+        self.linear.load_state_dict({k.removeprefix("linear."): v for k, v in weights.items()})
+
+    def forward(self, x):
+        return self.activation(self.linear(x))
 
 
 class Normalize(nn.Module):
@@ -227,32 +273,36 @@ class Normalize(nn.Module):
 
 
 class SentenceModel(nn.Module):
-    """Transformer -> Pooling [-> Normalize], as listed in modules.json."""
+    """Transformer -> Pooling -> Dense... [-> Normalize], as listed in modules.json."""
 
-    def __init__(self, bert, pooling, normalize, max_seq_length):
+    def __init__(self, bert, pooling, dense, normalize, max_seq_length):
         super().__init__()
         self.bert = bert
         self.pooling = pooling
+        self.dense = nn.ModuleList(dense)
         self.normalize = Normalize() if normalize else None
         self.max_seq_length = max_seq_length
 
-    def pool(self, token_embeddings, attention_mask):
-        pooled = self.pooling(token_embeddings, attention_mask)
+    def pool(self, token_embeddings, attention_mask, prompt_length=0):
+        pooled = self.pooling(token_embeddings, attention_mask, prompt_length)
+        for dense in self.dense:
+            pooled = dense(pooled)
         return self.normalize(pooled) if self.normalize is not None else pooled
 
-    def forward(self, input_ids, attention_mask):
+    def forward(self, input_ids, attention_mask, prompt_length=0):
         """Returns (token_embeddings, sentence_embedding)."""
         tokens = self.bert(input_ids, attention_mask)
-        return tokens, self.pool(tokens, attention_mask)
+        return tokens, self.pool(tokens, attention_mask, prompt_length)
 
 
 def _module_paths(model_dir):
-    """(transformer dir, pooling config or None, has Normalize) from modules.json."""
+    """(transformer dir, pooling config or None, [Dense dirs], has Normalize) from modules.json;
+    module types are matched by class name, so 2.x-5.x's and 6.x's type names both work."""
     modules_file = model_dir / "modules.json"
     if not modules_file.exists():
         # A plain Hugging Face BERT directory: sentence-transformers adds mean pooling.
-        return model_dir, None, False
-    transformer_dir, pooling_config, normalize = None, None, False
+        return model_dir, None, [], False
+    transformer_dir, pooling_config, dense, normalize = None, None, [], False
     for module in json.loads(modules_file.read_text()):
         kind = module["type"].rsplit(".", 1)[-1]
         path = model_dir / module["path"]
@@ -260,13 +310,15 @@ def _module_paths(model_dir):
             transformer_dir = path
         elif kind == "Pooling":
             pooling_config = json.loads((path / "config.json").read_text())
+        elif kind == "Dense":
+            dense.append(path)
         elif kind == "Normalize":
             normalize = True
         else:
             raise ValueError(f"{modules_file}: module type {module['type']} is not mirrored")
     if transformer_dir is None:
         raise ValueError(f"{modules_file}: no Transformer module")
-    return transformer_dir, pooling_config, normalize
+    return transformer_dir, pooling_config, dense, normalize
 
 
 def load_bert(transformer_dir):
@@ -299,12 +351,13 @@ def load_bert(transformer_dir):
 def load_model(model_dir):
     """SentenceModel for a sentence-transformers (or plain HF BERT) directory, in eval mode."""
     model_dir = Path(model_dir)
-    transformer_dir, pooling_config, normalize = _module_paths(model_dir)
+    transformer_dir, pooling_config, dense_dirs, normalize = _module_paths(model_dir)
     bert = load_bert(transformer_dir)
     st_config_file = transformer_dir / "sentence_bert_config.json"
     st_config = json.loads(st_config_file.read_text()) if st_config_file.exists() else {}
     max_seq_length = st_config.get("max_seq_length") or min(512, bert.config["max_position_embeddings"])
-    model = SentenceModel(bert, Pooling(pooling_config or {}), normalize, max_seq_length)
+    model = SentenceModel(bert, Pooling(pooling_config or {}), [Dense(d) for d in dense_dirs], normalize,
+                          max_seq_length)
     return model.eval()
 
 
@@ -319,12 +372,13 @@ def pad_batch(id_lists, pad_id):
     return input_ids, attention_mask
 
 
-def forward_ids(model, id_lists):
+def forward_ids(model, id_lists, prompt_length=0):
     """Runs one padded batch: returns (token_embeddings, attention_mask, sentence_embedding) as
     tensors, with autograd as the caller's context sets it. Dropout is active only if the
-    caller put the model in train mode."""
+    caller put the model in train mode. prompt_length: the tokens of a prompt every row starts
+    with ([CLS] included), as sentence-transformers passes it to pooling."""
     input_ids, attention_mask = pad_batch(id_lists, model.bert.config.get("pad_token_id", 0))
-    tokens, pooled = model(input_ids, attention_mask)
+    tokens, pooled = model(input_ids, attention_mask, prompt_length)
     return tokens, attention_mask, pooled
 
 
@@ -371,14 +425,14 @@ def named_activations(bert, id_lists, batch_size=32):
     return {name: np.concatenate(parts).astype(np.float32) for name, parts in packed.items()}
 
 
-def embed(model, id_lists, batch_size=32):
+def embed(model, id_lists, batch_size=32, prompt_length=0):
     """Sentence embeddings (float32, one row per id list, input order); batches of batch_size
     in input order, each padded to its longest row; eval mode, no autograd."""
     model.eval()
     rows = []
     with torch.inference_mode():
         for start in range(0, len(id_lists), batch_size):
-            rows.append(forward_ids(model, id_lists[start:start + batch_size])[2])
+            rows.append(forward_ids(model, id_lists[start:start + batch_size], prompt_length)[2])
     return torch.cat(rows).numpy().astype(np.float32)
 
 

@@ -69,8 +69,10 @@ def batches(ids_a, ids_b, labels, batch_size):
 
 
 def trainable_parameters(model):
-    """[(HF name, parameter)] of every BERT parameter the loss reaches: all but the pooler."""
-    return [(name, p) for name, p in model.bert.named_parameters() if not name.startswith("pooler.")]
+    """[(name, parameter)] of every parameter the loss reaches: BERT's but the pooler, under HF
+    names, then the Dense modules' as simtune names them ("dense.0.linear.weight")."""
+    return ([(name, p) for name, p in model.bert.named_parameters() if not name.startswith("pooler.")]
+            + [("dense." + name, p) for name, p in model.dense.named_parameters()])
 
 
 def cosine_similarity_loss(model, ids_a, ids_b, labels):

@@ -4,9 +4,24 @@
 #include <numeric>
 
 #include "simtune/core/error.h"
-#include "simtune/model/pooling.h"
 
 namespace simtune {
+
+std::string resolve_prompt(const ModelFiles& files, const EncodeOptions& options) {
+  if (options.prompt) return *options.prompt;
+  const std::string& name =
+      options.prompt_name.empty() ? files.default_prompt_name : options.prompt_name;
+  if (name.empty()) return "";
+  const auto it = files.prompts.find(name);
+  if (it == files.prompts.end()) {
+    std::string names;
+    for (const auto& [known, text] : files.prompts) names += (names.empty() ? "" : ", ") + known;
+    throw Error("prompt name \"" + name + "\" is not among the model's prompts (" +
+                (names.empty() ? "it has none" : names) +
+                ", in config_sentence_transformers.json)");
+  }
+  return it->second;
+}
 
 Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
                     const std::vector<std::string>& texts, const EncodeOptions& options) {
@@ -14,13 +29,23 @@ Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
   const std::size_t max_len =
       options.max_seq_length > 0 ? std::min(options.max_seq_length, model_max) : model_max;
   const std::size_t batch_size = std::max<std::size_t>(options.batch_size, 1);
-  const int C = model.files.bert.hidden_size;
-  const int D = model.files.pooling.output_dimension();
+  const int D = model.files.embedding_dimension();
 
+  // sentence-transformers prepends the prompt to each text and counts its tokens as those of
+  // the prompt tokenized alone, [CLS] included, [SEP] not; an empty prompt is no prompt.
+  const std::string prompt = resolve_prompt(model.files, options);
+  int prompt_length = 0;
+  if (!prompt.empty()) {
+    try {
+      prompt_length = static_cast<int>(model.tokenizer.encode(prompt, max_len).size()) - 1;
+    } catch (const Error& e) {
+      throw Error(std::string("prompt: ") + e.what());
+    }
+  }
   std::vector<std::vector<std::int32_t>> ids(texts.size());
   for (std::size_t i = 0; i < texts.size(); i++) {
     try {
-      ids[i] = model.tokenizer.encode(texts[i], max_len);
+      ids[i] = model.tokenizer.encode(prompt.empty() ? texts[i] : prompt + texts[i], max_len);
     } catch (const Error& e) {
       throw Error("text " + std::to_string(i + 1) + ": " + e.what());
     }
@@ -36,19 +61,18 @@ Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
   result.rows = texts.size();
   result.cols = static_cast<std::size_t>(D);
   result.data.assign(result.rows * result.cols, 0.0f);
-  scratch.pooled.resize(batch_size * static_cast<std::size_t>(D));
   for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
     const std::size_t end = std::min(order.size(), begin + batch_size);
     scratch.batch.clear();
     for (std::size_t k = begin; k < end; k++) scratch.batch.add(ids[order[k]]);
     const float* hidden =
         bert_forward(scratch.acts, scratch.batch, model.weights, model.packed, model.files.bert);
-    float* pooled = scratch.pooled.data();
-    pooling_forward(pooled, hidden, scratch.batch.spans(), C, model.files.pooling);
+    const float* emb =
+        scratch.head.forward(hidden, scratch.batch.spans(), model.weights.dense, prompt_length,
+                             model.files.normalize || options.normalize);
     const int B = scratch.batch.sequences();
-    if (model.files.normalize || options.normalize) normalize_forward(pooled, B, D);
     for (int b = 0; b < B; b++) {
-      std::copy_n(pooled + static_cast<std::size_t>(b) * D, D,
+      std::copy_n(emb + static_cast<std::size_t>(b) * D, D,
                   result.row(order[begin + static_cast<std::size_t>(b)]));
     }
     if (options.progress) options.progress(end, order.size());

@@ -27,7 +27,7 @@ struct Encoder::Impl {
         params(std::move(m.params)),
         weights(bert_weights(params.layout, files.bert, params.values.data())),
         packed(PackedWeights::every_layer(weights, files.bert)),
-        scratch(files.bert) {}
+        scratch(files) {}
 };
 
 Encoder::Encoder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -46,7 +46,7 @@ Matrix Encoder::encode(const std::vector<std::string>& texts, const EncodeOption
 }
 
 std::size_t Encoder::dimension() const {
-  return static_cast<std::size_t>(impl_->files.pooling.output_dimension());
+  return static_cast<std::size_t>(impl_->files.embedding_dimension());
 }
 std::size_t Encoder::max_seq_length() const {
   return impl_->files.max_seq_length;

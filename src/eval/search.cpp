@@ -51,12 +51,15 @@ bool better(const SearchHit& a, const SearchHit& b) {
 
 // The k best of query row `q` against corpus rows [begin, end), best first. `scratch` is
 // reused between calls to avoid an allocation per query.
-void top_k_range(const float* q, double q_norm, const Matrix& corpus,
+// Cosine scores use the precomputed norms; the other functions score each pair directly.
+void top_k_range(SimilarityFunction fn, const float* q, double q_norm, const Matrix& corpus,
                  const std::vector<double>& norms, std::size_t begin, std::size_t end,
                  std::size_t k, std::vector<SearchHit>& scratch, std::vector<SearchHit>& out) {
   scratch.clear();
   for (std::size_t c = begin; c < end; c++) {
-    scratch.push_back({c, dot(q, corpus.row(c), corpus.cols) / (q_norm * norms[c])});
+    scratch.push_back({c, fn == SimilarityFunction::Cosine
+                              ? dot(q, corpus.row(c), corpus.cols) / (q_norm * norms[c])
+                              : similarity_score(fn, q, corpus.row(c), corpus.cols)});
   }
   const std::size_t keep = std::min(k, scratch.size());
   std::partial_sort(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(keep),
@@ -66,8 +69,41 @@ void top_k_range(const float* q, double q_norm, const Matrix& corpus,
 
 }  // namespace
 
+SimilarityFunction similarity_function(const std::string& name) {
+  if (name == "cosine") return SimilarityFunction::Cosine;
+  if (name == "dot") return SimilarityFunction::Dot;
+  if (name == "euclidean") return SimilarityFunction::Euclidean;
+  if (name == "manhattan") return SimilarityFunction::Manhattan;
+  throw Error("similarity function \"" + name +
+              "\" is not one of cosine, dot, euclidean, manhattan");
+}
+
+double similarity_score(SimilarityFunction fn, const float* a, const float* b, std::size_t n) {
+  switch (fn) {
+    case SimilarityFunction::Cosine:
+      return dot(a, b, n) / (std::max(std::sqrt(dot(a, a, n)), kNormEps) *
+                             std::max(std::sqrt(dot(b, b, n)), kNormEps));
+    case SimilarityFunction::Dot:
+      return dot(a, b, n);
+    case SimilarityFunction::Euclidean: {
+      double s = 0;
+      for (std::size_t k = 0; k < n; k++) {
+        const double d = static_cast<double>(a[k]) - b[k];
+        s += d * d;
+      }
+      return -std::sqrt(s);
+    }
+    case SimilarityFunction::Manhattan: {
+      double s = 0;
+      for (std::size_t k = 0; k < n; k++) s += std::abs(static_cast<double>(a[k]) - b[k]);
+      return -s;
+    }
+  }
+  return 0;
+}
+
 std::vector<std::vector<SearchHit>> semantic_search(const Matrix& queries, const Matrix& corpus,
-                                                    std::size_t top_k) {
+                                                    std::size_t top_k, SimilarityFunction fn) {
   if (queries.cols != corpus.cols) {
     throw Error("query embeddings have " + std::to_string(queries.cols) +
                 " dimensions, corpus embeddings " + std::to_string(corpus.cols));
@@ -82,7 +118,7 @@ std::vector<std::vector<SearchHit>> semantic_search(const Matrix& queries, const
     std::vector<SearchHit> scratch;
 #pragma omp for schedule(dynamic)
     for (std::size_t q = 0; q < queries.rows; q++) {
-      top_k_range(queries.row(q), q_norms[q], corpus, c_norms, 0, corpus.rows, top_k, scratch,
+      top_k_range(fn, queries.row(q), q_norms[q], corpus, c_norms, 0, corpus.rows, top_k, scratch,
                   results[q]);
     }
   }
@@ -124,8 +160,8 @@ std::vector<ParaphrasePair> paraphrase_mining(const Matrix& embeddings,
         std::vector<SearchHit> scratch;
 #pragma omp for schedule(dynamic)
         for (std::size_t q = q0; q < q1; q++) {
-          top_k_range(embeddings.row(q), norms[q], embeddings, norms, c0, c1, k, scratch,
-                      hits[q - q0]);
+          top_k_range(SimilarityFunction::Cosine, embeddings.row(q), norms[q], embeddings, norms,
+                      c0, c1, k, scratch, hits[q - q0]);
         }
       }
       // Candidates arrive in sentence-transformers' order (corpus chunk, query chunk, query,

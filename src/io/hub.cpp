@@ -76,6 +76,94 @@ bool safe_relative(const std::string& file) {
   return std::none_of(p.begin(), p.end(), [](const fs::path& part) { return part == ".."; });
 }
 
+// The original transformers checkpoints, which sentence-transformers requests by their bare
+// name (sentence_transformers.util.misc.ORIGINAL_TRANSFORMER_MODELS).
+constexpr std::string_view kOriginalTransformerModels[] = {
+    "albert-base-v1",
+    "albert-base-v2",
+    "albert-large-v1",
+    "albert-large-v2",
+    "albert-xlarge-v1",
+    "albert-xlarge-v2",
+    "albert-xxlarge-v1",
+    "albert-xxlarge-v2",
+    "bert-base-cased-finetuned-mrpc",
+    "bert-base-cased",
+    "bert-base-chinese",
+    "bert-base-german-cased",
+    "bert-base-german-dbmdz-cased",
+    "bert-base-german-dbmdz-uncased",
+    "bert-base-multilingual-cased",
+    "bert-base-multilingual-uncased",
+    "bert-base-uncased",
+    "bert-large-cased-whole-word-masking-finetuned-squad",
+    "bert-large-cased-whole-word-masking",
+    "bert-large-cased",
+    "bert-large-uncased-whole-word-masking-finetuned-squad",
+    "bert-large-uncased-whole-word-masking",
+    "bert-large-uncased",
+    "camembert-base",
+    "ctrl",
+    "distilbert-base-cased-distilled-squad",
+    "distilbert-base-cased",
+    "distilbert-base-german-cased",
+    "distilbert-base-multilingual-cased",
+    "distilbert-base-uncased-distilled-squad",
+    "distilbert-base-uncased-finetuned-sst-2-english",
+    "distilbert-base-uncased",
+    "distilgpt2",
+    "distilroberta-base",
+    "gpt2-large",
+    "gpt2-medium",
+    "gpt2-xl",
+    "gpt2",
+    "openai-gpt",
+    "roberta-base-openai-detector",
+    "roberta-base",
+    "roberta-large-mnli",
+    "roberta-large-openai-detector",
+    "roberta-large",
+    "t5-11b",
+    "t5-3b",
+    "t5-base",
+    "t5-large",
+    "t5-small",
+    "transfo-xl-wt103",
+    "xlm-clm-ende-1024",
+    "xlm-clm-enfr-1024",
+    "xlm-mlm-100-1280",
+    "xlm-mlm-17-1280",
+    "xlm-mlm-en-2048",
+    "xlm-mlm-ende-1024",
+    "xlm-mlm-enfr-1024",
+    "xlm-mlm-enro-1024",
+    "xlm-mlm-tlm-xnli15-1024",
+    "xlm-mlm-xnli15-1024",
+    "xlm-roberta-base",
+    "xlm-roberta-large-finetuned-conll02-dutch",
+    "xlm-roberta-large-finetuned-conll02-spanish",
+    "xlm-roberta-large-finetuned-conll03-english",
+    "xlm-roberta-large-finetuned-conll03-german",
+    "xlm-roberta-large",
+    "xlnet-base-cased",
+    "xlnet-large-cased",
+};
+
+bool is_original_transformer_model(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return std::find(std::begin(kOriginalTransformerModels), std::end(kOriginalTransformerModels),
+                   lower) != std::end(kOriginalTransformerModels);
+}
+
+// A name without an organisation, as SentenceTransformer resolves it: its own organisation's
+// model ("all-MiniLM-L6-v2" -> "sentence-transformers/all-MiniLM-L6-v2"), except the original
+// transformers checkpoints, which keep their bare name.
+std::string qualified_repo(const std::string& name) {
+  return is_original_transformer_model(name) ? name : "sentence-transformers/" + name;
+}
+
 }  // namespace
 
 std::optional<HubId> parse_hub_id(std::string_view name) {
@@ -85,8 +173,14 @@ std::optional<HubId> parse_hub_id(std::string_view name) {
     id.revision = name.substr(at + 1);
     if (id.revision.empty()) return std::nullopt;
   }
+  if (id.repo.find('/') == std::string::npos && valid_id_part(id.repo)) {
+    id.repo = qualified_repo(id.repo);
+  }
   const auto slash = id.repo.find('/');
-  if (slash == std::string::npos || id.repo.size() > 96) return std::nullopt;
+  if (slash == std::string::npos || id.repo.size() > 96) {
+    return id.repo.size() <= 96 && is_original_transformer_model(id.repo) ? std::optional<HubId>(id)
+                                                                          : std::nullopt;
+  }
   if (!valid_id_part(std::string_view(id.repo).substr(0, slash)) ||
       !valid_id_part(std::string_view(id.repo).substr(slash + 1))) {
     return std::nullopt;
@@ -175,6 +269,15 @@ std::string join(const std::string& dir, const std::string& file) {
   return dir.empty() ? file : dir + "/" + file;
 }
 
+// Folders holding weights: the Transformer modules' and the Dense modules'.
+std::vector<std::string> weight_dirs(const std::vector<ModuleEntry>& modules) {
+  std::vector<std::string> dirs = transformer_dirs(modules);
+  for (const ModuleEntry& m : modules) {
+    if (m.kind == ModuleKind::Dense) dirs.push_back(m.path);
+  }
+  return dirs;
+}
+
 }  // namespace
 
 namespace {
@@ -199,7 +302,7 @@ bool weights_complete(const fs::path& dir) {
 }  // namespace
 
 bool snapshot_complete(const fs::path& snapshot) {
-  for (const std::string& dir : transformer_dirs(snapshot_modules(snapshot))) {
+  for (const std::string& dir : weight_dirs(snapshot_modules(snapshot))) {
     if (!safe_relative(join(dir, kSafetensorsFile)) || !weights_complete(snapshot / dir)) {
       return false;
     }
@@ -521,6 +624,10 @@ class Fetcher {
     for (const ModuleEntry& m : modules) {
       if (!m.path.empty() && m.kind != ModuleKind::Transformer) {
         fetch(join(m.path, "config.json"), false);
+      }
+      if (m.kind == ModuleKind::Dense && !fetch(join(m.path, "model.safetensors"), true)) {
+        throw Error(url(join(m.path, "model.safetensors")) +
+                    ": not found; simtune reads a Dense module's safetensors weights only");
       }
     }
     if (id_.revision != commit_) {

@@ -13,11 +13,14 @@
 namespace simtune::hub {
 
 struct HubId {
-  std::string repo;      // "org/name"
+  std::string repo;      // "org/name" (or an original transformers checkpoint's bare name)
   std::string revision;  // branch, tag or commit; "main" when not given
 };
 
-// "org/name" or "org/name@revision" with huggingface_hub's repo-id rules; nullopt otherwise.
+// "org/name" or "org/name@revision" with huggingface_hub's repo-id rules; nullopt otherwise. A
+// name without an organisation resolves as sentence-transformers resolves it:
+// "all-MiniLM-L6-v2" -> "sentence-transformers/all-MiniLM-L6-v2", while the original transformers
+// checkpoints ("bert-base-uncased", ...) keep their bare name.
 std::optional<HubId> parse_hub_id(std::string_view name);
 
 struct HubSettings {

@@ -84,47 +84,73 @@ bool get_bool(const json& j, const char* key, const std::string& origin, bool fa
   return it->get<bool>();
 }
 
-// Mirrors sentence_transformers.models.Pooling: Pooling.load passes the file as keyword
-// arguments, so unknown keys are an error there too; a "pooling_mode" string overrides every
-// pooling_mode_* flag; flags absent from the file take Pooling.__init__'s defaults (mean only).
+// sentence-transformers' pooling modes, in the order their outputs are concatenated, with the
+// 2.x-5.x flag each one has.
+struct PoolingMode {
+  const char* name;  // 6.x's pooling_mode value
+  const char* flag;  // 2.x-5.x's pooling_mode_* key
+  bool PoolingConfig::*field;
+};
+constexpr PoolingMode kPoolingModes[] = {
+    {"cls", "pooling_mode_cls_token", &PoolingConfig::cls_token},
+    {"max", "pooling_mode_max_tokens", &PoolingConfig::max_tokens},
+    {"mean", "pooling_mode_mean_tokens", &PoolingConfig::mean_tokens},
+    {"mean_sqrt_len_tokens", "pooling_mode_mean_sqrt_len_tokens",
+     &PoolingConfig::mean_sqrt_len_tokens},
+    {"weightedmean", "pooling_mode_weightedmean_tokens", &PoolingConfig::weightedmean_tokens},
+    {"lasttoken", "pooling_mode_lasttoken", &PoolingConfig::lasttoken},
+};
+
+// pooling_mode: one mode's name, or (6.x) a list of names, which 6.x concatenates in the list's
+// order; simtune concatenates in the table's, so another order is refused.
+void read_pooling_mode(PoolingConfig& p, const json& mode, const std::string& origin) {
+  const json modes = mode.is_array() ? mode : json::array({mode});
+  for (const PoolingMode& m : kPoolingModes) p.*m.field = false;
+  int last = -1;
+  for (const json& name : modes) {
+    const auto* it = std::find_if(std::begin(kPoolingModes), std::end(kPoolingModes),
+                                  [&](const PoolingMode& m) { return name == m.name; });
+    if (it == std::end(kPoolingModes)) {
+      throw Error(origin + ": pooling_mode " + name.dump() +
+                  " is not one of cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken");
+    }
+    const int index = static_cast<int>(it - std::begin(kPoolingModes));
+    if (index <= last) {
+      throw Error(origin + ": pooling_mode " + mode.dump() +
+                  " must list its modes once each in the order cls, max, mean, "
+                  "mean_sqrt_len_tokens, weightedmean, lasttoken");
+    }
+    last = index;
+    p.*it->field = true;
+  }
+}
+
+// Mirrors the Pooling module of both generations: 2.x-5.x pass the file as keyword arguments
+// (word_embedding_dimension and pooling_mode_* flags, absent flags taking Pooling.__init__'s
+// defaults: mean only), 6.x reads embedding_dimension and pooling_mode and converts the old
+// flags. A "pooling_mode" overrides every flag in both. Unknown keys are an error, as there.
 PoolingConfig parse_pooling(const json& j, const std::string& origin) {
-  static const std::set<std::string> known = {"word_embedding_dimension",
-                                              "pooling_mode",
-                                              "pooling_mode_cls_token",
-                                              "pooling_mode_max_tokens",
-                                              "pooling_mode_mean_tokens",
-                                              "pooling_mode_mean_sqrt_len_tokens",
-                                              "pooling_mode_weightedmean_tokens",
-                                              "pooling_mode_lasttoken",
-                                              "include_prompt"};
+  std::set<std::string> known = {"word_embedding_dimension", "embedding_dimension", "pooling_mode",
+                                 "include_prompt"};
+  for (const PoolingMode& m : kPoolingModes) known.insert(m.flag);
   for (const auto& [key, value] : j.items()) {
     if (!known.contains(key)) throw Error(origin + ": unknown pooling option \"" + key + "\"");
   }
   PoolingConfig p;
-  p.word_embedding_dimension = get_int(j, "word_embedding_dimension", origin, std::nullopt, 1);
-  p.cls_token = get_bool(j, "pooling_mode_cls_token", origin, false);
-  p.max_tokens = get_bool(j, "pooling_mode_max_tokens", origin, false);
-  p.mean_tokens = get_bool(j, "pooling_mode_mean_tokens", origin, true);
-  p.mean_sqrt_len_tokens = get_bool(j, "pooling_mode_mean_sqrt_len_tokens", origin, false);
-  p.weightedmean_tokens = get_bool(j, "pooling_mode_weightedmean_tokens", origin, false);
-  p.lasttoken = get_bool(j, "pooling_mode_lasttoken", origin, false);
-  // include_prompt only matters when a prompt is prepended, which simtune never does.
-  get_bool(j, "include_prompt", origin, true);
+  const char* dim_key =
+      j.contains("embedding_dimension") ? "embedding_dimension" : "word_embedding_dimension";
+  p.word_embedding_dimension = get_int(j, dim_key, origin, std::nullopt, 1);
+  for (const PoolingMode& m : kPoolingModes) {
+    p.*m.field = get_bool(j, m.flag, origin, m.field == &PoolingConfig::mean_tokens);
+  }
+  p.include_prompt = get_bool(j, "include_prompt", origin, true);
   const auto mode_it = j.find("pooling_mode");
   if (mode_it != j.end() && !mode_it->is_null()) {
-    const std::string mode = get_string(j, "pooling_mode", origin, "");
-    static const std::set<std::string> modes = {
-        "cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"};
-    if (!modes.contains(mode)) {
-      throw Error(origin + ": pooling_mode \"" + mode +
-                  "\" is not one of cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken");
+    if (!mode_it->is_string() && !mode_it->is_array()) {
+      throw Error(origin + ": pooling_mode is " + mode_it->dump() +
+                  ", expected a mode name or a list of them");
     }
-    p.cls_token = mode == "cls";
-    p.max_tokens = mode == "max";
-    p.mean_tokens = mode == "mean";
-    p.mean_sqrt_len_tokens = mode == "mean_sqrt_len_tokens";
-    p.weightedmean_tokens = mode == "weightedmean";
-    p.lasttoken = mode == "lasttoken";
+    read_pooling_mode(p, *mode_it, origin);
   }
   if (p.output_dimension() == 0) throw Error(origin + ": no pooling mode is enabled");
   return p;
@@ -134,12 +160,10 @@ json pooling_to_json(const PoolingConfig& p) {
   // Every pooling_mode_* flag, as sentence-transformers >= 2.2 writes and reads them.
   json j = json::object();
   j["word_embedding_dimension"] = p.word_embedding_dimension;
-  j["pooling_mode_cls_token"] = p.cls_token;
-  j["pooling_mode_mean_tokens"] = p.mean_tokens;
-  j["pooling_mode_max_tokens"] = p.max_tokens;
-  j["pooling_mode_mean_sqrt_len_tokens"] = p.mean_sqrt_len_tokens;
-  j["pooling_mode_weightedmean_tokens"] = p.weightedmean_tokens;
-  j["pooling_mode_lasttoken"] = p.lasttoken;
+  for (const PoolingMode& m : kPoolingModes) j[m.flag] = p.*m.field;
+  // Only sentence-transformers >= 3 knows include_prompt; its default (true) is left out so
+  // that 2.x loads the file too.
+  if (!p.include_prompt) j["include_prompt"] = false;
   return j;
 }
 
@@ -172,17 +196,102 @@ void read_transformer(ModelFiles& files) {
       files.max_seq_length =
           static_cast<std::size_t>(get_int(j, "max_seq_length", origin, std::nullopt, 1));
     }
-    // Transformer lowercases the raw text with Python's str.lower() before tokenizing when this
-    // is set; simtune's tokenizer only lowercases as tokenizer_config.json says.
-    if (get_bool(j, "do_lower_case", origin, false)) {
-      throw Error(origin +
-                  ": do_lower_case=true is not supported (lowercase in the tokenizer "
-                  "via tokenizer_config.json instead)");
-    }
+    files.do_lower_case = get_bool(j, "do_lower_case", origin, false);
     if (files.max_seq_length > static_cast<std::size_t>(files.bert.max_position_embeddings)) {
       throw Error(origin + ": max_seq_length " + std::to_string(files.max_seq_length) +
                   " exceeds max_position_embeddings " +
                   std::to_string(files.bert.max_position_embeddings) + " in config.json");
+    }
+  }
+}
+
+// The activations a Dense module may name, by the torch class path sentence-transformers
+// writes (fullname of the module); GELU is torch's default, the exact erf form.
+struct ActivationType {
+  Activation activation;
+  const char* type;
+};
+constexpr ActivationType kActivations[] = {
+    {Activation::Identity, "torch.nn.modules.linear.Identity"},
+    {Activation::Tanh, "torch.nn.modules.activation.Tanh"},
+    {Activation::ReLU, "torch.nn.modules.activation.ReLU"},
+    {Activation::GELU, "torch.nn.modules.activation.GELU"},
+    {Activation::Sigmoid, "torch.nn.modules.activation.Sigmoid"},
+};
+
+// Dense.load: the config's keys are Dense.__init__'s arguments. 6.x adds the feature names it
+// reads and writes and an optional residual, which simtune supports in their default form only.
+DenseConfig parse_dense(const fs::path& dir) {
+  const fs::path path = dir / "config.json";
+  const std::string origin = path.string();
+  const json j = read_json_object(path);
+  DenseConfig d;
+  d.dir = dir;
+  d.in_features = get_int(j, "in_features", origin, std::nullopt, 1);
+  d.out_features = get_int(j, "out_features", origin, std::nullopt, 1);
+  d.bias = get_bool(j, "bias", origin, true);
+  const auto act = j.find("activation_function");
+  if (act != j.end()) {
+    if (act->is_null()) {
+      d.activation = Activation::Identity;  // Dense(activation_function=None)
+    } else {
+      const std::string type = get_string(j, "activation_function", origin, "");
+      const auto* it = std::find_if(std::begin(kActivations), std::end(kActivations),
+                                    [&](const ActivationType& a) { return type == a.type; });
+      if (it == std::end(kActivations)) {
+        std::string names;
+        for (const ActivationType& a : kActivations) names += std::string(" ") + a.type;
+        throw Error(origin + ": activation_function \"" + type +
+                    "\" is not supported (expected one of" + names + ")");
+      }
+      d.activation = it->activation;
+    }
+  }
+  for (const char* key : {"module_input_name", "module_output_name"}) {
+    const auto it = j.find(key);
+    if (it != j.end() && !it->is_null() && *it != "sentence_embedding") {
+      throw Error(origin + ": " + key + " " + it->dump() +
+                  " is not supported (simtune's Dense reads and writes sentence_embedding)");
+    }
+  }
+  if (get_bool(j, "use_residual", origin, false)) {
+    throw Error(origin + ": use_residual=true is not supported");
+  }
+  return d;
+}
+
+// config_sentence_transformers.json: prompts, the default prompt's name and the similarity
+// function, as SentenceTransformer reads them (absent: no prompts, cosine).
+void read_sentence_transformers_config(ModelFiles& files) {
+  const fs::path path = files.dir / "config_sentence_transformers.json";
+  if (!fs::exists(path)) return;
+  const std::string origin = path.string();
+  const json j = read_json_object(path);
+  const auto prompts = j.find("prompts");
+  if (prompts != j.end() && !prompts->is_null()) {
+    if (!prompts->is_object()) throw Error(origin + ": prompts must be an object");
+    for (const auto& [name, text] : prompts->items()) {
+      if (!text.is_string()) {
+        throw Error(origin + ": prompt \"" + name + "\" is " + text.dump() + ", expected a string");
+      }
+      files.prompts[name] = text.get<std::string>();
+    }
+  }
+  const auto def = j.find("default_prompt_name");
+  if (def != j.end() && !def->is_null()) {
+    files.default_prompt_name = get_string(j, "default_prompt_name", origin, "");
+    if (!files.prompts.contains(files.default_prompt_name)) {
+      throw Error(origin + ": default_prompt_name \"" + files.default_prompt_name +
+                  "\" is not one of the prompts");
+    }
+  }
+  const auto sim = j.find("similarity_fn_name");
+  if (sim != j.end() && !sim->is_null()) {
+    files.similarity_fn_name = get_string(j, "similarity_fn_name", origin, "");
+    static const std::set<std::string> names = {"cosine", "dot", "euclidean", "manhattan"};
+    if (!names.contains(files.similarity_fn_name)) {
+      throw Error(origin + ": similarity_fn_name \"" + files.similarity_fn_name +
+                  "\" is not one of cosine, dot, euclidean, manhattan");
     }
   }
 }
@@ -234,6 +343,21 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& ori
   return c;
 }
 
+const char* activation_type_name(Activation activation) {
+  for (const ActivationType& a : kActivations) {
+    if (a.activation == activation) return a.type;
+  }
+  return "";
+}
+
+std::string dense_tensor_prefix(std::size_t index) {
+  return "dense." + std::to_string(index) + ".";
+}
+
+int ModelFiles::embedding_dimension() const {
+  return dense.empty() ? pooling.output_dimension() : dense.back().out_features;
+}
+
 int PoolingConfig::output_dimension() const {
   const int modes = int(cls_token) + int(max_tokens) + int(mean_tokens) +
                     int(mean_sqrt_len_tokens) + int(weightedmean_tokens) + int(lasttoken);
@@ -253,6 +377,7 @@ ModelFiles load_model_files(const fs::path& dir) {
     files.transformer_dir = dir;
     read_transformer(files);
     files.pooling.word_embedding_dimension = files.bert.hidden_size;
+    read_sentence_transformers_config(files);
     return files;
   }
 
@@ -261,19 +386,22 @@ ModelFiles load_model_files(const fs::path& dir) {
   const std::vector<ModuleEntry>& modules = files.modules;
   for (const ModuleEntry& m : modules) {
     if (!m.kind) {
-      throw Error(origin + ": unsupported module type \"" + m.type +
-                  "\" (simtune supports Transformer, Pooling and Normalize)");
+      throw Error(origin + ": module type \"" + m.type +
+                  "\" is not supported (simtune runs Transformer, Pooling, Dense and Normalize "
+                  "modules of BERT-family text encoders)");
     }
   }
-  // simtune runs exactly Transformer -> Pooling [-> Normalize]; anything else would silently
-  // change the embedding, so it is refused.
-  const bool shape_ok = (modules.size() == 2 || modules.size() == 3) &&
-                        modules[0].kind == ModuleKind::Transformer &&
+  // simtune runs exactly Transformer -> Pooling -> Dense... [-> Normalize]; anything else would
+  // silently change the embedding, so it is refused.
+  std::size_t n = 2;
+  while (n < modules.size() && modules[n].kind == ModuleKind::Dense) n++;
+  files.normalize = n < modules.size() && modules[n].kind == ModuleKind::Normalize;
+  const bool shape_ok = modules.size() >= 2 && modules[0].kind == ModuleKind::Transformer &&
                         modules[1].kind == ModuleKind::Pooling &&
-                        (modules.size() == 2 || modules[2].kind == ModuleKind::Normalize);
+                        n + (files.normalize ? 1 : 0) == modules.size();
   if (!shape_ok) {
     throw Error(origin +
-                ": expected modules Transformer, Pooling and optionally Normalize, in "
+                ": expected modules Transformer, Pooling, any Dense and optionally Normalize, in "
                 "that order");
   }
   files.transformer_dir = module_dir(dir, modules[0]);
@@ -281,12 +409,21 @@ ModelFiles load_model_files(const fs::path& dir) {
   const fs::path pooling_file = module_dir(dir, modules[1]) / "config.json";
   files.pooling = parse_pooling(read_json_object(pooling_file), pooling_file.string());
   if (files.pooling.word_embedding_dimension != files.bert.hidden_size) {
-    throw Error(pooling_file.string() + ": word_embedding_dimension " +
+    throw Error(pooling_file.string() + ": embedding dimension " +
                 std::to_string(files.pooling.word_embedding_dimension) +
                 " differs from hidden_size " + std::to_string(files.bert.hidden_size) +
                 " in config.json");
   }
-  files.normalize = modules.size() == 3;
+  for (std::size_t i = 2; i < n; i++) {
+    const int in = files.embedding_dimension();
+    files.dense.push_back(parse_dense(module_dir(dir, modules[i])));
+    if (files.dense.back().in_features != in) {
+      throw Error((module_dir(dir, modules[i]) / "config.json").string() + ": in_features " +
+                  std::to_string(files.dense.back().in_features) +
+                  " differs from the previous module's output dimension " + std::to_string(in));
+    }
+  }
+  read_sentence_transformers_config(files);
   return files;
 }
 
@@ -317,7 +454,7 @@ void check_weights(const Weights& weights, const BertConfig& config) {
 
 void write_model_directory(const ModelFiles& source, const fs::path& out,
                            const std::vector<TensorRef>& weights) {
-  fs::create_directories(out / "1_Pooling");
+  fs::create_directories(out);
   for (const char* name : kTokenizerFiles) {
     const fs::path from = source.transformer_dir / name;
     if (fs::exists(from)) write_file_atomic(out / name, read_file(from));
@@ -325,41 +462,53 @@ void write_model_directory(const ModelFiles& source, const fs::path& out,
   write_file_atomic(out / "config.json", dump_file(source.bert.raw));
 
   // modules.json is always regenerated: the output uses the standard layout (Transformer at the
-  // root, Pooling in 1_Pooling, Normalize in 2_Normalize) whatever paths the source used.
+  // root, Pooling in 1_Pooling, then <idx>_Dense folders and <idx>_Normalize) whatever paths the
+  // source used. The Dense modules' tensors leave `weights` for their own folders.
   json modules = json::array();
-  auto add = [&](int idx, const char* path, ModuleKind kind) {
+  auto add = [&](ModuleKind kind) {
+    const int idx = static_cast<int>(modules.size());
+    const std::string path =
+        kind == ModuleKind::Transformer ? "" : std::to_string(idx) + "_" + module_kind_name(kind);
+    if (!path.empty()) fs::create_directories(out / path);
     modules.push_back({{"idx", idx},
                        {"name", std::to_string(idx)},
                        {"path", path},
                        {"type", module_type_name(kind)}});
+    return out / path;
   };
-  add(0, "", ModuleKind::Transformer);
-  add(1, "1_Pooling", ModuleKind::Pooling);
-  if (source.normalize) {
-    fs::create_directories(out / "2_Normalize");
-    add(2, "2_Normalize", ModuleKind::Normalize);
+  add(ModuleKind::Transformer);
+  add(ModuleKind::Pooling);
+  std::vector<TensorRef> bert_weights = weights;
+  for (std::size_t k = 0; k < source.dense.size(); k++) {
+    const DenseConfig& d = source.dense[k];
+    const fs::path dir = add(ModuleKind::Dense);
+    const json config = {{"in_features", d.in_features},
+                         {"out_features", d.out_features},
+                         {"bias", d.bias},
+                         {"activation_function", activation_type_name(d.activation)}};
+    write_file_atomic(dir / "config.json", dump_file(config));
+    std::vector<TensorRef> own;
+    const std::string prefix = dense_tensor_prefix(k);
+    std::erase_if(bert_weights, [&](const TensorRef& t) {
+      if (!t.name.starts_with(prefix)) return false;
+      own.push_back({t.name.substr(prefix.size()), t.shape, t.data});
+      return true;
+    });
+    save_safetensors(dir / "model.safetensors", own);
   }
+  if (source.normalize) add(ModuleKind::Normalize);
   write_file_atomic(out / "modules.json", dump_file(modules));
 
-  // Files that may carry keys simtune does not model (prompts, similarity function, pooling's
-  // include_prompt) are copied from the source; fresh ones are written as sentence-transformers
-  // writes them. The source's sentence_bert_config.json still gets our max_seq_length.
-  json sbert = json::object();
-  const fs::path sbert_src = source.transformer_dir / "sentence_bert_config.json";
-  if (fs::exists(sbert_src)) sbert = read_json_object(sbert_src);
-  sbert["max_seq_length"] = source.max_seq_length;
-  if (!sbert.contains("do_lower_case")) sbert["do_lower_case"] = false;
+  // 2.x-5.x pass sentence_bert_config.json to Transformer.__init__ as keyword arguments, so it
+  // holds exactly what they accept (6.x's extra keys would fail there).
+  const json sbert = {{"max_seq_length", source.max_seq_length},
+                      {"do_lower_case", source.do_lower_case}};
   write_file_atomic(out / "sentence_bert_config.json", dump_file(sbert));
 
-  json pooling = pooling_to_json(source.pooling);
-  if (source.modules.size() >= 2) {
-    const fs::path pooling_src = module_dir(source.dir, source.modules[1]) / "config.json";
-    const json old = read_json_object(pooling_src);
-    // include_prompt is only known to sentence-transformers >= 3, so it is kept, not added.
-    if (old.contains("include_prompt")) pooling["include_prompt"] = old["include_prompt"];
-  }
-  write_file_atomic(out / "1_Pooling" / "config.json", dump_file(pooling));
+  write_file_atomic(out / "1_Pooling" / "config.json", dump_file(pooling_to_json(source.pooling)));
 
+  // Copied for the keys simtune does not model (model card data, ...) besides the prompts and
+  // the similarity function.
   const fs::path st_src = source.dir / "config_sentence_transformers.json";
   if (fs::exists(st_src)) {
     write_file_atomic(out / "config_sentence_transformers.json", read_file(st_src));
@@ -372,7 +521,7 @@ void write_model_directory(const ModelFiles& source, const fs::path& out,
          {{"sentence_transformers", "2.2.2"}, {"transformers", "4.26.0"}, {"pytorch", "1.13.0"}}}};
     write_file_atomic(out / "config_sentence_transformers.json", dump_file(st));
   }
-  save_safetensors(out / "model.safetensors", weights);
+  save_safetensors(out / "model.safetensors", bert_weights);
 }
 
 }  // namespace simtune

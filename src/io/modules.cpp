@@ -16,13 +16,28 @@ using nlohmann::json;
 struct ModuleType {
   ModuleKind kind;
   const char* short_name;
-  const char* type;  // the name simtune writes
+  const char* type;          // the 2.x-5.x name, which simtune writes
+  const char* new_types[2];  // the names 6.x writes (null where there is one)
 };
 
 constexpr ModuleType kModuleTypes[] = {
-    {ModuleKind::Transformer, "Transformer", "sentence_transformers.models.Transformer"},
-    {ModuleKind::Pooling, "Pooling", "sentence_transformers.models.Pooling"},
-    {ModuleKind::Normalize, "Normalize", "sentence_transformers.models.Normalize"},
+    {ModuleKind::Transformer,
+     "Transformer",
+     "sentence_transformers.models.Transformer",
+     {"sentence_transformers.base.modules.transformer.Transformer", nullptr}},
+    {ModuleKind::Pooling,
+     "Pooling",
+     "sentence_transformers.models.Pooling",
+     {"sentence_transformers.sentence_transformer.modules.pooling.Pooling", nullptr}},
+    {ModuleKind::Dense,
+     "Dense",
+     "sentence_transformers.models.Dense",
+     {"sentence_transformers.base.modules.dense.Dense", nullptr}},
+    {ModuleKind::Normalize,
+     "Normalize",
+     "sentence_transformers.models.Normalize",
+     {"sentence_transformers.base.modules.normalize.Normalize",
+      "sentence_transformers.sentence_transformer.modules.normalize.Normalize"}},
 };
 
 const ModuleType& row(ModuleKind kind) {
@@ -44,6 +59,9 @@ std::string string_field(const json& entry, const char* key, const std::string& 
 std::optional<ModuleKind> module_kind(std::string_view type) {
   for (const ModuleType& t : kModuleTypes) {
     if (type == t.type) return t.kind;
+    for (const char* name : t.new_types) {
+      if (name != nullptr && type == name) return t.kind;
+    }
   }
   return std::nullopt;
 }

@@ -31,6 +31,25 @@ void read_tensors(const Weights& weights, const ParamLayout& layout, float* base
   }
 }
 
+// A Dense module's weights, from its folder in any format Weights::open reads: the one place
+// that knows where they are stored.
+void read_dense_weights(const DenseConfig& dense, const std::string& prefix,
+                        const ParamLayout& layout, float* base) {
+  const Weights file = Weights::open(dense.dir);
+  for (const ParamTensor& t : layout.tensors) {
+    if (!t.name.starts_with(prefix)) continue;
+    const std::string name = t.name.substr(prefix.size());
+    const TensorInfo* info = file.find(name);
+    if (info == nullptr) throw Error(file.origin() + ": tensor '" + name + "' is missing");
+    if (info->shape != t.shape) {
+      throw Error(file.origin() + ": tensor '" + name + "' has shape " +
+                  nlohmann::json(info->shape).dump() + ", " + (dense.dir / "config.json").string() +
+                  " implies " + nlohmann::json(t.shape).dump());
+    }
+    file.read_f32(*info, base + t.offset);
+  }
+}
+
 }  // namespace
 
 ParamLayout ParamLayout::for_tensors(const std::vector<ParamTensor>& specs) {
@@ -45,6 +64,12 @@ ParamLayout ParamLayout::for_tensors(const std::vector<ParamTensor>& specs) {
   return layout;
 }
 
+const ParamTensor* ParamLayout::find(const std::string& name) const {
+  auto it = std::find_if(tensors.begin(), tensors.end(),
+                         [&](const ParamTensor& t) { return t.name == name; });
+  return it == tensors.end() ? nullptr : &*it;
+}
+
 const ParamTensor& ParamLayout::at(const std::string& name) const {
   auto it = std::find_if(tensors.begin(), tensors.end(),
                          [&](const ParamTensor& t) { return t.name == name; });
@@ -54,6 +79,16 @@ const ParamTensor& ParamLayout::at(const std::string& name) const {
 
 ParamLayout bert_layout(const BertConfig& config) {
   return ParamLayout::for_tensors(to_param_tensors(bert_tensor_specs(config)));
+}
+
+ParamLayout model_layout(const ModelFiles& files) {
+  std::vector<ParamTensor> specs = to_param_tensors(bert_tensor_specs(files.bert));
+  for (std::size_t k = 0; k < files.dense.size(); k++) {
+    const DenseConfig& d = files.dense[k];
+    specs.push_back({dense_tensor_prefix(k) + "linear.weight", {d.out_features, d.in_features}});
+    if (d.bias) specs.push_back({dense_tensor_prefix(k) + "linear.bias", {d.out_features}});
+  }
+  return ParamLayout::for_tensors(specs);
 }
 
 BertWeights bert_weights(const ParamLayout& layout, const BertConfig& config, float* base) {
@@ -87,6 +122,11 @@ BertWeights bert_weights(const ParamLayout& layout, const BertConfig& config, fl
     lw.output_ln_b = p(pre + "output.LayerNorm.bias");
     w.layers.push_back(lw);
   }
+  for (std::size_t k = 0; layout.find(dense_tensor_prefix(k) + "linear.weight") != nullptr; k++) {
+    const ParamTensor* bias = layout.find(dense_tensor_prefix(k) + "linear.bias");
+    w.dense.push_back({p(dense_tensor_prefix(k) + "linear.weight"),
+                       bias == nullptr ? nullptr : base + bias->offset});
+  }
   return w;
 }
 
@@ -106,6 +146,19 @@ BertParams BertParams::load(const std::filesystem::path& weights, const BertConf
   params.extra_layout = ParamLayout::for_tensors(present);
   params.extra_values.resize(params.extra_layout.total);
   read_tensors(file, params.extra_layout, params.extra_values.data());
+  return params;
+}
+
+BertParams BertParams::load(const ModelFiles& files) {
+  BertParams params = load(files.transformer_dir, files.bert);
+  if (files.dense.empty()) return params;
+  const std::vector<float> bert_values = std::move(params.values);
+  params.layout = model_layout(files);
+  params.values.assign(params.layout.total, 0.0f);
+  std::copy(bert_values.begin(), bert_values.end(), params.values.begin());
+  for (std::size_t k = 0; k < files.dense.size(); k++) {
+    read_dense_weights(files.dense[k], dense_tensor_prefix(k), params.layout, params.values.data());
+  }
   return params;
 }
 

@@ -10,6 +10,7 @@
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
 #include "text/bert_text.h"
+#include "text/unicode.h"
 #include "text/wordpiece.h"
 
 namespace simtune {
@@ -120,6 +121,7 @@ struct Tokenizer::Impl {
   // not make id_to_token allocate for it.
   std::size_t id_limit = 0;
   fs::path source;
+  bool lowercase_input = false;
 
   void load_tokenizer_json(const fs::path& dir);
   // The parts of tokenizer.json, each checked against what simtune implements.
@@ -396,6 +398,19 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, std::size_t m
   if (max_length < 2) {
     throw Error("max_length " + std::to_string(max_length) + " cannot hold [CLS] and [SEP]");
   }
+  if (impl_->lowercase_input) {
+    const std::string lower = text::python_lower(text);
+    return encode_valid(lower, max_length);
+  }
+  return encode_valid(text, max_length);
+}
+
+void Tokenizer::set_lowercase_input(bool on) {
+  impl_->lowercase_input = on;
+}
+
+std::vector<std::int32_t> Tokenizer::encode_valid(std::string_view text,
+                                                  std::size_t max_length) const {
   const std::size_t limit = max_length - 1;  // ids before [SEP]
   const Impl& m = *impl_;
   std::vector<std::int32_t> ids;

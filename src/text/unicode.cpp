@@ -8,6 +8,7 @@
 
 #include "simtune/core/check.h"
 #include "text/oracle_unicode_tables.h"
+#include "text/utf8.h"
 
 namespace simtune::text {
 namespace {
@@ -101,6 +102,69 @@ void append_lowercase(char32_t c, std::u32string& out) {
     return;
   }
   out.push_back(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+}
+
+namespace {
+
+// Unicode's Cased: letters with case (Lu, Ll, Lt) and the others that change under a case map.
+bool is_cased(char32_t c) {
+  const auto cat = category(c);
+  if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT) {
+    return true;
+  }
+  const auto v = static_cast<utf8proc_int32_t>(c);
+  return utf8proc_tolower(v) != v || utf8proc_toupper(v) != v;
+}
+
+// Unicode's Case_Ignorable: marks, format characters, modifiers, and the Word_Break MidLetter /
+// MidNumLet / Single_Quote characters.
+bool is_case_ignorable(char32_t c) {
+  switch (category(c)) {
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_SK:
+      return true;
+    default:
+      break;
+  }
+  constexpr char32_t kMid[] = {0x27,   0x2E,   0x3A,   0xB7,   0x387,  0x5F4,  0x2018, 0x2019,
+                               0x2024, 0x2027, 0xFE13, 0xFE52, 0xFE55, 0xFF07, 0xFF0E, 0xFF1A};
+  return std::find(std::begin(kMid), std::end(kMid), c) != std::end(kMid);
+}
+
+// Whether a cased character, skipping case-ignorable ones, lies in chars[from..) walking by step.
+bool cased_beside(const std::u32string& chars, std::ptrdiff_t from, std::ptrdiff_t step) {
+  for (std::ptrdiff_t i = from; i >= 0 && i < static_cast<std::ptrdiff_t>(chars.size());
+       i += step) {
+    const char32_t c = chars[static_cast<std::size_t>(i)];
+    if (!is_case_ignorable(c)) return is_cased(c);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string python_lower(std::string_view text) {
+  std::u32string chars;
+  for (std::size_t i = 0; i < text.size();) chars.push_back(next_code_point(text, i));
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < chars.size(); i++) {
+    const char32_t c = chars[i];
+    const auto k = static_cast<std::ptrdiff_t>(i);
+    if (c == 0x130) {  // SpecialCasing: i + combining dot above
+      append_utf8(0x69, out);
+      append_utf8(0x307, out);
+    } else if (c == 0x3A3) {
+      const bool final = cased_beside(chars, k - 1, -1) && !cased_beside(chars, k + 1, 1);
+      append_utf8(final ? 0x3C2 : 0x3C3, out);
+    } else {
+      append_utf8(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))), out);
+    }
+  }
+  return out;
 }
 
 }  // namespace simtune::text

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace simtune::text {
 
@@ -23,5 +24,8 @@ void append_nfd(char32_t c, std::u32string& out);
 int combining_class(char32_t c);
 // Appends Rust's char::to_lowercase(c): the full mapping (U+0130 gives two chars).
 void append_lowercase(char32_t c, std::u32string& out);
+// Python's str.lower() of valid UTF-8: the full lowercase mapping, and capital sigma as final
+// sigma at the end of a word (Unicode's Final_Sigma condition), as CPython does.
+std::string python_lower(std::string_view text);
 
 }  // namespace simtune::text

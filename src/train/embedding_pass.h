@@ -1,6 +1,6 @@
-// The model's side of a training step: texts through BERT, pooling and Normalize to sentence
-// embeddings (forward), and the embeddings' gradient back into the parameters' (backward). The
-// loss sits between the two; the trainer orchestrates.
+// The model's side of a training step: texts through BERT, pooling, Dense and Normalize to
+// sentence embeddings (forward), and the embeddings' gradient back into the parameters' (backward).
+// The loss sits between the two; the trainer orchestrates.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 
 #include "simtune/io/model_files.h"
 #include "simtune/model/bert.h"
+#include "simtune/model/head.h"
 #include "simtune/model/params.h"
 #include "train/gradients.h"
 
@@ -22,7 +23,7 @@ class EmbeddingPass {
   // pass; they live until the next forward. `rng` draws dropout masks when dropout is on.
   const float* forward(const std::vector<const TokenIds*>& texts, const BertWeights& weights,
                        Rng* rng);
-  int dimension() const { return pooling_.output_dimension(); }
+  int dimension() const { return head_.dimension(); }
 
   // The embeddings' gradient buffer, zeroed, for the loss to accumulate into.
   float* zeroed_d_embeddings();
@@ -32,15 +33,15 @@ class EmbeddingPass {
 
  private:
   const BertConfig config_;
-  const PoolingConfig pooling_;
   const bool normalize_;
+  SentenceHead head_;
   Activations acts_;
   ActivationGrads act_grads_;
   PackedBatch batch_;
   std::optional<PackedWeights> packed_;  // one slot, repacked as each layer runs
   const float* hidden_ = nullptr;        // the last forward's sequence output
   // Per-batch buffers, grown to the largest batch seen.
-  std::vector<float> pooled_, normed_, dpooled_, dnormed_, dhidden_;
+  std::vector<float> d_embeddings_, dhidden_;
 };
 
 }  // namespace simtune

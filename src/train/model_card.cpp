@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "simtune/core/file.h"
+#include "simtune/core/version.h"
 
 namespace simtune {
 
@@ -13,10 +14,12 @@ void write_model_card(const fs::path& out, const ModelFiles& files, const nlohma
   std::string readme =
       "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\n"
       "tags:\n- sentence-transformers\n- sentence-similarity\n---\n\n"
-      "# Fine-tuned with simtune\n\n";
+      "# Fine-tuned with simtune\n\n"
+      "Written by simtune " +
+      std::string(simtune_version()) + ".\n\n";
   readme +=
       "This is a [sentence-transformers](https://www.sbert.net) model: it maps sentences to a " +
-      std::to_string(files.pooling.output_dimension()) +
+      std::to_string(files.embedding_dimension()) +
       "-dimensional vector space. Load it with `SentenceTransformer(\"" + out.filename().string() +
       "\")` or `simtune encode --model " + out.filename().string() + "`.\n\n## Training\n\n";
   readme += "| | |\n|---|---|\n";

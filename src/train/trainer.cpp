@@ -34,7 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 LoadOptions load_options(const TrainOptions& o) {
   LoadOptions load;
-  if (!o.resume.empty()) load.weights = o.resume / "model.safetensors";
+  load.weights_from = o.resume;
   return load;
 }
 
@@ -134,7 +134,7 @@ Run::Run(Session& m, const Loss& loss, std::size_t pairs, std::int64_t per_epoch
       output_(output),
       dev_(dev),
       log_(o.log_file, m.state.step > 0),
-      eval_scratch_(m.model.files.bert) {
+      eval_scratch_(m.model.files) {
   fs::create_directories(output_);
 }
 

@@ -1,7 +1,9 @@
 """Hub ids end to end against a fake hub (tests/python/fake_hub.py) on 127.0.0.1: download into
-huggingface_hub's cache layout, resume, integrity checks, tokens, offline use and its errors."""
+huggingface_hub's cache layout, resume, integrity checks, tokens, offline use and its errors, a
+name without an organisation, a Dense module's folder."""
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ import numpy as np
 
 from fake_hub import COMMIT, FakeHub
 from oracle_common import Checks, parse_args, run, tiny_config_dir, write_lines
+import safetensors_io  # scripts/oracle, put on sys.path by oracle_common
 
 REPO_ID = "org/name"
 TOKEN = "hf_secret"
@@ -35,6 +38,37 @@ def encode(args, model, output, env):
 def cdn_gets(hub):
     return [headers for method, path, headers in hub.log
             if method == "GET" and path == "/cdn/model.safetensors"]
+
+
+def check_bare_name_with_dense(args, checks, model, work):
+    """"dense-hub-model" is sentence-transformers/dense-hub-model, as the library resolves it, and
+    its Dense module's config and weights are downloaded with the rest."""
+    local = work / "dense-local"
+    shutil.copytree(model, local)
+    modules = json.loads((local / "modules.json").read_text())
+    modules.append({"idx": len(modules), "name": str(len(modules)), "path": "2_Dense",
+                    "type": "sentence_transformers.models.Dense"})
+    (local / "modules.json").write_text(json.dumps(modules))
+    (local / "2_Dense").mkdir()
+    hidden = json.loads((local / "config.json").read_text())["hidden_size"]
+    (local / "2_Dense" / "config.json").write_text(json.dumps(
+        {"in_features": hidden, "out_features": 8, "bias": True,
+         "activation_function": "torch.nn.modules.activation.Tanh"}))
+    rng = np.random.default_rng(0)
+    safetensors_io.save(local / "2_Dense" / "model.safetensors",
+                        {"linear.weight": rng.standard_normal((8, hidden), dtype=np.float32),
+                         "linear.bias": rng.standard_normal(8, dtype=np.float32)})
+    run([args.simtune, "encode", "--model", local, "--input", work / "s.txt", "--output", work / "dense-local.npy"])
+    hub = FakeHub(local, "sentence-transformers/dense-hub-model").start()
+    try:
+        result = encode(args, "dense-hub-model", work / "dense-hub.npy", simtune_env(work / "hf-dense", hub))
+    finally:
+        hub.stop()
+    checks.true("bare name downloads sentence-transformers/<name> with its Dense folder",
+                result.returncode == 0, result.stderr.strip())
+    if result.returncode == 0:
+        checks.close("Dense model from the hub embeds as the local copy", np.load(work / "dense-hub.npy"),
+                     np.load(work / "dense-local.npy"), 0.0)
 
 
 def main():
@@ -124,6 +158,8 @@ def main():
         checks.true("unknown repository: exit 1", result.returncode == 1, result.stderr.strip())
     finally:
         hub.stop()
+
+    check_bare_name_with_dense(args, checks, model, work)
 
     # A repository without any weight file simtune reads is refused, naming what it looked for.
     bare_model = work / "bare-model"

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "simtune/core/matmul.h"
+#include "simtune/model/dense.h"
+#include "simtune/model/head.h"
 #include "simtune/model/kernels.h"
 #include "simtune/model/pooling.h"
 
@@ -207,6 +209,70 @@ TEST(Gradcheck, EveryPoolingModeAndNormalize) {
   pooling_backward(dh.data(), dpooled.data(), h.data(), spans, C, cfg);
   // A small step keeps max pooling's argmax fixed.
   expect_grad("dhidden", h, dh, loss, 1e-3);
+}
+
+TEST(Gradcheck, DenseWithEveryActivation) {
+  const int B = 3, in = 5, out = 4;
+  for (const Activation act : {Activation::Identity, Activation::Tanh, Activation::ReLU,
+                               Activation::GELU, Activation::Sigmoid}) {
+    for (const bool bias : {true, false}) {
+      DenseConfig cfg;
+      cfg.in_features = in;
+      cfg.out_features = out;
+      cfg.bias = bias;
+      cfg.activation = act;
+      auto x = randn(B * in, 21), w = randn(out * in, 22), b = randn(out, 23),
+           R = randn(B * out, 24);
+      const DenseWeights weights{w.data(), bias ? b.data() : nullptr};
+      std::vector<float> y(B * out), pre(B * out), dpre(B * out);
+      auto loss = [&] {
+        dense_forward(y.data(), pre.data(), x.data(), weights, cfg, B);
+        return dot(y, R);
+      };
+      loss();
+      std::vector<float> dx(B * in, 0.0f), dw(out * in, 0.0f), db(out, 0.0f);
+      dense_backward(dx.data(), {dw.data(), bias ? db.data() : nullptr}, dpre.data(), R.data(),
+                     pre.data(), x.data(), weights, cfg, B);
+      const std::string what = activation_type_name(act) + std::string(bias ? " bias" : "");
+      // ReLU's kink: a small step keeps every pre-activation on its side.
+      const double h = act == Activation::ReLU ? 1e-3 : 1e-2;
+      expect_grad((what + " dx").c_str(), x, dx, loss, h);
+      expect_grad((what + " dweight").c_str(), w, dw, loss, h);
+      if (bias) expect_grad((what + " dbias").c_str(), b, db, loss, h);
+    }
+  }
+}
+
+// Pooling, two Dense modules and Normalize chained through SentenceHead, as encode and training
+// run them.
+TEST(Gradcheck, SentenceHeadThroughDenseAndNormalize) {
+  const int C = 4;
+  const std::vector<std::int32_t> offsets = {0, 3, 7};
+  const SeqSpans spans{offsets.data(), 2};
+  ModelFiles files;
+  files.bert.hidden_size = C;
+  files.pooling.word_embedding_dimension = C;
+  files.pooling.cls_token = true;  // with mean: 8 features
+  files.dense = {{8, 6, true, Activation::Tanh, {}}, {6, 5, false, Activation::GELU, {}}};
+  files.normalize = true;
+  auto h = randn(7 * C, 31), w0 = randn(6 * 8, 32), b0 = randn(6, 33), w1 = randn(5 * 6, 34);
+  auto R = randn(2 * 5, 35);
+  const std::vector<DenseWeights> weights = {{w0.data(), b0.data()}, {w1.data(), nullptr}};
+  SentenceHead head(files);
+  std::vector<float> emb(2 * 5);
+  auto loss = [&] {
+    const float* e = head.forward(h.data(), spans, weights, 0, true);
+    emb.assign(e, e + emb.size());
+    return dot(emb, R);
+  };
+  loss();
+  std::vector<float> dh(7 * C, 0.0f), dw0(6 * 8, 0.0f), db0(6, 0.0f), dw1(5 * 6, 0.0f);
+  head.backward(dh.data(), R.data(), h.data(), spans,
+                {{dw0.data(), db0.data()}, {dw1.data(), nullptr}}, weights);
+  expect_grad("dhidden", h, dh, loss);
+  expect_grad("dense 0 weight", w0, dw0, loss);
+  expect_grad("dense 0 bias", b0, db0, loss);
+  expect_grad("dense 1 weight", w1, dw1, loss);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "io/hub_cache.h"
 #include "simtune/core/error.h"
 #include "temp_dir.h"
+#include "test_errors.h"
 
 namespace fs = std::filesystem;
 using namespace simtune;
@@ -66,8 +67,12 @@ TEST(Hub, ParsesHubIds) {
   ASSERT_TRUE(pinned);
   EXPECT_EQ(pinned->repo, "org/name");
   EXPECT_EQ(pinned->revision, "refs/pr/1");
-  for (const char* bad : {"name", "org/name/extra", "/abs/path", "./rel", "org/na--me", "org/..",
-                          "org/name@", "org/-name", "../models", "org/na me"}) {
+  // Without an organisation, as sentence-transformers resolves names.
+  EXPECT_EQ(parse_hub_id("all-MiniLM-L6-v2")->repo, "sentence-transformers/all-MiniLM-L6-v2");
+  EXPECT_EQ(parse_hub_id("all-MiniLM-L6-v2@v1")->revision, "v1");
+  EXPECT_EQ(parse_hub_id("bert-base-uncased")->repo, "bert-base-uncased");
+  for (const char* bad : {"-name", "na--me", "org/name/extra", "/abs/path", "./rel", "org/na--me",
+                          "org/..", "org/name@", "org/-name", "../models", "org/na me"}) {
     EXPECT_FALSE(parse_hub_id(bad)) << bad;
   }
 }
@@ -191,7 +196,10 @@ TEST(Hub, LocalDirectoriesAndOtherNamesPassThrough) {
   options.cache_dir = dir.path() / "empty-cache";
   const fs::path local = dir.path() / "org" / "name";
   EXPECT_EQ(resolve_model(local.string(), options), local);
-  EXPECT_EQ(resolve_model("no-such-dir", options), fs::path("no-such-dir"));
+  EXPECT_EQ(resolve_model("no/such/dir", options), fs::path("no/such/dir"));
+  // A bare name is sentence-transformers' own model.
+  EXPECT_CONTAINS(simtune::testing::error_of([&] { resolve_model("no-such-dir", options); }),
+                  "models--sentence-transformers--no-such-dir");
 }
 
 TEST(Hub, ProgressLine) {

@@ -47,6 +47,21 @@ json read_json(const fs::path& path) {
 
 using testing::error_of;
 
+json module_entry(int idx, const std::string& path, const std::string& type) {
+  return {{"idx", idx}, {"name", std::to_string(idx)}, {"path", path}, {"type", type}};
+}
+
+// Each config written to dir/file makes load_model_files(dir) fail naming the file and the needle.
+void expect_errors(const fs::path& dir, const std::string& file,
+                   const std::vector<std::pair<json, std::string>>& cases) {
+  for (const auto& [cfg, needle] : cases) {
+    write_json(dir / file, cfg);
+    const std::string msg = error_of([&] { load_model_files(dir); });
+    EXPECT_CONTAINS(msg, (dir / file).string());
+    EXPECT_CONTAINS(msg, needle);
+  }
+}
+
 TEST(ModelFiles, LoadsParaphraseMiniLM) {
   const ModelFiles m = load_model_files(kMiniLM);
   EXPECT_EQ(m.transformer_dir, kMiniLM);
@@ -122,53 +137,133 @@ TEST(ModelFiles, PoolingModeStringOverridesFlags) {
 
 TEST(ModelFiles, PoolingErrorsNameTheFile) {
   const fs::path dir = copy_minilm("pooling_errors");
-  const std::string file = (dir / "1_Pooling/config.json").string();
-  const std::vector<std::pair<json, std::string>> cases = {
-      {{{"word_embedding_dimension", 384}, {"pooling_mode", "median"}}, "median"},
-      {{{"word_embedding_dimension", 384}, {"pooling_mode_median", true}}, "pooling_mode_median"},
-      {{{"word_embedding_dimension", 384}, {"pooling_mode_mean_tokens", false}}, "no pooling mode"},
-      {{{"word_embedding_dimension", 768}}, "768"},
-      {{{"pooling_mode_mean_tokens", true}}, "word_embedding_dimension"},
-      {{{"word_embedding_dimension", 384}, {"pooling_mode_cls_token", "yes"}},
-       "pooling_mode_cls_token"},
-  };
-  for (const auto& [cfg, needle] : cases) {
-    write_json(dir / "1_Pooling/config.json", cfg);
-    const std::string msg = error_of([&] { load_model_files(dir); });
-    EXPECT_CONTAINS(msg, file);
-    EXPECT_CONTAINS(msg, needle);
-  }
+  expect_errors(dir, "1_Pooling/config.json",
+                {
+                    {{{"word_embedding_dimension", 384}, {"pooling_mode", "median"}}, "median"},
+                    {{{"word_embedding_dimension", 384}, {"pooling_mode_median", true}},
+                     "pooling_mode_median"},
+                    {{{"word_embedding_dimension", 384}, {"pooling_mode_mean_tokens", false}},
+                     "no pooling mode"},
+                    {{{"word_embedding_dimension", 768}}, "768"},
+                    {{{"pooling_mode_mean_tokens", true}}, "word_embedding_dimension"},
+                    {{{"word_embedding_dimension", 384}, {"pooling_mode_cls_token", "yes"}},
+                     "pooling_mode_cls_token"},
+                });
   fs::remove_all(dir);
 }
 
 TEST(ModelFiles, NormalizeModule) {
   const fs::path dir = copy_minilm("normalize");
   json modules = read_json(dir / "modules.json");
-  modules.push_back({{"idx", 2},
-                     {"name", "2"},
-                     {"path", "2_Normalize"},
-                     {"type", "sentence_transformers.models.Normalize"}});
+  modules.push_back(module_entry(2, "2_Normalize", "sentence_transformers.models.Normalize"));
   write_json(dir / "modules.json", modules);
   EXPECT_TRUE(load_model_files(dir).normalize);
   fs::remove_all(dir);
 }
 
-TEST(ModelFiles, UnsupportedModuleTypeNamesModulesJson) {
-  const fs::path dir = copy_minilm("dense");
+TEST(ModelFiles, UnsupportedModuleTypeNamesModulesJsonAndTheModule) {
+  const fs::path dir = copy_minilm("unsupported");
   json modules = read_json(dir / "modules.json");
-  modules.push_back({{"idx", 2},
-                     {"name", "2"},
-                     {"path", "2_Dense"},
-                     {"type", "sentence_transformers.models.Dense"}});
+  modules.push_back(module_entry(2, "2_CLIP", "sentence_transformers.models.CLIPModel"));
   write_json(dir / "modules.json", modules);
   const std::string msg = error_of([&] { load_model_files(dir); });
   EXPECT_CONTAINS(msg, (dir / "modules.json").string());
-  EXPECT_CONTAINS(msg, "sentence_transformers.models.Dense");
+  EXPECT_CONTAINS(msg, "sentence_transformers.models.CLIPModel");
 
   // Known types in the wrong order are refused too.
   write_json(dir / "modules.json", json::array({read_json(kMiniLM / "modules.json")[1],
                                                 read_json(kMiniLM / "modules.json")[0]}));
   EXPECT_CONTAINS(error_of([&] { load_model_files(dir); }), "order");
+  fs::remove_all(dir);
+}
+
+// The layout sentence-transformers 6 writes: new module type names, the new pooling keys,
+// sentence_bert_config.json without a length (tokenizer_config.json's model_max_length rules),
+// prompts and the similarity function in config_sentence_transformers.json.
+TEST(ModelFiles, SentenceTransformers6Layout) {
+  const fs::path dir = copy_minilm("st6");
+  write_json(
+      dir / "modules.json",
+      json::array(
+          {module_entry(0, "", "sentence_transformers.base.modules.transformer.Transformer"),
+           module_entry(1, "1_Pooling",
+                        "sentence_transformers.sentence_transformer.modules.pooling.Pooling"),
+           module_entry(2, "2_Normalize",
+                        "sentence_transformers.base.modules.normalize.Normalize")}));
+  write_json(dir / "1_Pooling/config.json",
+             {{"embedding_dimension", 384}, {"pooling_mode", "cls"}, {"include_prompt", false}});
+  write_json(dir / "sentence_bert_config.json", {{"transformer_task", "feature-extraction"}});
+  json tok = read_json(dir / "tokenizer_config.json");
+  tok["model_max_length"] = 96;
+  write_json(dir / "tokenizer_config.json", tok);
+  write_json(dir / "config_sentence_transformers.json",
+             {{"prompts", {{"query", "query: "}, {"document", ""}}},
+              {"default_prompt_name", "query"},
+              {"similarity_fn_name", "dot"}});
+  const ModelFiles m = load_model_files(dir);
+  EXPECT_TRUE(m.pooling.cls_token);
+  EXPECT_FALSE(m.pooling.mean_tokens);
+  EXPECT_FALSE(m.pooling.include_prompt);
+  EXPECT_TRUE(m.normalize);
+  EXPECT_EQ(m.max_seq_length, 96u);
+  EXPECT_EQ(m.prompts.at("query"), "query: ");
+  EXPECT_EQ(m.default_prompt_name, "query");
+  EXPECT_EQ(m.similarity_fn_name, "dot");
+
+  // A list of modes concatenates, in the library's order only.
+  write_json(dir / "1_Pooling/config.json",
+             {{"embedding_dimension", 384}, {"pooling_mode", {"cls", "mean"}}});
+  EXPECT_EQ(load_model_files(dir).pooling.output_dimension(), 2 * 384);
+  write_json(dir / "1_Pooling/config.json",
+             {{"embedding_dimension", 384}, {"pooling_mode", {"mean", "cls"}}});
+  EXPECT_CONTAINS(error_of([&] { load_model_files(dir); }), "in the order");
+  write_json(dir / "1_Pooling/config.json", {{"embedding_dimension", 384}});
+
+  write_json(dir / "config_sentence_transformers.json", {{"similarity_fn_name", "hamming"}});
+  EXPECT_CONTAINS(error_of([&] { load_model_files(dir); }), "hamming");
+  write_json(dir / "config_sentence_transformers.json",
+             {{"prompts", {{"query", "q: "}}}, {"default_prompt_name", "passage"}});
+  EXPECT_CONTAINS(error_of([&] { load_model_files(dir); }), "passage");
+  fs::remove_all(dir);
+}
+
+TEST(ModelFiles, DenseModulesUnderBothNames) {
+  const fs::path dir = copy_minilm("dense");
+  json modules = read_json(dir / "modules.json");
+  modules.push_back(module_entry(2, "2_Dense", "sentence_transformers.models.Dense"));
+  modules.push_back(module_entry(3, "3_Dense", "sentence_transformers.base.modules.dense.Dense"));
+  write_json(dir / "modules.json", modules);
+  write_json(dir / "2_Dense/config.json",
+             {{"in_features", 384},
+              {"out_features", 256},
+              {"bias", true},
+              {"activation_function", "torch.nn.modules.activation.Tanh"}});
+  write_json(dir / "3_Dense/config.json",
+             {{"in_features", 256},
+              {"out_features", 128},
+              {"bias", false},
+              {"activation_function", "torch.nn.modules.linear.Identity"},
+              {"module_input_name", "sentence_embedding"},
+              {"module_output_name", nullptr},
+              {"use_residual", false}});
+  const ModelFiles m = load_model_files(dir);
+  ASSERT_EQ(m.dense.size(), 2u);
+  EXPECT_EQ(m.dense[0].activation, Activation::Tanh);
+  EXPECT_TRUE(m.dense[0].bias);
+  EXPECT_EQ(m.dense[1].activation, Activation::Identity);
+  EXPECT_FALSE(m.dense[1].bias);
+  EXPECT_EQ(m.dense[1].dir, dir / "3_Dense");
+  EXPECT_EQ(m.embedding_dimension(), 128);
+
+  expect_errors(
+      dir, "3_Dense/config.json",
+      {
+          {{{"in_features", 300}, {"out_features", 128}}, "in_features 300"},
+          {{{"in_features", 256}, {"out_features", 128}, {"activation_function", "my.Swish"}},
+           "my.Swish"},
+          {{{"in_features", 256}, {"out_features", 128}, {"use_residual", true}}, "use_residual"},
+          {{{"in_features", 256}}, "out_features"},
+      });
   fs::remove_all(dir);
 }
 
@@ -217,9 +312,10 @@ TEST(ModelFiles, SentenceBertConfigChecks) {
   EXPECT_CONTAINS(msg, "sentence_bert_config.json");
   EXPECT_CONTAINS(msg, "max_position_embeddings");
   write_json(dir / "sentence_bert_config.json", {{"max_seq_length", 64}, {"do_lower_case", true}});
-  EXPECT_CONTAINS(error_of([&] { load_model_files(dir); }), "do_lower_case");
+  EXPECT_TRUE(load_model_files(dir).do_lower_case);
   write_json(dir / "sentence_bert_config.json", {{"max_seq_length", 64}});
   EXPECT_EQ(load_model_files(dir).max_seq_length, 64u);
+  EXPECT_FALSE(load_model_files(dir).do_lower_case);
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include "simtune/encode/encoder.h"
 #include "simtune/io/model_files.h"
 #include "simtune/model/bert.h"
+#include "simtune/model/head.h"
 #include "simtune/text/tokenizer.h"
 
 namespace simtune {
@@ -22,14 +23,19 @@ struct EncodeModel {
 
 // Buffers reused from one encode pass to the next.
 struct EncodeScratch {
-  explicit EncodeScratch(const BertConfig& config) : acts(config, false) {}
+  explicit EncodeScratch(const ModelFiles& files) : acts(files.bert, false), head(files) {}
   Activations acts;
   PackedBatch batch;
-  std::vector<float> pooled;
+  SentenceHead head;
 };
 
-// One embedding per text, in input order, from length-sorted packed batches.
-// Throws Error("text N: ...") for invalid UTF-8.
+// The prompt an encode prepends, as sentence-transformers picks it: options.prompt, else the
+// model's prompt named options.prompt_name, else the model's default prompt; "" for none.
+// Throws Error for a prompt name the model does not have.
+std::string resolve_prompt(const ModelFiles& files, const EncodeOptions& options);
+
+// One embedding per text, in input order, from length-sorted packed batches, each text behind
+// the prompt resolve_prompt picks. Throws Error("text N: ...") for invalid UTF-8.
 Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
                     const std::vector<std::string>& texts, const EncodeOptions& options);
 

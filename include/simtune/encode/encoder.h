@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct EncodeOptions {
   std::size_t batch_size = 32;     // sentences per forward pass
   std::size_t max_seq_length = 0;  // 0: the model's (sentence_bert_config.json)
   bool normalize = false;          // L2-normalise (also done when the model has Normalize)
+  // Text prepended to every input, as sentence-transformers' encode(prompt=...); it overrides
+  // prompt_name. Unset with prompt_name empty: the model's default_prompt_name, if any.
+  std::optional<std::string> prompt;
+  std::string prompt_name;  // a key of the model's prompts (config_sentence_transformers.json)
   // Called after each batch with (sentences done, total); may be empty.
   std::function<void(std::size_t, std::size_t)> progress;
 };

@@ -1,5 +1,6 @@
 // Semantic search and paraphrase mining over embeddings, as sentence-transformers'
-// util.semantic_search and util.paraphrase_mining_embeddings compute them (cosine similarity).
+// util.semantic_search and util.paraphrase_mining_embeddings compute them (cosine similarity, or
+// for search the model's similarity function, as score_function=model.similarity gives).
 //
 // Scores are cosine similarities in double precision: dot(a, b) / (max(|a|, 1e-12) *
 // max(|b|, 1e-12)), the epsilon being F.normalize's. sentence-transformers computes them in
@@ -8,11 +9,20 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "simtune/core/matrix.h"
 
 namespace simtune {
+
+// sentence-transformers' similarity functions (a model's similarity_fn_name).
+enum class SimilarityFunction { Cosine, Dot, Euclidean, Manhattan };
+// From "cosine", "dot", "euclidean" or "manhattan"; throws Error naming the name otherwise.
+SimilarityFunction similarity_function(const std::string& name);
+// model.similarity of two n-float vectors, in double: cosine, dot product, or the negative
+// euclidean / manhattan distance (higher is more similar for all four).
+double similarity_score(SimilarityFunction fn, const float* a, const float* b, std::size_t n);
 
 struct SearchHit {
   std::size_t corpus_id = 0;
@@ -22,8 +32,9 @@ struct SearchHit {
 // For each query row, the top_k corpus rows most similar to it (fewer when the corpus is
 // smaller), best first. Chunking in sentence-transformers does not change which hits it
 // returns, so there are no chunk sizes here. Throws Error when the widths differ.
-std::vector<std::vector<SearchHit>> semantic_search(const Matrix& queries, const Matrix& corpus,
-                                                    std::size_t top_k = 10);
+std::vector<std::vector<SearchHit>> semantic_search(
+    const Matrix& queries, const Matrix& corpus, std::size_t top_k = 10,
+    SimilarityFunction fn = SimilarityFunction::Cosine);
 
 struct ParaphrasePair {
   double score = 0;

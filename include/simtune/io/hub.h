@@ -1,5 +1,6 @@
 // Models named as users name them: a local directory, or a Hugging Face hub id ("org/name",
-// "org/name@revision") found in, or downloaded into, huggingface_hub's cache.
+// "org/name@revision", or "name" for sentence-transformers' own "sentence-transformers/name")
+// found in, or downloaded into, huggingface_hub's cache.
 #pragma once
 
 #include <filesystem>

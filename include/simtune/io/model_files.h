@@ -1,9 +1,12 @@
 // A sentence-transformers model directory: modules.json, the Transformer module's config.json
-// and sentence_bert_config.json, 1_Pooling/config.json and an optional Normalize module.
+// and sentence_bert_config.json, the Pooling module's config.json, Dense modules, an optional
+// Normalize module, and config_sentence_transformers.json (prompts, similarity function).
+// Written by sentence-transformers 2.x-5.x or 6.x.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,8 +45,11 @@ struct BertConfig {
 // sentence-transformers Pooling module (1_Pooling/config.json). When several modes are set the
 // output is their concatenation in sentence-transformers' order:
 // cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken.
+// 6.x writes the same as {"embedding_dimension", "pooling_mode": "mean" or a list of modes}.
 struct PoolingConfig {
   int word_embedding_dimension = 0;
+  // false: a prompt's tokens ([CLS] and the prompt's own) are left out of every mode.
+  bool include_prompt = true;
   bool cls_token = false;
   bool max_tokens = false;
   bool mean_tokens = true;
@@ -53,14 +59,46 @@ struct PoolingConfig {
   int output_dimension() const;
 };
 
+// The torch activations a Dense module may name in its activation_function.
+enum class Activation { Identity, Tanh, ReLU, GELU, Sigmoid };
+// The torch class path sentence-transformers writes, e.g. "torch.nn.modules.activation.Tanh".
+const char* activation_type_name(Activation activation);
+
+// sentence-transformers' Dense module (<path>/config.json): activation(x W^T + b) of the sentence
+// embedding x, W (out_features, in_features).
+struct DenseConfig {
+  int in_features = 0;
+  int out_features = 0;
+  bool bias = true;
+  Activation activation = Activation::Tanh;  // the library's default
+  std::filesystem::path dir;                 // the module's folder: config.json and weights
+};
+
+// In simtune's parameter layout (and checkpoints), Dense module `index` (0 for the first) has its
+// tensors under this prefix plus the names of its own weight file: "dense.0.linear.weight".
+std::string dense_tensor_prefix(std::size_t index);
+
 struct ModelFiles {
   std::filesystem::path dir;              // the model directory
   std::vector<ModuleEntry> modules;       // modules.json; empty for a plain Hugging Face model
   std::filesystem::path transformer_dir;  // config.json, tokenizer, weights
   BertConfig bert;
   PoolingConfig pooling;
-  bool normalize = false;          // a Normalize module follows pooling
-  std::size_t max_seq_length = 0;  // sentence_bert_config.json, else min(512, max positions)
+  std::vector<DenseConfig> dense;  // Dense modules after pooling, in order
+  bool normalize = false;          // a Normalize module follows
+  // sentence_bert_config.json, else tokenizer_config.json's model_max_length, else the position
+  // table (the smaller of the last two)
+  std::size_t max_seq_length = 0;
+  // sentence_bert_config.json's do_lower_case: the Transformer lowercases the text with Python's
+  // str.lower() before its tokenizer sees it.
+  bool do_lower_case = false;
+  // config_sentence_transformers.json
+  std::map<std::string, std::string> prompts;  // name -> text prepended to every input
+  std::string default_prompt_name;             // "" for none
+  std::string similarity_fn_name = "cosine";   // cosine, dot, euclidean or manhattan
+
+  // The sentence embedding's size: the last Dense module's out_features, else pooling's.
+  int embedding_dimension() const;
 };
 
 // Reads and validates a model directory. A plain Hugging Face BERT directory (no modules.json)
@@ -72,10 +110,12 @@ ModelFiles load_model_files(const std::filesystem::path& dir);
 // Error naming the tensor otherwise.
 void check_weights(const Weights& weights, const BertConfig& config);
 
-// Writes a complete sentence-transformers directory at `out` (created if needed): the
-// tokenizer files, config.json, modules.json, sentence_bert_config.json, 1_Pooling/config.json
-// and config_sentence_transformers.json taken from `source` (written fresh where `source` lacks
-// them), plus `weights` as out/model.safetensors. Every file is written atomically.
+// Writes a complete sentence-transformers directory at `out` (created if needed) in the 2.x-5.x
+// layout, which every library version reads: the tokenizer files, config.json, modules.json,
+// sentence_bert_config.json, 1_Pooling/config.json, each Dense module as <idx>_Dense/ and
+// config_sentence_transformers.json taken from `source` (written fresh where `source` lacks
+// them). `weights` go to out/model.safetensors, except the Dense modules' tensors
+// (dense_tensor_prefix), which go to their folders. Every file is written atomically.
 void write_model_directory(const ModelFiles& source, const std::filesystem::path& out,
                            const std::vector<TensorRef>& weights);
 

@@ -1,6 +1,9 @@
 // modules.json, the module pipeline of a sentence-transformers directory: the one reader of that
 // file (the loader and the hub download both use it) and the one table of module types simtune
-// knows. A new module type is one row in that table plus its reader in model_files.cpp.
+// knows, under every name sentence-transformers has written for it (2.x-5.x wrote
+// "sentence_transformers.models.Pooling", 6.x writes
+// "sentence_transformers.sentence_transformer.modules.pooling.Pooling"). A new module type is one
+// row in that table plus its reader in model_files.cpp.
 #pragma once
 
 #include <filesystem>
@@ -11,7 +14,7 @@
 
 namespace simtune {
 
-enum class ModuleKind { Transformer, Pooling, Normalize };
+enum class ModuleKind { Transformer, Pooling, Dense, Normalize };
 
 struct ModuleEntry {
   std::string type;                // as written, e.g. "sentence_transformers.models.Pooling"
@@ -21,7 +24,7 @@ struct ModuleEntry {
 
 // The kind a module type name stands for; empty when simtune does not know it.
 std::optional<ModuleKind> module_kind(std::string_view type);
-// The type name simtune writes for a kind.
+// The type name simtune writes for a kind: the 2.x-5.x name, which every library version reads.
 const char* module_type_name(ModuleKind kind);
 // "Transformer", "Pooling", ...: for messages.
 const char* module_kind_name(ModuleKind kind);

@@ -14,8 +14,9 @@ namespace simtune {
 
 struct LoadOptions {
   bool with_weights = true;  // false: files and tokenizer only (params left empty)
-  std::filesystem::path
-      weights;  // weights (a file or directory) to read instead of the model's own
+  // A model directory simtune wrote (a checkpoint) whose weight files to read instead of the
+  // model's own; its layout must match the model's.
+  std::filesystem::path weights_from;
   HubOptions hub;
 };
 

@@ -1,5 +1,6 @@
-// BERT parameters in one flat float buffer, in Hugging Face checkpoint order (io/bert_tensors.h),
-// so gradients and optimizer moments can share the layout and a checkpoint is one write.
+// The model's parameters in one flat float buffer: BERT's in Hugging Face checkpoint order
+// (io/bert_tensors.h), then each Dense module's (dense_tensor_prefix), so gradients and optimizer
+// moments can share the layout and a checkpoint is one write.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +10,7 @@
 
 #include "simtune/io/model_files.h"
 #include "simtune/io/safetensors.h"
+#include "simtune/model/dense.h"
 
 namespace simtune {
 
@@ -24,7 +26,8 @@ struct ParamLayout {
   std::size_t total = 0;  // floats
 
   static ParamLayout for_tensors(const std::vector<ParamTensor>& specs);
-  const ParamTensor& at(const std::string& name) const;  // aborts on an unknown name
+  const ParamTensor& at(const std::string& name) const;    // aborts on an unknown name
+  const ParamTensor* find(const std::string& name) const;  // null for an unknown name
 };
 
 // Pointers to one layer's tensors inside a flat buffer laid out by the BERT layout.
@@ -43,6 +46,7 @@ struct LayerWeights {
   float* output_ln_b;
 };
 
+// BERT's tensors and the Dense modules' after it (the model's trainable parameters).
 struct BertWeights {
   float* wte;  // (V, C)
   float* wpe;  // (P, C)
@@ -50,11 +54,14 @@ struct BertWeights {
   float* emb_ln_w;
   float* emb_ln_b;
   std::vector<LayerWeights> layers;
+  std::vector<DenseWeights> dense;  // ModelFiles::dense's, in order
 };
 
 // The trainable BERT tensors (no pooler) in checkpoint order.
 ParamLayout bert_layout(const BertConfig& config);
-// Resolves tensor pointers of `layout` (from bert_layout) inside `base`.
+// bert_layout, then each Dense module's weight and bias.
+ParamLayout model_layout(const ModelFiles& files);
+// Resolves tensor pointers of `layout` (from bert_layout or model_layout) inside `base`.
 BertWeights bert_weights(const ParamLayout& layout, const BertConfig& config, float* base);
 
 // The model's parameters plus the tensors that ride along unchanged (the pooler).
@@ -67,6 +74,9 @@ struct BertParams {
   // Reads and checks the weights in `weights`, a directory or one weight file (Weights::open),
   // against config.json (names, shapes, dtypes).
   static BertParams load(const std::filesystem::path& weights, const BertConfig& config);
+  // The whole model: files.weights, then each Dense module's weights from its folder (shapes
+  // checked against its config.json).
+  static BertParams load(const ModelFiles& files);
   // Hugging Face's BertPreTrainedModel._init_weights: Linear and Embedding weights
   // ~ normal(0, initializer_range), the padding_idx embedding row 0, biases 0, LayerNorm 1/0.
   static BertParams init(const BertConfig& config, std::uint64_t seed);

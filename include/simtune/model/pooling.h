@@ -11,9 +11,12 @@ namespace simtune {
 // out (B, config.output_dimension()): the enabled modes of each sequence's hidden (N,C) rows,
 // concatenated in sentence-transformers' order cls, max, mean, mean_sqrt_len, weightedmean,
 // lasttoken. Every sequence has at least one token ([CLS] and [SEP] are always present).
+// skip: leading tokens of each sequence left out (a prompt's, when the Pooling module has
+// include_prompt=false), as sentence-transformers 6 masks them; 0 pools every token.
 void pooling_forward(float* out, const float* hidden, SeqSpans spans, int C,
-                     const PoolingConfig& config) noexcept;
-// dhidden (N,C) += gradient of pooling_forward given dout (B, D); hidden picks max's argmax.
+                     const PoolingConfig& config, int skip = 0) noexcept;
+// dhidden (N,C) += gradient of pooling_forward (skip 0) given dout (B, D); hidden picks max's
+// argmax.
 void pooling_backward(float* dhidden, const float* dout, const float* hidden, SeqSpans spans, int C,
                       const PoolingConfig& config) noexcept;
 

@@ -20,6 +20,10 @@ class Tokenizer {
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
+  // Lowercase every text with Python's str.lower() before tokenizing, as sentence-transformers'
+  // Transformer does when sentence_bert_config.json sets do_lower_case.
+  void set_lowercase_input(bool on);
+
   // [CLS] tokens(text) [SEP], truncated to at most max_length ids (the specials are kept).
   // Throws Error when `text` is not valid UTF-8.
   std::vector<std::int32_t> encode(std::string_view text, std::size_t max_length) const;
@@ -34,6 +38,8 @@ class Tokenizer {
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  // encode() after its checks and the input lowercasing.
+  std::vector<std::int32_t> encode_valid(std::string_view text, std::size_t max_length) const;
   std::unique_ptr<Impl> impl_;
 };
 
