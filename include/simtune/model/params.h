@@ -25,6 +25,9 @@ struct ParamLayout {
 
   static ParamLayout for_tensors(const std::vector<ParamTensor>& specs);
   const ParamTensor& at(const std::string& name) const;  // aborts on an unknown name
+  // The first tensor holding a NaN or an infinity in `values` (laid out by this layout), or
+  // nullptr when every value is finite.
+  const ParamTensor* first_non_finite(const float* values) const;
 };
 
 // Pointers to one layer's tensors inside a flat buffer laid out by the BERT layout.
@@ -64,7 +67,8 @@ struct BertParams {
   ParamLayout extra_layout;
   std::vector<float> extra_values;
 
-  // Reads and checks model.safetensors (names, shapes, dtypes against config.json).
+  // Reads and checks model.safetensors (names, shapes, dtypes against config.json; every value
+  // finite: a NaN or infinity throws Error naming the tensor).
   static BertParams load(const std::filesystem::path& weights, const BertConfig& config);
   // Hugging Face's BertPreTrainedModel._init_weights: Linear and Embedding weights
   // ~ normal(0, initializer_range), the padding_idx embedding row 0, biases 0, LayerNorm 1/0.
