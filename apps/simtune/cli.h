@@ -35,6 +35,7 @@ constexpr double kMaxThreads = 1024;   // far above any machine's cores, far bel
 constexpr double kMaxBatch = 1 << 20;  // sentences or pairs per batch
 constexpr double kMaxCount = 1e9;      // steps, epochs, top-k, chunk sizes
 constexpr double kMaxSeqLength = 1 << 20;  // the model's max_position_embeddings is checked later
+constexpr double kMaxFloat = 3.4e38;       // just below float's largest value
 // --threads N (1..kMaxThreads; default: all cores).
 void add_threads_option(CLI::App* cmd, int& threads);
 

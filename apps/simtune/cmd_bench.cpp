@@ -256,7 +256,7 @@ void add_bench_train(CLI::App* bench) {
       ->check(bounded(0, 1, Bound::closed, Bound::open));
   cmd->add_option("--score-scale", args->pairs.score_scale)
       ->capture_default_str()
-      ->check(bounded(0, 1e30, Bound::open));
+      ->check(bounded(0, kMaxFloat, Bound::open));
   add_threads_option(cmd, args->threads);
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {

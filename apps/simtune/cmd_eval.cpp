@@ -30,7 +30,7 @@ void add_eval(CLI::App& app) {
                   "Append a row to DIR/similarity_evaluation_<name>_results.csv");
   cmd->add_option("--score-scale", args->pairs.score_scale, "Divide scores by this (5 for STS)")
       ->capture_default_str()
-      ->check(bounded(0, 1e30, Bound::open));
+      ->check(bounded(0, kMaxFloat, Bound::open));
   cmd->add_option("--text-a-column", args->pairs.text_a_column);
   cmd->add_option("--text-b-column", args->pairs.text_b_column);
   cmd->add_option("--score-column", args->pairs.score_column);

@@ -45,10 +45,10 @@ void add_train(CLI::App& app) {
                   "Pairs per step (more than the data: one batch of all of it)")
       ->capture_default_str()
       ->check(bounded(1, kMaxBatch));
-  // A rate, decay or norm beyond 1e6 is never meant; NaN and infinity never are.
+  // Rates and norms are floats: anything beyond float's range would become infinity.
   cmd->add_option("--lr", t.lr, "Peak learning rate")
       ->capture_default_str()
-      ->check(bounded(0, 1e6, Bound::open, Bound::closed));
+      ->check(bounded(0, kMaxFloat, Bound::open));
   cmd->add_option("--warmup-ratio", t.warmup_ratio, "Warmup as a share of all steps")
       ->capture_default_str()
       ->check(bounded(0, 1));
@@ -57,7 +57,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str()->check(bounded(0, 1e6));
   cmd->add_option("--max-grad-norm", t.max_grad_norm)
       ->capture_default_str()
-      ->check(bounded(0, 1e30, Bound::open));
+      ->check(bounded(0, kMaxFloat, Bound::open));
   cmd->add_option("--adam-eps", t.adam_eps)
       ->capture_default_str()
       ->check(bounded(0, 1, Bound::open));
@@ -80,7 +80,7 @@ void add_train(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--score-scale", p.score_scale, "Divide scores by this (5 for STS benchmark)")
       ->capture_default_str()
-      ->check(bounded(0, 1e30, Bound::open));
+      ->check(bounded(0, kMaxFloat, Bound::open));
   cmd->add_option("--text-a-column", p.text_a_column, "Column of the first text (1-based or name)");
   cmd->add_option("--text-b-column", p.text_b_column, "Column of the second text");
   cmd->add_option("--score-column", p.score_column, "Column of the score");
