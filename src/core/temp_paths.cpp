@@ -129,9 +129,10 @@ TempPath::TempPath(fs::path path) : path_(fs::absolute(std::move(path))) {
 
 TempPath::~TempPath() {
   if (path_.empty()) return;
-  if (slot_ >= 0) g_slots[slot_].used.store(false);
+  // Still registered while it is removed, so a signal meanwhile finishes the removal.
   std::error_code ec;
   fs::remove_all(path_, ec);
+  if (slot_ >= 0) g_slots[slot_].used.store(false);
 }
 
 void TempPath::release() {
