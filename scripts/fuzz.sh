@@ -66,6 +66,18 @@ for name, state in states.items():
         f.write(b"\x00" + pickle)
 PY
 
+# The parsers of config.json, trainer_state.json and pair files start from real files.
+mkdir -p "$corpus_root/fuzz_config_json" "$corpus_root/fuzz_trainer_state" "$corpus_root/fuzz_pairs"
+cp "$root/data/models/paraphrase-MiniLM-L6-v2/config.json" "$corpus_root/fuzz_config_json/minilm"
+printf '%s\n' '{"step": 4, "seed": 42, "adam_steps": 4, "batch_size": 16, "shuffle": true,' \
+  ' "dropout_rng": ["1", "2", "3", "18446744073709551615"], "best_score": 0.5}' \
+  >"$corpus_root/fuzz_trainer_state/state"
+{ printf '\x00'; head -c 2048 "$root/data/stsbenchmark/sts-dev.csv"; } \
+  >"$corpus_root/fuzz_pairs/sts"
+printf '\x08\xef\xbb\xbfsentence1\tsentence2\tscore\na\tb\t0.5\n' >"$corpus_root/fuzz_pairs/header"
+printf '\x01{"sentence1": "a", "sentence2": "b", "score": 0.5}\n{"text_a": "c", "text_b": "d", "label": 1}\n' \
+  >"$corpus_root/fuzz_pairs/jsonl"
+
 # Tokenizer (and other) fuzzers start from the repository's text data where they have no seeds.
 for target in "${targets[@]}"; do
   mkdir -p "$corpus_root/$target"

@@ -11,6 +11,7 @@
 
 #include "simtune/core/threads.h"
 #include "simtune/encode/encoder.h"
+#include "simtune/eval/evaluator.h"
 
 namespace simtune::cli {
 
@@ -24,6 +25,20 @@ void add_eval(CLI::App& app);
 void add_search(CLI::App& app);
 void add_mine_paraphrases(CLI::App& app);
 
+// Range checks for numeric options, on the text before it is converted (so "-1" never wraps
+// around in an unsigned option); unlike CLI::Range they refuse NaN and infinity. CLI11 names
+// the option in the message.
+enum class Bound { closed, open };
+CLI::Validator bounded(double lo, double hi, Bound lo_bound = Bound::closed,
+                       Bound hi_bound = Bound::closed);
+constexpr double kMaxThreads = 1024;   // far above any machine's cores, far below libgomp's limits
+constexpr double kMaxBatch = 1 << 20;  // sentences or pairs per batch
+constexpr double kMaxCount = 1e9;      // steps, epochs, top-k, chunk sizes
+constexpr double kMaxSeqLength = 1 << 20;  // the model's max_position_embeddings is checked later
+constexpr double kMaxFloat = 3.4e38;       // just below float's largest value
+// --threads N (1..kMaxThreads; default: all cores).
+void add_threads_option(CLI::App* cmd, int& threads);
+
 // Lines of `path` ("-" for stdin) without their LF / CRLF ends. Invalid UTF-8 throws Error
 // naming file:line, unless `replace_invalid` substitutes U+FFFD.
 std::vector<std::string> read_lines(const std::string& path, bool replace_invalid);
@@ -33,6 +48,10 @@ void add_prompt_options(CLI::App* cmd, EncodeOptions& options);
 
 // Embeddings to `path`: .npy (float32, shape rows x cols), .jsonl, or "-" (JSONL on stdout).
 void write_embeddings(const std::string& path, const Matrix& m);
+
+// A warning on stderr when the metrics of evaluation `name` are NaN because the model's
+// similarities were constant or not finite.
+void warn_if_undefined(const SimilarityMetrics& m, const std::string& name);
 
 // A one-line progress bar with rate and ETA on stderr; silent when stderr is not a terminal
 // or when quiet.

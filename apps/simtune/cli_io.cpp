@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -18,7 +19,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// JSON has no NaN or infinity; null is what JSON encoders (nlohmann, JavaScript) write for them.
 void append_float(std::string& out, float v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
@@ -54,6 +60,28 @@ std::string jsonl_text(const Matrix& m) {
 }
 
 }  // namespace
+
+CLI::Validator bounded(double lo, double hi, Bound lo_bound, Bound hi_bound) {
+  const std::string range = std::string(lo_bound == Bound::open ? "(" : "[") +
+                            CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) +
+                            (hi_bound == Bound::open ? ")" : "]");
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) ||
+            (lo_bound == Bound::open ? v <= lo : v < lo) ||
+            (hi_bound == Bound::open ? v >= hi : v > hi)) {
+          return "value " + text + " is not a number in " + range;
+        }
+        return {};
+      },
+      "in " + range);
+}
+
+void add_threads_option(CLI::App* cmd, int& threads) {
+  cmd->add_option("--threads", threads, "Threads (default: all cores)")
+      ->check(bounded(1, kMaxThreads));
+}
 
 std::vector<std::string> read_lines(const std::string& path, bool replace_invalid) {
   std::ifstream file;
@@ -94,7 +122,6 @@ void write_embeddings(const std::string& path, const Matrix& m) {
   if (path == "-") {
     std::string text = jsonl_text(m);
     std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
   } else if (ends_with(path, ".npy")) {
     write_file_atomic(path, npy_bytes(m));
   } else if (ends_with(path, ".jsonl")) {
@@ -102,6 +129,14 @@ void write_embeddings(const std::string& path, const Matrix& m) {
   } else {
     throw Error(path + ": unknown output format (expected a .npy or .jsonl file, or - for stdout)");
   }
+}
+
+void warn_if_undefined(const SimilarityMetrics& m, const std::string& name) {
+  if (!m.constant_or_not_finite) return;
+  std::fprintf(stderr,
+               "simtune: warning: %s: the model's similarities are constant or not finite "
+               "(NaN weights or embeddings?), so the correlations are NaN, as scipy gives\n",
+               name.c_str());
 }
 
 Progress::Progress(std::string label, std::string unit, bool quiet)

@@ -170,11 +170,11 @@ void add_bench_encode(CLI::App* bench) {
   cmd->add_option("--input", args->input, "Text file, one sentence per line")->required();
   cmd->add_option("--batch-size", args->batch_size, "Sentences per forward pass")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+      ->check(bounded(1, kMaxBatch));
+  add_threads_option(cmd, args->threads);
   cmd->add_option("--repeat", args->repeat, "Timed passes over the input (best is reported)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bounded(1, kMaxCount));
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);
@@ -251,12 +251,21 @@ void add_bench_train(CLI::App* bench) {
       "train", "Pairs/s and peak memory of training steps (batches in file order, no saving)");
   cmd->add_option("--model", args->model, "Model directory")->required();
   cmd->add_option("--train", args->train, "Pairs file")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--batch-size", args->options.batch_size)->capture_default_str();
-  cmd->add_option("--steps", args->steps, "Timed steps")->capture_default_str();
-  cmd->add_option("--warmup", args->warmup, "Untimed steps first")->capture_default_str();
-  cmd->add_option("--dropout", args->options.dropout, "Dropout (default: config.json's)");
-  cmd->add_option("--score-scale", args->pairs.score_scale)->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("--batch-size", args->options.batch_size)
+      ->capture_default_str()
+      ->check(bounded(1, kMaxBatch));
+  cmd->add_option("--steps", args->steps, "Timed steps")
+      ->capture_default_str()
+      ->check(bounded(1, kMaxCount));
+  cmd->add_option("--warmup", args->warmup, "Untimed steps first")
+      ->capture_default_str()
+      ->check(bounded(0, kMaxCount));
+  cmd->add_option("--dropout", args->options.dropout, "Dropout (default: config.json's)")
+      ->check(bounded(0, 1, Bound::closed, Bound::open));
+  cmd->add_option("--score-scale", args->pairs.score_scale)
+      ->capture_default_str()
+      ->check(bounded(0, kMaxFloat, Bound::open));
+  add_threads_option(cmd, args->threads);
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);
@@ -275,11 +284,15 @@ void add_bench_matmul(CLI::App* bench) {
       "GFLOP/s of a BERT layer's products (forward, input and weight gradients): "
       "simtune's kernel against OpenBLAS's sgemm and, where libdnnl.so.2 is installed, oneDNN's, "
       "and as shares of the peak");
-  cmd->add_option("--tokens", args->tokens, "Packed tokens (rows)")->capture_default_str();
-  cmd->add_option("--hidden", args->hidden)->capture_default_str();
-  cmd->add_option("--intermediate", args->intermediate)->capture_default_str();
-  cmd->add_option("--repeat", args->repeat)->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("--tokens", args->tokens, "Packed tokens (rows)")
+      ->capture_default_str()
+      ->check(bounded(1, 1 << 16));
+  cmd->add_option("--hidden", args->hidden)->capture_default_str()->check(bounded(1, 1 << 14));
+  cmd->add_option("--intermediate", args->intermediate)
+      ->capture_default_str()
+      ->check(bounded(1, 1 << 16));
+  cmd->add_option("--repeat", args->repeat)->capture_default_str()->check(bounded(1, kMaxCount));
+  add_threads_option(cmd, args->threads);
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);
@@ -314,8 +327,10 @@ void add_bench_peak(CLI::App* bench) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd = bench->add_subcommand(
       "peak", "The CPU's peak fp32 multiply-add rate on the threads, for each instruction set");
-  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
-  cmd->add_option("--seconds", args->seconds, "Seconds per measurement")->capture_default_str();
+  add_threads_option(cmd, args->threads);
+  cmd->add_option("--seconds", args->seconds, "Seconds per measurement")
+      ->capture_default_str()
+      ->check(bounded(0, 3600, Bound::open));
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);

@@ -26,12 +26,13 @@ void add_encode(CLI::App& app) {
       ->required();
   cmd->add_option("--batch-size", args->options.batch_size, "Sentences per forward pass")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bounded(1, kMaxBatch));
   cmd->add_option("--max-seq-length", args->options.max_seq_length,
-                  "Truncate to this many tokens (default: the model's max_seq_length)");
+                  "Truncate to this many tokens (default: the model's max_seq_length)")
+      ->check(bounded(1, kMaxSeqLength));
   cmd->add_flag("--normalize", args->options.normalize, "L2-normalise the embeddings");
   add_prompt_options(cmd, args->options);
-  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  add_threads_option(cmd, args->threads);
   cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,
                 "Replace invalid UTF-8 with U+FFFD instead of stopping");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress bar");
@@ -61,8 +62,8 @@ void add_similarity(CLI::App& app) {
   cmd->add_option("--model", args->model, "Model directory")->required();
   cmd->add_option("text_a", args->a, "First text")->required();
   cmd->add_option("text_b", args->b, "Second text")->required();
-  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   add_prompt_options(cmd, args->options);
+  add_threads_option(cmd, args->threads);
   cmd->callback([args] {
     set_num_threads(args->threads);
     Encoder encoder = Encoder::load(args->model);

@@ -29,12 +29,15 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--csv-dir", args->csv_dir,
                   "Append a row to DIR/similarity_evaluation_<name>_results.csv");
   cmd->add_option("--score-scale", args->pairs.score_scale, "Divide scores by this (5 for STS)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(bounded(0, kMaxFloat, Bound::open));
   cmd->add_option("--text-a-column", args->pairs.text_a_column);
   cmd->add_option("--text-b-column", args->pairs.text_b_column);
   cmd->add_option("--score-column", args->pairs.score_column);
-  cmd->add_option("--batch-size", args->options.batch_size)->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("--batch-size", args->options.batch_size)
+      ->capture_default_str()
+      ->check(bounded(1, kMaxBatch));
+  add_threads_option(cmd, args->threads);
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);
@@ -46,6 +49,7 @@ void add_eval(CLI::App& app) {
     const SimilarityMetrics m = evaluate_pairs(
         [&](const std::vector<std::string>& texts) { return encoder.encode(texts, args->options); },
         data.pairs);
+    warn_if_undefined(m, args->name.empty() ? args->data : args->name);
     if (!args->csv_dir.empty()) {
       if (args->name.empty()) throw Error("--csv-dir needs --name");
       append_metrics_csv(args->csv_dir, args->name, -1, -1, m);

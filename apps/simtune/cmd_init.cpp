@@ -3,8 +3,10 @@
 
 #include "cli.h"
 #include "simtune/core/error.h"
+#include "simtune/core/file.h"
 #include "simtune/io/model_files.h"
 #include "simtune/model/params.h"
+#include "simtune/text/tokenizer.h"
 
 namespace simtune::cli {
 
@@ -31,8 +33,12 @@ void add_init(CLI::App& app) {
       throw Error(args->out + ": already holds a model (pass --force to overwrite it)");
     }
     ModelFiles files = load_model_files(args->config);
+    // A model without a usable tokenizer would be written, then refused by every command.
+    Tokenizer::from_directory(files.transformer_dir);
     BertParams params = BertParams::init(files.bert, args->seed);
-    write_model_directory(files, out, params.tensor_refs());
+    save_directory_atomic(out, [&](const std::filesystem::path& staging) {
+      write_model_directory(files, staging, params.tensor_refs());
+    });
   });
 }
 

@@ -22,8 +22,8 @@ void add_encode_options(CLI::App* cmd, EncodeArgs& args) {
   cmd->add_option("--model", args.model, "Model directory")->required();
   cmd->add_option("--batch-size", args.options.batch_size, "Sentences per forward pass")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", args.threads, "Threads (default: all cores)");
+      ->check(bounded(1, kMaxBatch));
+  add_threads_option(cmd, args.threads);
   cmd->add_flag("--replace-invalid-utf8", args.replace_invalid,
                 "Replace invalid UTF-8 with U+FFFD instead of stopping");
   cmd->add_flag("-q,--quiet", args.quiet, "No progress bar");
@@ -68,7 +68,7 @@ void add_search(CLI::App& app) {
                   "Queries, one per line (- for stdin), after any --query");
   cmd->add_option("--top-k", args->top_k, "Hits per query")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bounded(1, kMaxCount));
   cmd->add_flag("--json", args->json,
                 "JSONL: one object per query {query_id, query, hits: [{corpus_id, score, text}]}");
   cmd->callback([args] {
@@ -128,19 +128,19 @@ void add_mine_paraphrases(CLI::App& app) {
   cmd->add_option("--top-k", args->mining.top_k,
                   "Other sentences considered per sentence (itself not counted)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bounded(1, kMaxCount));
   cmd->add_option("--max-pairs", args->mining.max_pairs,
                   "Cap on directed candidates (i,j)/(j,i) before deduplication, as "
                   "sentence-transformers applies it: at most max-pairs - 1 survive")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bounded(1, kMaxCount));
   cmd->add_option("--query-chunk-size", args->mining.query_chunk_size)
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bounded(1, kMaxCount));
   cmd->add_option("--corpus-chunk-size", args->mining.corpus_chunk_size,
                   "Each sentence's top-k is taken per chunk of this many sentences")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(bounded(1, kMaxCount));
   cmd->add_flag("--json", args->json, "JSONL: one object per pair {score, i, j, text_i, text_j}");
   cmd->callback([args] {
     set_num_threads(args->threads);

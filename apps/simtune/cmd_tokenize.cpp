@@ -22,7 +22,8 @@ void add_tokenize(CLI::App& app) {
   cmd->add_option("--input", args->input, "Text file, one sentence per line (- for stdin)")
       ->capture_default_str();
   cmd->add_option("--max-seq-length", args->max_seq_length,
-                  "Truncate to this many tokens including [CLS]/[SEP] (default: the model's)");
+                  "Truncate to this many tokens including [CLS]/[SEP] (default: the model's)")
+      ->check(bounded(1, kMaxSeqLength));
   cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,
                 "Replace invalid UTF-8 with U+FFFD instead of stopping");
   cmd->callback([args] {
@@ -31,6 +32,11 @@ void add_tokenize(CLI::App& app) {
     const LoadedModel model = load_model(args->model, load);
     const ModelFiles& files = model.files;
     const Tokenizer& tokenizer = model.tokenizer;
+    const auto positions = static_cast<std::size_t>(files.bert.max_position_embeddings);
+    if (args->max_seq_length > positions) {
+      throw Error("--max-seq-length " + std::to_string(args->max_seq_length) +
+                  " exceeds the model's max_position_embeddings " + std::to_string(positions));
+    }
     const std::size_t max_len = args->max_seq_length ? args->max_seq_length : files.max_seq_length;
     for (const std::string& line : read_lines(args->input, args->replace_invalid)) {
       const std::vector<std::int32_t> ids = tokenizer.encode(line, max_len);

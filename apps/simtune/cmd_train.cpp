@@ -34,41 +34,59 @@ void add_train(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--eval-name", args->eval_name,
                   "Name of the dev evaluation (default: file stem)");
-  cmd->add_option("--eval-steps", t.eval_steps, "Also evaluate every N steps");
+  cmd->add_option("--eval-steps", t.eval_steps, "Also evaluate every N steps")
+      ->check(bounded(1, kMaxCount));
   cmd->add_option("--test", args->test, "Test pairs, evaluated once on the final (best) model")
       ->check(CLI::ExistingFile);
   cmd->add_option("--test-name", args->test_name,
                   "Name of the test evaluation (default: file stem)");
-  cmd->add_option("--epochs", t.epochs)->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-size", t.batch_size, "Pairs per step")
+  cmd->add_option("--epochs", t.epochs)->capture_default_str()->check(bounded(1, 1e6));
+  cmd->add_option("--batch-size", t.batch_size,
+                  "Pairs per step (more than the data: one batch of all of it)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", t.lr, "Peak learning rate")->capture_default_str();
+      ->check(bounded(1, kMaxBatch));
+  // Rates and norms are floats: anything beyond float's range would become infinity.
+  cmd->add_option("--lr", t.lr, "Peak learning rate")
+      ->capture_default_str()
+      ->check(bounded(0, kMaxFloat, Bound::open));
   cmd->add_option("--warmup-ratio", t.warmup_ratio, "Warmup as a share of all steps")
-      ->capture_default_str();
-  cmd->add_option("--warmup-steps", t.warmup_steps, "Warmup steps (overrides --warmup-ratio)");
-  cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str();
-  cmd->add_option("--max-grad-norm", t.max_grad_norm)->capture_default_str();
-  cmd->add_option("--adam-eps", t.adam_eps)->capture_default_str();
-  cmd->add_option("--seed", t.seed)->capture_default_str();
-  cmd->add_option("--max-steps", t.max_steps, "Stop after N steps (the schedule spans N steps)");
+      ->capture_default_str()
+      ->check(bounded(0, 1));
+  cmd->add_option("--warmup-steps", t.warmup_steps, "Warmup steps (overrides --warmup-ratio)")
+      ->check(bounded(0, kMaxCount));
+  cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str()->check(bounded(0, 1e6));
+  cmd->add_option("--max-grad-norm", t.max_grad_norm)
+      ->capture_default_str()
+      ->check(bounded(0, kMaxFloat, Bound::open));
+  cmd->add_option("--adam-eps", t.adam_eps)
+      ->capture_default_str()
+      ->check(bounded(0, 1, Bound::open));
+  cmd->add_option("--seed", t.seed)
+      ->capture_default_str()
+      ->check(bounded(0, 18446744073709551615.0));
+  cmd->add_option("--max-steps", t.max_steps, "Stop after N steps (the schedule spans N steps)")
+      ->check(bounded(1, kMaxCount));
   cmd->add_flag("--no-shuffle", args->no_shuffle, "Batches in file order");
-  cmd->add_option("--dropout", t.dropout, "Dropout probability (default: config.json's; 0 = off)");
+  cmd->add_option("--dropout", t.dropout, "Dropout probability (default: config.json's; 0 = off)")
+      ->check(bounded(0, 1, Bound::closed, Bound::open));
   cmd->add_option("--log-file", args->log_file, "JSONL log, one line per step");
   cmd->add_option("--checkpoint-steps", t.checkpoint_steps,
-                  "Save a resumable checkpoint every N steps");
+                  "Save a resumable checkpoint every N steps")
+      ->check(bounded(1, kMaxCount));
   cmd->add_option("--checkpoint-limit", t.checkpoint_limit, "Checkpoints to keep")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(bounded(1, kMaxCount));
   cmd->add_option("--resume", args->resume, "Continue from this checkpoint directory")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--score-scale", p.score_scale, "Divide scores by this (5 for STS benchmark)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(bounded(0, kMaxFloat, Bound::open));
   cmd->add_option("--text-a-column", p.text_a_column, "Column of the first text (1-based or name)");
   cmd->add_option("--text-b-column", p.text_b_column, "Column of the second text");
   cmd->add_option("--score-column", p.score_column, "Column of the score");
   cmd->add_flag("--skip-bad-rows", p.skip_bad_rows,
                 "Skip and count malformed rows instead of stopping");
-  cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  add_threads_option(cmd, args->threads);
   cmd->add_flag("-q,--quiet", args->quiet, "No progress bar");
   cmd->callback([args] {
     set_num_threads(args->threads);
@@ -97,6 +115,7 @@ void add_train(CLI::App& app) {
     const EvalSet test = args->test.empty() ? EvalSet{} : eval_set(args->test, args->test_name);
     options.on_eval = [&](const EvalRecord& r) {
       progress.finish();
+      warn_if_undefined(r.metrics, r.name);
       std::fprintf(stderr, "eval %s after %lld steps: cosine Spearman %.4f, Pearson %.4f\n",
                    r.name.c_str(), static_cast<long long>(r.step), r.metrics.cosine_spearman,
                    r.metrics.cosine_pearson);

@@ -1,11 +1,49 @@
 // simtune: fine-tune and serve sentence-embedding models.
 // Exit codes: 0 success, 1 a runtime error (bad file, bad input), 2 bad command-line usage.
+#include <signal.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
 
 #include "cli.h"
 #include "simtune/core/cpu.h"
 #include "simtune/core/error.h"
 #include "simtune/core/version.h"
+
+namespace {
+
+// std::filesystem's "filesystem error: cannot create directories: File exists [out]" as
+// "out: cannot create directories: File exists".
+std::string describe(const std::filesystem::filesystem_error& e) {
+  std::string what = e.what();
+  const std::string prefix = "filesystem error: ";
+  if (what.starts_with(prefix)) what.erase(0, prefix.size());
+  if (const auto bracket = what.find(" ["); bracket != std::string::npos) what.erase(bracket);
+  std::string paths = e.path1().string();
+  if (!e.path2().empty()) paths += " -> " + e.path2().string();
+  return paths.empty() ? what : paths + ": " + what;
+}
+
+// Output on stdout is only known to have arrived once flushed. A reader that went away (`| head`)
+// ends the process quietly, as SIGPIPE would have; any other failure is an error, so that output
+// lost to a full disk never looks like success.
+int finish_stdout(int code) {
+  errno = 0;
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return code;
+  const int err = errno;
+  if (err == EPIPE) {
+    ::signal(SIGPIPE, SIG_DFL);
+    ::raise(SIGPIPE);
+  }
+  std::fprintf(stderr, "simtune: error: <stdout>: write failed: %s\n",
+               err != 0 ? std::strerror(err) : "I/O error");
+  return code == 0 ? 1 : code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"simtune: sentence-embedding models (sentence-transformers format) in C++",
@@ -34,13 +72,16 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    return finish_stdout(code == 0 ? 0 : 2);
   } catch (const simtune::Error& e) {
     std::fprintf(stderr, "simtune: error: %s\n", e.what());
-    return 1;
+    return finish_stdout(1);
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::fprintf(stderr, "simtune: error: %s\n", describe(e).c_str());
+    return finish_stdout(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "simtune: unexpected error: %s\n", e.what());
-    return 1;
+    return finish_stdout(1);
   }
-  return 0;
+  return finish_stdout(0);
 }

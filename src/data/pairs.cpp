@@ -24,6 +24,11 @@ std::vector<std::string_view> split(std::string_view line, char delimiter) {
   }
 }
 
+// Editors on Windows start UTF-8 files with a byte-order mark; Python's utf-8-sig drops it.
+void strip_bom(std::string& line) {
+  if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+}
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -63,7 +68,12 @@ bool is_index(const std::string& spec) {
 std::size_t resolve(const std::string& spec, const std::vector<std::string_view>* header,
                     const std::string& where) {
   if (is_index(spec)) {
-    const std::size_t index = std::stoul(spec);
+    std::size_t index = 0;
+    const auto [end, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
+    // A row has at most as many fields as characters, so a larger index can never match.
+    if (ec != std::errc() || index > (1u << 20)) {
+      throw Error(where + ": column index " + spec + " is larger than any row");
+    }
     if (index == 0) throw Error(where + ": column indices start at 1, got 0");
     return index - 1;
   }
@@ -114,6 +124,7 @@ void load_delimited(std::istream& in, const std::string& name, const PairFileOpt
   std::optional<Columns> columns;
   while (std::getline(in, line)) {
     line_no++;
+    if (line_no == 1) strip_bom(line);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     const auto fields = split(line, options.delimiter);
@@ -160,11 +171,15 @@ void load_jsonl(std::istream& in, const std::string& name, const PairFileOptions
   std::size_t line_no = 0;
   while (std::getline(in, line)) {
     line_no++;
+    if (line_no == 1) strip_bom(line);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     nlohmann::json row;
     try {
       row = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::out_of_range&) {
+      sink.bad(line_no, "a number is out of range (beyond double precision)");
+      continue;
     } catch (const nlohmann::json::exception&) {
       sink.bad(line_no, "not a JSON object");
       continue;

@@ -26,9 +26,16 @@ std::string resolve_prompt(const ModelFiles& files, const EncodeOptions& options
 Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
                     const std::vector<std::string>& texts, const EncodeOptions& options) {
   const std::size_t model_max = model.files.max_seq_length;
+  const auto positions = static_cast<std::size_t>(model.files.bert.max_position_embeddings);
+  if (options.max_seq_length > positions) {
+    throw Error("max_seq_length " + std::to_string(options.max_seq_length) +
+                " exceeds the model's max_position_embeddings " + std::to_string(positions));
+  }
   const std::size_t max_len =
       options.max_seq_length > 0 ? std::min(options.max_seq_length, model_max) : model_max;
-  const std::size_t batch_size = std::max<std::size_t>(options.batch_size, 1);
+  // No batch larger than the input: the scratch is sized by it.
+  const std::size_t batch_size =
+      std::clamp<std::size_t>(options.batch_size, 1, std::max<std::size_t>(texts.size(), 1));
   const int D = model.files.embedding_dimension();
 
   // sentence-transformers prepends the prompt to each text and counts its tokens as those of

@@ -134,7 +134,7 @@ std::vector<ParaphrasePair> paraphrase_mining(const Matrix& embeddings,
   const std::size_t n = embeddings.rows;
   const std::vector<double> norms = row_norms(embeddings);
   // A sentence is its own best match; one more slot keeps top_k others.
-  const std::size_t k = options.top_k + 1;
+  const std::size_t k = std::min(options.top_k, n) + 1;
 
   struct Candidate {
     double score;

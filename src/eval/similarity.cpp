@@ -2,11 +2,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <limits>
 #include <numeric>
 
 #include "simtune/core/check.h"
 #include "simtune/core/error.h"
+#include "simtune/core/file.h"
 #include "simtune/eval/evaluator.h"
 
 namespace simtune {
@@ -28,10 +29,15 @@ std::vector<double> average_ranks(const std::vector<double>& v) {
   return ranks;
 }
 
+bool all_finite(const std::vector<double>& v) {
+  return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
+}
+
 }  // namespace
 
 double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   SIMTUNE_CHECK(x.size() == y.size());
+  if (!all_finite(x) || !all_finite(y)) return std::numeric_limits<double>::quiet_NaN();
   const double n = static_cast<double>(x.size());
   const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n;
   const double my = std::accumulate(y.begin(), y.end(), 0.0) / n;
@@ -47,6 +53,8 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 double spearman(const std::vector<double>& x, const std::vector<double>& y) {
+  // NaN has no rank (it would keep its line's place in the sort and correlate with line order).
+  if (!all_finite(x) || !all_finite(y)) return std::numeric_limits<double>::quiet_NaN();
   return pearson(average_ranks(x), average_ranks(y));
 }
 
@@ -71,6 +79,9 @@ SimilarityMetrics similarity_metrics(const Matrix& a, const Matrix& b,
     dot[i] = ab;
   }
   SimilarityMetrics m;
+  m.constant_or_not_finite =
+      !all_finite(cosine) || !all_finite(dot) ||
+      std::all_of(cosine.begin(), cosine.end(), [&](double c) { return c == cosine.front(); });
   m.cosine_pearson = pearson(gold, cosine);
   m.cosine_spearman = spearman(gold, cosine);
   m.euclidean_pearson = pearson(gold, euclidean);
@@ -100,19 +111,18 @@ void append_metrics_csv(const std::string& dir, const std::string& name, int epo
   const std::filesystem::path path =
       std::filesystem::path(dir) / ("similarity_evaluation_" + name + "_results.csv");
   const bool fresh = !std::filesystem::exists(path);
-  std::ofstream out(path, std::ios::app);
-  if (!out) throw Error(path.string() + ": cannot open for appending");
+  AppendFile out(path, false);
   if (fresh) {
-    out << "epoch,steps,cosine_pearson,cosine_spearman,euclidean_pearson,euclidean_spearman,"
-           "manhattan_pearson,manhattan_spearman,dot_pearson,dot_spearman\n";
+    out.append(
+        "epoch,steps,cosine_pearson,cosine_spearman,euclidean_pearson,euclidean_spearman,"
+        "manhattan_pearson,manhattan_spearman,dot_pearson,dot_spearman\n");
   }
   char row[512];
   std::snprintf(row, sizeof row, "%d,%ld,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", epoch,
                 steps, m.cosine_pearson, m.cosine_spearman, m.euclidean_pearson,
                 m.euclidean_spearman, m.manhattan_pearson, m.manhattan_spearman, m.dot_pearson,
                 m.dot_spearman);
-  out << row;
-  if (!out) throw Error(path.string() + ": write failed");
+  out.append(row);
 }
 
 }  // namespace simtune

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -185,7 +186,49 @@ std::optional<HubId> parse_hub_id(std::string_view name) {
       !valid_id_part(std::string_view(id.repo).substr(slash + 1))) {
     return std::nullopt;
   }
+  if (!valid_revision(id.revision)) {
+    throw Error(std::string(name) + ": revision \"" + id.revision +
+                "\" is not a valid branch, tag or commit name");
+  }
   return id;
+}
+
+bool valid_revision(std::string_view revision) {
+  if (revision.empty() || revision.size() > 255 || revision == "@" ||
+      revision.find("..") != std::string_view::npos ||
+      revision.find("@{") != std::string_view::npos) {
+    return false;
+  }
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = std::min(revision.find('/', start), revision.size());
+    const std::string_view part = revision.substr(start, end - start);
+    if (part.empty() || part.front() == '.' || part.ends_with(".lock")) return false;
+    if (end == revision.size()) break;
+    start = end + 1;
+  }
+  if (revision.back() == '.') return false;
+  return std::none_of(revision.begin(), revision.end(), [](unsigned char c) {
+    return c < 0x20 || c == 0x7f || std::strchr(" ~^:?*[\\", c) != nullptr;
+  });
+}
+
+bool valid_commit(std::string_view commit) {
+  return is_hex(commit, 40);
+}
+
+bool valid_blob_name(std::string_view etag) {
+  return !etag.empty() && etag.size() <= 128 && etag.front() != '.' &&
+         std::all_of(etag.begin(), etag.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+         });
+}
+
+fs::path confined(const fs::path& base, const std::string& relative, const std::string& what) {
+  if (!safe_relative(relative)) {
+    throw Error(what + " \"" + relative + "\" would lead outside " + base.string());
+  }
+  return base / relative;
 }
 
 HubSettings resolve_settings(const HubOptions& options) {
@@ -232,15 +275,17 @@ std::string normalize_etag(std::string_view etag) {
 
 std::optional<fs::path> cached_snapshot(const fs::path& repo_dir, const std::string& revision) {
   std::string commit = revision;
-  if (!is_hex(revision, 40)) {
-    const fs::path ref = repo_dir / "refs" / revision;
+  if (!valid_commit(revision)) {
+    const fs::path ref = confined(repo_dir / "refs", revision, "revision");
     std::error_code ec;
     if (!fs::is_regular_file(ref, ec)) return std::nullopt;
     commit = trim(read_file(ref));
   }
+  // A ref file is only trusted to name a snapshot, not to point anywhere else.
+  if (!valid_commit(commit)) return std::nullopt;
   const fs::path snapshot = repo_dir / "snapshots" / commit;
   std::error_code ec;
-  if (commit.empty() || !fs::is_directory(snapshot, ec)) return std::nullopt;
+  if (!fs::is_directory(snapshot, ec)) return std::nullopt;
   return snapshot;
 }
 
@@ -312,7 +357,11 @@ bool snapshot_complete(const fs::path& snapshot) {
 
 void link_snapshot_file(const fs::path& repo_dir, const std::string& commit,
                         const std::string& file, const std::string& etag) {
-  const fs::path pointer = repo_dir / "snapshots" / commit / file;
+  if (!valid_commit(commit) || !valid_blob_name(etag)) {
+    throw Error(repo_dir.string() + ": commit \"" + commit + "\" or blob \"" + etag +
+                "\" is not a valid cache name");
+  }
+  const fs::path pointer = confined(repo_dir / "snapshots" / commit, file, "file");
   const fs::path blob = repo_dir / "blobs" / etag;
   fs::create_directories(pointer.parent_path());
   // Built beside the pointer and renamed over it, so a reader never sees the pointer missing.
@@ -631,7 +680,7 @@ class Fetcher {
       }
     }
     if (id_.revision != commit_) {
-      const fs::path ref = repo_dir_ / "refs" / id_.revision;
+      const fs::path ref = confined(repo_dir_ / "refs", id_.revision, "revision");
       fs::create_directories(ref.parent_path());
       write_file_atomic(ref, commit_);
     }
@@ -640,6 +689,16 @@ class Fetcher {
 
  private:
   fs::path snapshot() const { return repo_dir_ / "snapshots" / commit_; }
+
+  // X-Repo-Commit names a directory in the cache, so only a commit id is accepted ("" if absent).
+  static std::string served_commit(const Response& r, const std::string& u) {
+    std::string commit = r.header("x-repo-commit");
+    if (!commit.empty() && !valid_commit(commit)) {
+      throw Error(u + ": the server sent X-Repo-Commit \"" + commit +
+                  "\", which is not a commit id (40 hex digits)");
+    }
+    return commit;
+  }
 
   std::string url(const std::string& file) const {
     return s_.endpoint + "/" + id_.repo + "/resolve/" +
@@ -681,10 +740,10 @@ class Fetcher {
                                       "or it does not exist: check the id and the token"));
     }
     if (r.status == 404 && (error_code.empty() || error_code == "EntryNotFound")) {
-      if (commit_.empty()) commit_ = r.header("x-repo-commit");
+      if (commit_.empty()) commit_ = served_commit(r, u);
       if (!commit_.empty() && !required) {
         // huggingface_hub remembers missing files the same way, so offline lookups skip them.
-        const fs::path marker = repo_dir_ / ".no_exist" / commit_ / file;
+        const fs::path marker = confined(repo_dir_ / ".no_exist" / commit_, file, "file");
         fs::create_directories(marker.parent_path());
         write_file_atomic(marker, "");
       }
@@ -695,13 +754,17 @@ class Fetcher {
                   (error_code.empty() ? "" : " (" + error_code + ")") +
                   ": check the model id and revision \"" + id_.revision + "\"");
     }
-    const std::string commit = r.header("x-repo-commit");
+    const std::string commit = served_commit(r, u);
     std::string etag = r.header("x-linked-etag");
     if (etag.empty()) etag = r.header("etag");
     etag = normalize_etag(etag);
-    if (commit.empty() || etag.empty() || etag.find('/') != std::string::npos) {
+    if (commit.empty() || etag.empty()) {
       throw Error(u + ": the answer lacks X-Repo-Commit or ETag headers: is HF_ENDPOINT (" +
                   s_.endpoint + ") a Hugging Face hub?");
+    }
+    if (!valid_blob_name(etag)) {
+      throw Error(u + ": the server sent ETag \"" + etag +
+                  "\", which is not a blob name (letters, digits, '-', '_', '.')");
     }
     if (!commit_.empty() && commit != commit_) {
       throw Error(u + ": served commit " + commit + " while other files came from " + commit_ +

@@ -21,7 +21,22 @@ struct HubId {
 // name without an organisation resolves as sentence-transformers resolves it:
 // "all-MiniLM-L6-v2" -> "sentence-transformers/all-MiniLM-L6-v2", while the original transformers
 // checkpoints ("bert-base-uncased", ...) keep their bare name.
+// A valid repo id whose revision is not a valid ref name (valid_revision) throws Error.
 std::optional<HubId> parse_hub_id(std::string_view name);
+
+// Every name below joins paths in the cache, so each is checked before use.
+// A branch or tag name by git check-ref-format's rules (which the hub's refs follow: no "..",
+// no part starting with "." or ending with ".lock", no "@{", no space, control character or any
+// of ~^:?*[\, not "@", no empty part), or a commit id.
+bool valid_revision(std::string_view revision);
+// A commit id as the hub sends it in X-Repo-Commit: 40 lowercase hex digits.
+bool valid_commit(std::string_view commit);
+// A blob name from an ETag: letters, digits, '-', '_' and '.', not starting with '.'.
+bool valid_blob_name(std::string_view etag);
+// `base / relative` when that stays inside `base` (no absolute path, no ".." part); throws
+// Error naming `what` otherwise.
+std::filesystem::path confined(const std::filesystem::path& base, const std::string& relative,
+                               const std::string& what);
 
 struct HubSettings {
   std::filesystem::path cache_dir;

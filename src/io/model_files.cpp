@@ -1,6 +1,8 @@
 #include "simtune/io/model_files.h"
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <optional>
 #include <set>
 
@@ -296,6 +298,48 @@ void read_sentence_transformers_config(ModelFiles& files) {
   }
 }
 
+// Sizes far beyond any BERT (the largest vocabularies are about 250k, hidden sizes 8k) are
+// refused here, before any buffer is sized from them, as is a parameter count whose buffers
+// would not fit a machine's memory.
+void check_config_bounds(const BertConfig& c, const std::string& origin) {
+  const std::pair<const char*, std::int64_t> sizes[] = {
+      {"vocab_size", c.vocab_size},
+      {"hidden_size", c.hidden_size},
+      {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"intermediate_size", c.intermediate_size},
+      {"max_position_embeddings", c.max_position_embeddings},
+      {"type_vocab_size", c.type_vocab_size}};
+  const std::int64_t limits[] = {1 << 22, 1 << 15, 512, 1 << 12, 1 << 17, 1 << 17, 1 << 12};
+  for (std::size_t i = 0; i < std::size(sizes); i++) {
+    if (sizes[i].second > limits[i]) {
+      throw Error(origin + ": field \"" + sizes[i].first + "\" is " +
+                  std::to_string(sizes[i].second) + ", more than simtune accepts (" +
+                  std::to_string(limits[i]) + ")");
+    }
+  }
+  const double h = c.hidden_size;
+  const double params =
+      h * (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) +
+      c.num_hidden_layers * (4.0 * h * h + 2.0 * h * c.intermediate_size + 9.0 * h);
+  if (params > 4e9) {
+    throw Error(origin + ": the configuration implies " + std::to_string(std::llround(params)) +
+                " parameters, more than simtune accepts (4e9)");
+  }
+  const std::pair<const char*, float> dropouts[] = {
+      {"hidden_dropout_prob", c.hidden_dropout_prob},
+      {"attention_probs_dropout_prob", c.attention_probs_dropout_prob}};
+  for (const auto& [key, p] : dropouts) {
+    if (!(p >= 0.0f && p < 1.0f)) {
+      throw Error(origin + ": field \"" + key + "\" is " + std::to_string(p) +
+                  ", expected a probability in [0, 1)");
+    }
+  }
+  if (!(c.initializer_range >= 0.0f) || !std::isfinite(c.initializer_range)) {
+    throw Error(origin + ": initializer_range must be a finite number >= 0");
+  }
+}
+
 }  // namespace
 
 BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& origin) {
@@ -338,7 +382,10 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& ori
     throw Error(origin + ": pad_token_id " + std::to_string(c.pad_token_id) +
                 " is outside vocab_size " + std::to_string(c.vocab_size));
   }
-  if (!(c.layer_norm_eps > 0.0f)) throw Error(origin + ": layer_norm_eps must be positive");
+  if (!(c.layer_norm_eps > 0.0f) || !std::isfinite(c.layer_norm_eps)) {
+    throw Error(origin + ": layer_norm_eps must be a positive number");
+  }
+  check_config_bounds(c, origin);
   c.raw = j;
   return c;
 }

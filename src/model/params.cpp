@@ -1,6 +1,7 @@
 #include "simtune/model/params.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "simtune/core/check.h"
 #include "simtune/core/error.h"
@@ -130,6 +131,18 @@ BertWeights bert_weights(const ParamLayout& layout, const BertConfig& config, fl
   return w;
 }
 
+const ParamTensor* ParamLayout::first_non_finite(const float* values) const {
+  for (const ParamTensor& t : tensors) {
+    const float* v = values + t.offset;
+    // v * 0 is 0 for every finite v and NaN for a NaN or an infinity; the sum keeps the NaN.
+    float probe = 0.0f;
+#pragma omp simd reduction(+ : probe)
+    for (std::size_t i = 0; i < t.numel; i++) probe += v[i] * 0.0f;
+    if (probe != 0.0f) return &t;
+  }
+  return nullptr;
+}
+
 BertParams BertParams::load(const std::filesystem::path& weights, const BertConfig& config) {
   const Weights file = Weights::open(weights);
   check_weights(file, config);
@@ -146,6 +159,15 @@ BertParams BertParams::load(const std::filesystem::path& weights, const BertConf
   params.extra_layout = ParamLayout::for_tensors(present);
   params.extra_values.resize(params.extra_layout.total);
   read_tensors(file, params.extra_layout, params.extra_values.data());
+  for (const auto& [layout, values] :
+       {std::pair{&params.layout, params.values.data()},
+        std::pair{&params.extra_layout, params.extra_values.data()}}) {
+    if (const ParamTensor* t = layout->first_non_finite(values)) {
+      throw Error(file.origin() + ": tensor \"" + t->name +
+                  "\" holds NaN or infinite values: the model is broken (a diverged training "
+                  "run?) and would give NaN embeddings");
+    }
+  }
   return params;
 }
 

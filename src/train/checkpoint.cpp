@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -63,59 +64,88 @@ void prune_checkpoints(const fs::path& root, int keep) {
   std::vector<std::pair<std::int64_t, fs::path>> existing;
   for (const auto& entry : fs::directory_iterator(root)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("checkpoint-", 0) == 0 && name.find('.') == std::string::npos) {
-      existing.emplace_back(std::stoll(name.substr(11)), entry.path());
+    if (!name.starts_with("checkpoint-")) continue;
+    std::int64_t step = 0;
+    const auto [end, ec] = std::from_chars(name.data() + 11, name.data() + name.size(), step);
+    if (ec == std::errc() && end == name.data() + name.size()) {
+      existing.emplace_back(step, entry.path());
     }
   }
   std::sort(existing.begin(), existing.end());
   const std::size_t n = static_cast<std::size_t>(std::max(1, keep));
-  for (std::size_t i = 0; i + n < existing.size(); i++) fs::remove_all(existing[i].second);
+  for (std::size_t i = 0; i + n < existing.size(); i++) {
+    remove_directory_atomic(existing[i].second);
+  }
 }
 
 }  // namespace
 
-void save_checkpoint(const fs::path& output, const ModelFiles& files, const TrainState& state,
-                     const RunIdentity& run, double best_score, int keep) {
+fs::path save_checkpoint(const fs::path& output, const ModelFiles& files, const TrainState& state,
+                         const RunIdentity& run, double best_score, int keep) {
   const fs::path root = output / "checkpoints";
   const std::string name = "checkpoint-" + std::to_string(state.step);
-  const fs::path final_dir = root / name;
-  const fs::path tmp = root / (name + ".partial");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  write_model_directory(files, tmp, state.params.tensor_refs());
-  save_moments(tmp / kOptimizerFile, state);
-  write_file_atomic(tmp / kStateFile, state_json(state, run, best_score).dump(2) + "\n");
-  // The directory appears under its final name only once complete.
-  fs::remove_all(final_dir);
-  fs::rename(tmp, final_dir);
+  save_directory_atomic(root / name, [&](const fs::path& dir) {
+    write_model_directory(files, dir, state.params.tensor_refs());
+    save_moments(dir / kOptimizerFile, state);
+    write_file_atomic(dir / kStateFile, state_json(state, run, best_score).dump(2) + "\n");
+  });
   prune_checkpoints(root, keep);
+  return root / name;
+}
+
+SavedState parse_trainer_state(const std::string& text, const std::string& origin) {
+  SavedState s;
+  const auto bad = [&](const std::string& what) {
+    return Error(origin + ": not a simtune checkpoint state: " + what);
+  };
+  try {
+    const json j = json::parse(text);
+    if (!j.is_object()) throw bad("expected a JSON object");
+    s.run.batch_size = j.at("batch_size").get<std::size_t>();
+    s.run.shuffle = j.at("shuffle").get<bool>();
+    s.run.seed = j.at("seed").get<std::uint64_t>();
+    const json& rng = j.at("dropout_rng");
+    if (!rng.is_array() || rng.size() != s.rng.size()) {
+      throw bad("\"dropout_rng\" is not 4 numbers in strings");
+    }
+    for (std::size_t i = 0; i < s.rng.size(); i++) {
+      const std::string word = rng.at(i).get<std::string>();
+      const auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), s.rng[i]);
+      if (word.empty() || ec != std::errc() || end != word.data() + word.size()) {
+        throw bad("\"dropout_rng\" holds \"" + word + "\", not an unsigned 64-bit number");
+      }
+    }
+    s.adam_steps = j.at("adam_steps").get<std::int64_t>();
+    s.step = j.at("step").get<std::int64_t>();
+    if (j.contains("best_score")) s.best_score = j.at("best_score").get<double>();
+  } catch (const json::exception& e) {
+    throw bad(e.what());
+  }
+  // A run saves its checkpoints while both counts are equal and at most a billion steps in.
+  if (s.step < 0 || s.step > 1000000000 || s.adam_steps != s.step) {
+    throw bad("step " + std::to_string(s.step) + " and adam_steps " + std::to_string(s.adam_steps) +
+              " must be equal and in [0, 1e9]");
+  }
+  if (s.run.batch_size == 0) throw bad("batch_size is 0");
+  if (s.rng == std::array<std::uint64_t, 4>{}) throw bad("\"dropout_rng\" is all zeros");
+  if (std::isnan(s.best_score)) throw bad("best_score is not a number");
+  return s;
 }
 
 double load_checkpoint(const fs::path& dir, TrainState& state, const RunIdentity& run) {
   const fs::path state_path = dir / kStateFile;
-  double best = -std::numeric_limits<double>::infinity();
-  try {
-    const json j = json::parse(read_file(state_path));
-    if (j.at("batch_size").get<std::size_t>() != run.batch_size ||
-        j.at("shuffle").get<bool>() != run.shuffle ||
-        j.at("seed").get<std::uint64_t>() != run.seed) {
-      throw Error(state_path.string() +
-                  ": the checkpoint was made with another --batch-size, --seed or shuffle setting");
-    }
-    std::array<std::uint64_t, 4> words{};
-    for (int i = 0; i < 4; i++) {
-      words[i] = std::stoull(j.at("dropout_rng").at(i).get<std::string>());
-    }
-    state.dropout_rng.set_state(words);
-    state.adam.set_steps(j.at("adam_steps").get<std::int64_t>());
-    state.step = j.at("step").get<std::int64_t>();
-    if (j.contains("best_score")) best = j.at("best_score").get<double>();
-  } catch (const json::exception& e) {
-    throw Error(state_path.string() + ": not a simtune checkpoint state: " + e.what());
+  const SavedState saved = parse_trainer_state(read_file(state_path), state_path.string());
+  if (saved.run.batch_size != run.batch_size || saved.run.shuffle != run.shuffle ||
+      saved.run.seed != run.seed) {
+    throw Error(state_path.string() +
+                ": the checkpoint was made with another --batch-size, --seed or shuffle setting");
   }
+  state.dropout_rng.set_state(saved.rng);
+  state.adam.set_steps(saved.adam_steps);
+  state.step = saved.step;
   load_moments(dir / kOptimizerFile, state);
   state.grads.rows().mark_rows_with_moments(state.adam.m(), state.adam.v());
-  return best;
+  return saved.best_score;
 }
 
 }  // namespace simtune

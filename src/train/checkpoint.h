@@ -4,8 +4,11 @@
 // dropout RNG's state, the best dev score so far, and the settings a resume must match).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
+#include <string>
 
 #include "simtune/io/model_files.h"
 #include "train/train_state.h"
@@ -20,9 +23,20 @@ struct RunIdentity {
 };
 
 // Writes checkpoint-<state.step> (complete under its final name, or not at all) and deletes all
-// but the newest `keep` checkpoints.
-void save_checkpoint(const std::filesystem::path& output, const ModelFiles& files,
-                     const TrainState& state, const RunIdentity& run, double best_score, int keep);
+// but the newest `keep` checkpoints; returns its directory.
+std::filesystem::path save_checkpoint(const std::filesystem::path& output, const ModelFiles& files,
+                                      const TrainState& state, const RunIdentity& run,
+                                      double best_score, int keep);
+
+// trainer_state.json's contents, checked: counts in range, the RNG words complete.
+struct SavedState {
+  RunIdentity run;
+  std::int64_t step = 0, adam_steps = 0;
+  std::array<std::uint64_t, 4> rng{};
+  double best_score = -std::numeric_limits<double>::infinity();
+};
+// Throws Error naming `origin` and the field at fault.
+SavedState parse_trainer_state(const std::string& text, const std::string& origin);
 
 // Restores the moments, AdamW's step count, the RNG and the step into `state`, whose params
 // were loaded from dir/model.safetensors; returns the best dev score saved (-inf if none).

@@ -10,7 +10,8 @@ namespace simtune {
 
 namespace fs = std::filesystem;
 
-void write_model_card(const fs::path& out, const ModelFiles& files, const nlohmann::json& table) {
+void write_model_card(const fs::path& out, const std::string& name, const ModelFiles& files,
+                      const nlohmann::json& table) {
   std::string readme =
       "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\n"
       "tags:\n- sentence-transformers\n- sentence-similarity\n---\n\n"
@@ -20,8 +21,8 @@ void write_model_card(const fs::path& out, const ModelFiles& files, const nlohma
   readme +=
       "This is a [sentence-transformers](https://www.sbert.net) model: it maps sentences to a " +
       std::to_string(files.embedding_dimension()) +
-      "-dimensional vector space. Load it with `SentenceTransformer(\"" + out.filename().string() +
-      "\")` or `simtune encode --model " + out.filename().string() + "`.\n\n## Training\n\n";
+      "-dimensional vector space. Load it with `SentenceTransformer(\"" + name +
+      "\")` or `simtune encode --model " + name + "`.\n\n## Training\n\n";
   readme += "| | |\n|---|---|\n";
   for (const auto& [key, value] : table.items()) {
     readme +=

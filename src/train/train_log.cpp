@@ -18,44 +18,44 @@ std::string format_float(double v) {
 
 TrainLog::TrainLog(const std::filesystem::path& path, bool append) {
   if (path.empty()) return;
-  file_.open(path, append ? std::ios::app : std::ios::trunc);
-  if (!file_) throw Error(path.string() + ": cannot open log file");
+  file_ = AppendFile(path, !append);
 }
 
 void TrainLog::step(const StepReport& r) {
   steps_.push_back(r);
   if (!file_.is_open()) return;
-  file_ << json{{"step", r.step}, {"epoch", r.epoch},         {"loss", r.loss},
-                {"lr", r.lr},     {"grad_norm", r.grad_norm}, {"pairs_per_s", r.pairs_per_s}}
-               .dump()
-        << "\n"
-        << std::flush;
+  file_.append(json{{"step", r.step},
+                    {"epoch", r.epoch},
+                    {"loss", r.loss},
+                    {"lr", r.lr},
+                    {"grad_norm", r.grad_norm},
+                    {"pairs_per_s", r.pairs_per_s}}
+                   .dump() +
+               "\n");
 }
 
 void TrainLog::eval(const EvalRecord& r) {
   if (!file_.is_open()) return;
   const SimilarityMetrics& m = r.metrics;
-  file_ << json{{"eval", r.name},
-                {"step", r.step},
-                {"epoch", r.epoch},
-                {"cosine_pearson", m.cosine_pearson},
-                {"cosine_spearman", m.cosine_spearman},
-                {"euclidean_spearman", m.euclidean_spearman},
-                {"manhattan_spearman", m.manhattan_spearman},
-                {"dot_spearman", m.dot_spearman}}
-               .dump()
-        << "\n"
-        << std::flush;
+  file_.append(json{{"eval", r.name},
+                    {"step", r.step},
+                    {"epoch", r.epoch},
+                    {"cosine_pearson", m.cosine_pearson},
+                    {"cosine_spearman", m.cosine_spearman},
+                    {"euclidean_spearman", m.euclidean_spearman},
+                    {"manhattan_spearman", m.manhattan_spearman},
+                    {"dot_spearman", m.dot_spearman}}
+                   .dump() +
+               "\n");
 }
 
 void TrainLog::test(const EvalRecord& r) {
   if (!file_.is_open()) return;
-  file_ << json{{"eval", r.name},
-                {"cosine_pearson", r.metrics.cosine_pearson},
-                {"cosine_spearman", r.metrics.cosine_spearman}}
-               .dump()
-        << "\n"
-        << std::flush;
+  file_.append(json{{"eval", r.name},
+                    {"cosine_pearson", r.metrics.cosine_pearson},
+                    {"cosine_spearman", r.metrics.cosine_spearman}}
+                   .dump() +
+               "\n");
 }
 
 }  // namespace simtune

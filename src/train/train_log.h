@@ -3,10 +3,10 @@
 #pragma once
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "simtune/core/file.h"
 #include "simtune/train/trainer.h"
 
 namespace simtune {
@@ -24,7 +24,7 @@ class TrainLog {
   const std::vector<StepReport>& steps() const { return steps_; }
 
  private:
-  std::ofstream file_;
+  AppendFile file_;
   std::vector<StepReport> steps_;
 };
 

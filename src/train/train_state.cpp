@@ -14,10 +14,13 @@ constexpr const char* kSparseTensor = "embeddings.word_embeddings.weight";
 
 void check_finite(std::int64_t step, float loss, double norm) {
   if (std::isfinite(loss) && std::isfinite(norm)) return;
-  throw Error("step " + std::to_string(step + 1) + ": the " +
-              (std::isfinite(loss) ? "gradient norm" : "loss") + " is " +
-              format_float(std::isfinite(loss) ? norm : loss) +
-              "; training stopped (lower --lr, or resume from the last checkpoint)");
+  // At the first step the weights are the ones loaded (checked finite), so the data or the
+  // model's numerics are at fault; later, updates that grew too large are the usual cause.
+  const std::string cause = step == 0 ? "the input pairs or the model overflow float32"
+                                      : "the learning rate is probably too high (lower --lr)";
+  throw Diverged("step " + std::to_string(step + 1) + ": the " +
+                 (std::isfinite(loss) ? "gradient norm" : "loss") + " is " +
+                 format_float(std::isfinite(loss) ? norm : loss) + "; training stopped: " + cause);
 }
 
 }  // namespace

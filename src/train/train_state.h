@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "simtune/core/error.h"
 #include "simtune/core/rng.h"
 #include "simtune/model/bert.h"
 #include "simtune/model/params.h"
@@ -42,9 +43,14 @@ struct StepSetup {
   bool dropout = false;
 };
 
-// One optimizer step on `batch`. Fills the report's step, loss, lr and grad_norm. Throws Error
-// naming the step when the loss or the gradient norm is not finite (the state is then unchanged
-// but for its gradients).
+// Training diverged: a loss, gradient or weight became NaN or infinite.
+struct Diverged : Error {
+  using Error::Error;
+};
+
+// One optimizer step on `batch`. Fills the report's step, loss, lr and grad_norm. Throws
+// Diverged naming the step and the likely cause when the loss or the gradient norm is not
+// finite (the state is then unchanged but for its gradients).
 StepReport train_step(TrainState& state, StepSetup& setup, const Batch& batch);
 
 }  // namespace simtune

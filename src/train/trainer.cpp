@@ -4,6 +4,7 @@
 // (model_card.h) and the report's plots (report.h).
 #include "simtune/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "simtune/core/error.h"
+#include "simtune/core/file.h"
 #include "simtune/encode/encode_texts.h"
 #include "simtune/encode/encoder.h"
 #include "simtune/model/loader.h"
@@ -95,12 +97,15 @@ class Run {
   TrainResult result;
 
   void record(StepReport report, std::size_t pairs);
+  // Where to go back to after a divergence, for the error message.
+  std::string resume_hint() const;
   void evaluate_dev(EvalPoint at);
   void checkpoint_if_due();
   void finish(const EvalSet* test);
 
  private:
   json card_table() const;
+  void check_weights_finite() const;
   void save_model();
   EvalRecord record_eval(const std::string& name, const SimilarityMetrics& metrics, EvalPoint at,
                          std::int64_t done);
@@ -114,6 +119,7 @@ class Run {
   Throughput throughput_;
   EncodeScratch eval_scratch_;  // evaluations encode as `simtune encode` would
   json card_extra_ = json::object();
+  fs::path last_checkpoint_;  // the newest this run wrote (each is checked finite first)
 };
 
 Run::Run(Session& m, const Loss& loss, std::size_t pairs, std::int64_t per_epoch,
@@ -165,10 +171,32 @@ json Run::card_table() const {
   return c;
 }
 
+std::string Run::resume_hint() const {
+  if (last_checkpoint_.empty()) {
+    return "; no checkpoint of this run holds finite weights to resume from";
+  }
+  return "; the last checkpoint, all finite: " + last_checkpoint_.string() +
+         " (pass it to --resume with a lower --lr)";
+}
+
+// Never save NaN: a model that loads but embeds everything as NaN is worse than none.
+void Run::check_weights_finite() const {
+  const BertParams& p = m_.state.params;
+  if (const ParamTensor* t = p.layout.first_non_finite(p.values.data())) {
+    throw Diverged("step " + std::to_string(m_.state.step) + ": tensor \"" + t->name +
+                   "\" became NaN or infinite after the update; training stopped: the "
+                   "learning rate is probably too high (lower --lr)" +
+                   resume_hint());
+  }
+}
+
 void Run::save_model() {
-  write_model_directory(m_.model.files, output_, m_.state.params.tensor_refs());
-  write_training_plots(output_, log_.steps(), result.evals);
-  write_model_card(output_, m_.model.files, card_table());
+  check_weights_finite();
+  save_directory_atomic(output_, [&](const fs::path& staging) {
+    write_model_directory(m_.model.files, staging, m_.state.params.tensor_refs());
+    write_training_plots(staging, log_.steps(), result.evals);
+    write_model_card(staging, output_.filename().string(), m_.model.files, card_table());
+  });
 }
 
 EvalRecord Run::record_eval(const std::string& name, const SimilarityMetrics& metrics, EvalPoint at,
@@ -199,8 +227,9 @@ void Run::evaluate_dev(EvalPoint at) {
 void Run::checkpoint_if_due() {
   const std::int64_t done = m_.state.step;
   if (o.checkpoint_steps <= 0 || done % o.checkpoint_steps != 0 || done >= total) return;
-  save_checkpoint(output_, m_.model.files, m_.state, run_identity(o), policy.best(),
-                  o.checkpoint_limit);
+  check_weights_finite();
+  last_checkpoint_ = save_checkpoint(output_, m_.model.files, m_.state, run_identity(o),
+                                     policy.best(), o.checkpoint_limit);
 }
 
 void Run::finish(const EvalSet* test) {
@@ -213,7 +242,7 @@ void Run::finish(const EvalSet* test) {
   log_.test(record_eval(test->name, metrics, EvalPoint{}, total));
   card_extra_[test->name + " cosine Spearman"] = format_float(metrics.cosine_spearman);
   write_training_plots(output_, log_.steps(), result.evals);
-  write_model_card(output_, m_.model.files, card_table());
+  write_model_card(output_, output_.filename().string(), m_.model.files, card_table());
 }
 
 }  // namespace
@@ -232,6 +261,9 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   const TrainOptions& o = m.options;
   if (pairs.empty()) throw Error("no training pairs");
   if (o.batch_size == 0) throw Error("batch size must be at least 1");
+  // A batch larger than the data is one batch of all of it, as sentence-transformers' DataLoader
+  // makes it; the run (model card, checkpoints) records the batch it really used.
+  m.options.batch_size = std::min(o.batch_size, pairs.size());
   TrainBatches batches(pairs, m.model.tokenizer, m.model.files.max_seq_length, o.batch_size, o.seed,
                        o.shuffle);
   TrainState& state = m.state;
@@ -239,6 +271,10 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
                                        : load_checkpoint(o.resume, state, run_identity(o));
   const std::unique_ptr<Loss> loss = make_loss("CosineSimilarityLoss");
   Run run(m, *loss, pairs.size(), batches.steps_per_epoch(), output, dev);
+  if (state.step > run.total) {
+    throw Error(o.resume.string() + ": the checkpoint is at step " + std::to_string(state.step) +
+                ", past this run's " + std::to_string(run.total) + " steps");
+  }
   run.policy.restore_best(best);
   EmbeddingPass model(m.model.files, run.dropout);
   StepSetup setup{model, *loss, run.schedule, o.lr, o.max_grad_norm, run.dropout.enabled()};
@@ -248,7 +284,13 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   const auto start = Clock::now();
   while (state.step < run.total) {
     const Batch& batch = batches.at(state.step);
-    run.record(train_step(state, setup, batch), static_cast<std::size_t>(batch.size()));
+    StepReport report;
+    try {
+      report = train_step(state, setup, batch);
+    } catch (const Diverged& e) {
+      throw Diverged(e.what() + run.resume_hint());
+    }
+    run.record(report, static_cast<std::size_t>(batch.size()));
     if (const auto at = run.policy.due_after(state.step); at && dev != nullptr) {
       run.evaluate_dev(*at);
     }

@@ -27,6 +27,8 @@ class FakeHub:
         self.corrupt = set()          # paths served with one byte flipped
         self.drop_after = {}          # path -> bytes sent before the connection is cut (once)
         self.ignore_range = False
+        self.served_commit = COMMIT   # X-Repo-Commit (a hostile hub sends a path here)
+        self.served_etag = None       # replaces every ETag when set
         self.log = []                 # (method, path, headers dict)
         hub = self
 
@@ -80,18 +82,19 @@ class FakeHub:
         if revision not in ("main", COMMIT):
             return self._reply(h, 404, {"X-Error-Code": "RevisionNotFound"}, b"Revision not found")
         if self._file(path) is None:
-            return self._reply(h, 404, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": COMMIT},
+            return self._reply(h, 404, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": self.served_commit},
                                b"Entry not found")
         original = (self.model_dir / path).read_bytes()
         if path.endswith((".safetensors", ".bin")):
             sha = hashlib.sha256(original).hexdigest()
-            headers = {"X-Repo-Commit": COMMIT, "X-Linked-Etag": f'"{sha}"',
+            headers = {"X-Repo-Commit": self.served_commit,
+                       "X-Linked-Etag": f'"{self.served_etag or sha}"',
                        "X-Linked-Size": str(len(original)), "ETag": '"cdn-etag"',
                        "Location": f"{self.url}/cdn/{path}"}
             return self._reply(h, 302, headers, b"")
         blob_id = hashlib.sha1(b"blob %d\0" % len(original) + original).hexdigest()
         data = self._content(path)
-        headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{blob_id}"'}
+        headers = {"X-Repo-Commit": self.served_commit, "ETag": f'"{self.served_etag or blob_id}"'}
         return self._reply(h, 200, headers, data if body else b"", length=len(data))
 
     def _serve_cdn(self, h, path, body):

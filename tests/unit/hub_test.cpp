@@ -77,6 +77,40 @@ TEST(Hub, ParsesHubIds) {
   }
 }
 
+TEST(Hub, RevisionsAndServerNamesStayInsideTheCache) {
+  for (const char* good : {"main", "v1.0", "refs/pr/1", "release-2024_01",
+                           "0123456789abcdef0123456789abcdef01234567"}) {
+    EXPECT_TRUE(valid_revision(good)) << good;
+  }
+  for (const char* bad : {"..",      "../../../../escaped_ref",
+                          "a/../b",  "a/./b",
+                          ".hidden", "a/",
+                          "/abs",    "a//b",
+                          "x.lock",  "a:b",
+                          "a b",     "a~1",
+                          "a^",      "a?",
+                          "a*",      "a[",
+                          "a\\b",    "@",
+                          "a@{1}",   "end."}) {
+    EXPECT_FALSE(valid_revision(bad)) << bad;
+  }
+  EXPECT_CONTAINS(simtune::testing::error_of([] { parse_hub_id("org/name@../../x"); }),
+                  "not a valid branch");
+  EXPECT_TRUE(valid_commit("0123456789abcdef0123456789abcdef01234567"));
+  EXPECT_FALSE(valid_commit("../../../../escaped_snap"));
+  EXPECT_FALSE(valid_commit("0123456789ABCDEF0123456789abcdef01234567"));
+  EXPECT_TRUE(valid_blob_name("5d41402abc4b2a76b9719d911017c592"));
+  for (const char* bad : {"", "..", ".", "../x", "a/b", "a\\b"}) {
+    EXPECT_FALSE(valid_blob_name(bad)) << bad;
+  }
+  EXPECT_EQ(confined("/cache/snap", "1_Pooling/config.json", "file"),
+            std::filesystem::path("/cache/snap/1_Pooling/config.json"));
+  for (const char* bad : {"../x", "a/../../x", "/etc/passwd", ""}) {
+    EXPECT_CONTAINS(simtune::testing::error_of([&] { confined("/cache/snap", bad, "file"); }),
+                    "outside");
+  }
+}
+
 TEST(Hub, CacheNamesAndEtags) {
   EXPECT_EQ(repo_folder_name("org/name"), "models--org--name");
   EXPECT_EQ(normalize_etag("\"abc\""), "abc");

@@ -328,6 +328,15 @@ TEST(BertConfig, RejectsUnsupportedConfigs) {
       {{"num_attention_heads", 5}, "divisible"},
       {{"hidden_size", "384"}, "hidden_size"},
       {{"vocab_size", 0}, "vocab_size"},
+      // Sizes beyond any BERT, refused before anything is allocated, and bad probabilities.
+      {{"vocab_size", 1 << 27}, "vocab_size"},
+      {{"hidden_size", 1 << 30}, "hidden_size"},
+      {{"num_hidden_layers", 1000000}, "num_hidden_layers"},
+      {{"hidden_size", 12288}, "parameters"},
+      {{"hidden_dropout_prob", 2}, "hidden_dropout_prob"},
+      {{"attention_probs_dropout_prob", -0.5}, "attention_probs_dropout_prob"},
+      {{"layer_norm_eps", 1e300}, "layer_norm_eps"},
+      {{"initializer_range", -1}, "initializer_range"},
   };
   for (const auto& [change, needle] : cases) {
     json j = base;

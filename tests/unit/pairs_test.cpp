@@ -101,3 +101,30 @@ TEST(Pairs, BadRowsNameFileAndLineOrAreSkippedAndCounted) {
 
 }  // namespace
 }  // namespace simtune
+
+namespace simtune {
+namespace {
+
+TEST(Pairs, ByteOrderMarkBeforeTheHeaderIsSkipped) {
+  const PairData d =
+      load_pairs(write_temp("bom.tsv", "\xEF\xBB\xBFsentence1\tsentence2\tscore\na\tb\t0.5\n"), {});
+  ASSERT_EQ(d.pairs.size(), 1u);
+  EXPECT_EQ(d.pairs[0].a, "a");
+  EXPECT_EQ(d.pairs[0].score, 0.5);
+}
+
+TEST(Pairs, HugeNumbersAndColumnIndicesAreNamed) {
+  EXPECT_NE(error_of(write_temp("huge.jsonl",
+                                "{\"sentence1\":\"a\",\"sentence2\":\"b\","
+                                "\"score\":1e400}\n"),
+                     {})
+                .find("huge.jsonl:1: a number is out of range"),
+            std::string::npos);
+  PairFileOptions o;
+  o.score_column = "99999999999999999999999";
+  EXPECT_NE(error_of(write_temp("cols.tsv", "a\tb\t0.5\n"), o).find("column index"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace simtune

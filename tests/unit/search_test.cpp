@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <utility>
 
 #include "simtune/core/error.h"
+#include "simtune/eval/evaluator.h"
 
 namespace simtune {
 namespace {
@@ -165,6 +167,25 @@ TEST(ParaphraseMining, MaxPairsKeepsTheBestMaxPairsMinusOneCandidates) {
     o.query_chunk_size = 7;
     expect_same(paraphrase_mining(m, o), naive_pairs(candidates(m, 4, m.rows), max_pairs - 1));
   }
+}
+
+TEST(Correlations, ConstantOrNonFinitePredictionsGiveNaNAsScipyDoes) {
+  const std::vector<double> gold = {0.1, 0.5, 0.3, 0.9};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const std::vector<double>& bad :
+       {std::vector<double>{0.2, 0.2, 0.2, 0.2}, std::vector<double>{nan, nan, nan, nan},
+        std::vector<double>{0.1, nan, 0.3, 0.4}, std::vector<double>{0.1, 0.2, INFINITY, 0.4}}) {
+    EXPECT_TRUE(std::isnan(pearson(gold, bad)));
+    EXPECT_TRUE(std::isnan(spearman(gold, bad)));
+  }
+  Matrix a, b;
+  a.rows = b.rows = 4;
+  a.cols = b.cols = 2;
+  a.data.assign(8, 0.0f);
+  b.data.assign(8, 0.0f);
+  const SimilarityMetrics m = similarity_metrics(a, b, gold);
+  EXPECT_TRUE(m.constant_or_not_finite);
+  EXPECT_TRUE(std::isnan(m.cosine_spearman));
 }
 
 }  // namespace

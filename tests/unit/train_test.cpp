@@ -635,6 +635,32 @@ TEST(Checkpoint, ResumeIsBitIdenticalToTrainingStraight) {
   }
 }
 
+TEST(Checkpoint, TrainerStateIsRangeChecked) {
+  const std::string good =
+      R"({"step": 4, "adam_steps": 4, "seed": 1, "batch_size": 2, "shuffle": true,
+          "dropout_rng": ["1", "2", "3", "18446744073709551615"], "best_score": 0.5})";
+  const SavedState s = parse_trainer_state(good, "ts.json");
+  EXPECT_EQ(s.step, 4);
+  EXPECT_EQ(s.rng[3], 18446744073709551615ull);
+  const std::pair<std::string, std::string> bad[] = {
+      {R"("step": 4)", R"("step": -5)"},
+      {R"("step": 4, "adam_steps": 4)",
+       R"("step": 1000000000000000000, "adam_steps": 1000000000000000000)"},
+      {R"("3")", R"("x3")"},
+      {R"("3", )", ""},
+      {R"("1", "2", "3", "18446744073709551615")", R"("0", "0", "0", "0")"},
+      {R"("18446744073709551615")", R"("18446744073709551616")"},
+      {R"("batch_size": 2)", R"("batch_size": 0)"},
+      {R"("step": 4)", R"("step": "4")"},
+  };
+  for (const auto& [from, to] : bad) {
+    std::string text = good;
+    text.replace(text.find(from), from.size(), to);
+    const std::string msg = error_of([&] { parse_trainer_state(text, "ts.json"); });
+    EXPECT_CONTAINS(msg, "ts.json: not a simtune checkpoint state");
+  }
+}
+
 TEST(Checkpoint, RefusesAnotherRunIdentityAndNamesDamage) {
   TinyRun t("refuse");
   const BertConfig& config = t.model.files.bert;

@@ -13,7 +13,8 @@
 namespace simtune {
 
 // Pearson's r, and Spearman's rho (Pearson of ranks, ties sharing their average rank), as
-// scipy.stats.pearsonr / spearmanr compute them, in double precision.
+// scipy.stats.pearsonr / spearmanr compute them, in double precision: NaN when either input is
+// constant or holds a NaN or infinity, as scipy gives.
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
 double spearman(const std::vector<double>& x, const std::vector<double>& y);
 
@@ -22,6 +23,9 @@ struct SimilarityMetrics {
   double euclidean_pearson = 0, euclidean_spearman = 0;  // of -L2 distance
   double manhattan_pearson = 0, manhattan_spearman = 0;  // of -L1 distance
   double dot_pearson = 0, dot_spearman = 0;
+  // The model's similarities were all equal or not all finite (broken weights, a diverged
+  // run): the correlations are NaN, and callers should say why.
+  bool constant_or_not_finite = false;
   double main_score() const { return cosine_spearman; }
 };
 

@@ -28,6 +28,9 @@ struct ParamLayout {
   static ParamLayout for_tensors(const std::vector<ParamTensor>& specs);
   const ParamTensor& at(const std::string& name) const;    // aborts on an unknown name
   const ParamTensor* find(const std::string& name) const;  // null for an unknown name
+  // The first tensor holding a NaN or an infinity in `values` (laid out by this layout), or
+  // nullptr when every value is finite.
+  const ParamTensor* first_non_finite(const float* values) const;
 };
 
 // Pointers to one layer's tensors inside a flat buffer laid out by the BERT layout.
@@ -72,10 +75,11 @@ struct BertParams {
   std::vector<float> extra_values;
 
   // Reads and checks the weights in `weights`, a directory or one weight file (Weights::open),
-  // against config.json (names, shapes, dtypes).
+  // against config.json (names, shapes, dtypes; every value finite: a NaN or infinity throws
+  // Error naming the tensor).
   static BertParams load(const std::filesystem::path& weights, const BertConfig& config);
-  // The whole model: files.weights, then each Dense module's weights from its folder (shapes
-  // checked against its config.json).
+  // The whole model: the Transformer directory's weights, then each Dense module's from its folder
+  // (shapes checked against its config.json).
   static BertParams load(const ModelFiles& files);
   // Hugging Face's BertPreTrainedModel._init_weights: Linear and Embedding weights
   // ~ normal(0, initializer_range), the padding_idx embedding row 0, biases 0, LayerNorm 1/0.
