@@ -181,6 +181,11 @@ BertParams BertParams::load(const ModelFiles& files) {
   for (std::size_t k = 0; k < files.dense.size(); k++) {
     read_dense_weights(files.dense[k], dense_tensor_prefix(k), params.layout, params.values.data());
   }
+  if (const ParamTensor* t = params.layout.first_non_finite(params.values.data())) {
+    throw Error(files.dir.string() + ": tensor \"" + t->name +
+                "\" holds NaN or infinite values: the model is broken (a diverged training "
+                "run?) and would give NaN embeddings");
+  }
   return params;
 }
 
