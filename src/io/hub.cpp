@@ -175,10 +175,6 @@ std::string join(const std::string& dir, const std::string& file) {
   return dir.empty() ? file : dir + "/" + file;
 }
 
-}  // namespace
-
-namespace {
-
 // One of the weight layouts Weights::open reads is all there: model.safetensors, the shard index
 // with every shard, or pytorch_model.bin.
 bool weights_complete(const fs::path& dir) {
