@@ -323,10 +323,6 @@ std::vector<std::string> weight_dirs(const std::vector<ModuleEntry>& modules) {
   return dirs;
 }
 
-}  // namespace
-
-namespace {
-
 // One of the weight layouts Weights::open reads is all there: model.safetensors, the shard index
 // with every shard, or pytorch_model.bin.
 bool weights_complete(const fs::path& dir) {
@@ -674,10 +670,7 @@ class Fetcher {
       if (!m.path.empty() && m.kind != ModuleKind::Transformer) {
         fetch(join(m.path, "config.json"), false);
       }
-      if (m.kind == ModuleKind::Dense && !fetch(join(m.path, "model.safetensors"), true)) {
-        throw Error(url(join(m.path, "model.safetensors")) +
-                    ": not found; simtune reads a Dense module's safetensors weights only");
-      }
+      if (m.kind == ModuleKind::Dense) fetch_weights(m.path);
     }
     if (id_.revision != commit_) {
       const fs::path ref = confined(repo_dir_ / "refs", id_.revision, "revision");
