@@ -86,8 +86,9 @@ ParamLayout model_layout(const ModelFiles& files) {
   std::vector<ParamTensor> specs = to_param_tensors(bert_tensor_specs(files.bert));
   for (std::size_t k = 0; k < files.dense.size(); k++) {
     const DenseConfig& d = files.dense[k];
-    specs.push_back({dense_tensor_prefix(k) + "linear.weight", {d.out_features, d.in_features}});
-    if (d.bias) specs.push_back({dense_tensor_prefix(k) + "linear.bias", {d.out_features}});
+    specs.push_back(
+        {dense_tensor_prefix(k) + "linear.weight", {d.out_features, d.in_features}, 0, 0});
+    if (d.bias) specs.push_back({dense_tensor_prefix(k) + "linear.bias", {d.out_features}, 0, 0});
   }
   return ParamLayout::for_tensors(specs);
 }
