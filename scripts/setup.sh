@@ -28,3 +28,8 @@ fi
 if [ ! -d scripts/oracle/node_modules/tokenizers ]; then
   npm ci --prefix scripts/oracle --no-audit --no-fund
 fi
+
+# OpenAI's JavaScript SDK: a real client of `simtune serve` in its tests.
+if [ ! -d tests/js/node_modules/openai ]; then
+  npm ci --prefix tests/js --no-audit --no-fund
+fi

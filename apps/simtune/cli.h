@@ -23,6 +23,7 @@ void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_search(CLI::App& app);
 void add_mine_paraphrases(CLI::App& app);
+void add_serve(CLI::App& app);
 
 // Lines of `path` ("-" for stdin) without their LF / CRLF ends. Invalid UTF-8 throws Error
 // naming file:line, unless `replace_invalid` substitutes U+FFFD.

@@ -2,6 +2,7 @@
 // evaluations, so both give the numbers `simtune encode` gives for the same weights.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,5 +33,12 @@ struct EncodeScratch {
 // Throws Error("text N: ...") for invalid UTF-8.
 Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
                     const std::vector<std::string>& texts, const EncodeOptions& options);
+
+// The same for texts already tokenized (each as Tokenizer::encode gives it: [CLS] ... [SEP],
+// ids within the vocabulary, at most the model's max_seq_length long); options.max_seq_length
+// is not applied.
+Matrix encode_token_ids(const EncodeModel& model, EncodeScratch& scratch,
+                        const std::vector<std::vector<std::int32_t>>& ids,
+                        const EncodeOptions& options);
 
 }  // namespace simtune
