@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
   libopenblas-openmp-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
-  python3 python3-numpy python3-torch python3-scipy
+  python3 python3-numpy python3-torch python3-scipy curl
 )
 # Node.js may come from elsewhere (its own npm inside); Debian's npm would clash with that.
 command -v npm >/dev/null || packages+=(nodejs npm)

@@ -87,6 +87,9 @@ class Server {
     http_.set_read_timeout(5, 0);
     http_.set_write_timeout(5, 0);
     http_.set_tcp_nodelay(true);
+    // httplib closes a keep-alive connection after 5 requests by default; a reconnect costs
+    // more than a small request's forward pass.
+    http_.set_keep_alive_max_count(1000);
     routes();
   }
 
