@@ -105,6 +105,7 @@ class Server {
     }
     std::thread listener([this] {
       http_.listen_after_bind();
+      listener_done_ = true;
       batcher_.stop();
     });
     std::thread signals([this] { wait_for_signal(); });
@@ -132,17 +133,29 @@ class Server {
     std::fprintf(stderr, "simtune serve: %s, finishing %zu requests in flight\n",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", in_flight_.load());
     draining_ = true;
+    // httplib's stop() does nothing before its accept loop runs: a signal right after the
+    // ready line waits for that.
+    while (!http_.is_running() && !listener_done_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     http_.stop();
   }
 
   using Body = std::function<void(const httplib::Request&, httplib::Response&)>;
 
-  // Wraps a route: permit (429 past the limit), 503 while draining, errors as JSON, metrics.
+  // Wraps a route: the API key (401), 503 while draining, a permit (429 past the limit),
+  // errors as JSON, metrics.
   httplib::Server::Handler handle(std::string name, bool openai, bool limited, Body body) {
     return
         [this, name, openai, limited, body](const httplib::Request& req, httplib::Response& res) {
           const auto start = std::chrono::steady_clock::now();
           try {
+            // Checked here, not in httplib's pre-routing hook: that one answers before the body is
+            // read, and the unread body would then be parsed as the connection's next request.
+            if (!options_.api_key.empty() &&
+                req.get_header_value("Authorization") != "Bearer " + options_.api_key) {
+              throw ApiError(401, "Unauthorized", "missing or wrong `Authorization: Bearer` key");
+            }
             if (draining_) throw ApiError(503, "Unhealthy", "the server is shutting down");
             Permit permit(in_flight_, limited ? options_.max_concurrent_requests : SIZE_MAX);
             if (!permit.held()) throw ApiError(429, "Overloaded", "Model is overloaded");
@@ -225,18 +238,6 @@ class Server {
     http_.Get("/metrics", handle("/metrics", false, false, [this](const Request&, Response& r) {
                 r.set_content(metrics_.prometheus(in_flight_.load()), "text/plain; version=0.0.4");
               }));
-    http_.set_pre_routing_handler([this](const Request& req, Response& res) {
-      if (options_.api_key.empty() ||
-          req.get_header_value("Authorization") == "Bearer " + options_.api_key) {
-        return httplib::Server::HandlerResponse::Unhandled;
-      }
-      res.status = 401;
-      res.set_content(serve::error_json(ApiError(401, "Unauthorized",
-                                                 "missing or wrong `Authorization: Bearer` key"),
-                                        req.path.rfind("/v1/", 0) == 0),
-                      "application/json");
-      return httplib::Server::HandlerResponse::Handled;
-    });
     // What httplib answers by itself (413 past the payload limit, 404, 400 for a broken
     // request) gets the same JSON error body.
     http_.set_error_handler(
@@ -270,7 +271,7 @@ class Server {
   serve::Embedder embedder_;
   httplib::Server http_;
   std::atomic<std::size_t> in_flight_{0};
-  std::atomic<bool> draining_{false}, signalled_{false};
+  std::atomic<bool> draining_{false}, signalled_{false}, listener_done_{false};
 };
 
 }  // namespace

@@ -266,6 +266,9 @@ def main():
         client.close()
         code = server.stop()
     checks.true("SIGTERM when idle: exit 0", code == 0, "".join(server.lines[-3:]))
+    server = Server(args.simtune, model)
+    code = server.stop()
+    checks.true("SIGTERM right after the ready line: exit 0", code == 0, "".join(server.lines[-3:]))
     check_drain(args, checks, model, texts, normalized)
     checks.finish()
 
