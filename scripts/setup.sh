@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
   libopenblas-openmp-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libzip-dev
-  python3 python3-numpy python3-torch python3-scipy
+  python3 python3-numpy python3-torch python3-scipy curl
 )
 # Node.js may come from elsewhere (its own npm inside); Debian's npm would clash with that.
 command -v npm >/dev/null || packages+=(nodejs npm)
@@ -27,4 +27,9 @@ fi
 # Hugging Face's own tokenizer (Rust, as a Node binding): the oracle for token ids.
 if [ ! -d scripts/oracle/node_modules/tokenizers ]; then
   npm ci --prefix scripts/oracle --no-audit --no-fund
+fi
+
+# OpenAI's JavaScript SDK: a real client of `simtune serve` in its tests.
+if [ ! -d tests/js/node_modules/openai ]; then
+  npm ci --prefix tests/js --no-audit --no-fund
 fi

@@ -24,6 +24,7 @@ void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_search(CLI::App& app);
 void add_mine_paraphrases(CLI::App& app);
+void add_serve(CLI::App& app);
 
 // Range checks for numeric options, on the text before it is converted (so "-1" never wraps
 // around in an unsigned option); unlike CLI::Range they refuse NaN and infinity. CLI11 names

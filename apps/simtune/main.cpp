@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   simtune::cli::add_eval(app);
   simtune::cli::add_search(app);
   simtune::cli::add_mine_paraphrases(app);
+  simtune::cli::add_serve(app);
   simtune::cli::add_bench(app);
   try {
     app.parse(argc, argv);

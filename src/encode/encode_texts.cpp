@@ -33,11 +33,6 @@ Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
   }
   const std::size_t max_len =
       options.max_seq_length > 0 ? std::min(options.max_seq_length, model_max) : model_max;
-  // No batch larger than the input: the scratch is sized by it.
-  const std::size_t batch_size =
-      std::clamp<std::size_t>(options.batch_size, 1, std::max<std::size_t>(texts.size(), 1));
-  const int D = model.files.embedding_dimension();
-
   // sentence-transformers prepends the prompt to each text and counts its tokens as those of
   // the prompt tokenized alone, [CLS] included, [SEP] not; an empty prompt is no prompt.
   const std::string prompt = resolve_prompt(model.files, options);
@@ -57,15 +52,25 @@ Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
       throw Error("text " + std::to_string(i + 1) + ": " + e.what());
     }
   }
+  return encode_token_ids(model, scratch, ids, prompt_length, options);
+}
+
+Matrix encode_token_ids(const EncodeModel& model, EncodeScratch& scratch,
+                        const std::vector<std::vector<std::int32_t>>& ids, int prompt_length,
+                        const EncodeOptions& options) {
+  // No batch larger than the input: the scratch is sized by it.
+  const std::size_t batch_size =
+      std::clamp<std::size_t>(options.batch_size, 1, std::max<std::size_t>(ids.size(), 1));
+  const int D = model.files.embedding_dimension();
   // Longest first, as sentence-transformers sorts, so each batch holds similar lengths; the
   // stable sort keeps equal-length texts in input order, making the result reproducible.
-  std::vector<std::size_t> order(texts.size());
+  std::vector<std::size_t> order(ids.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return ids[a].size() > ids[b].size(); });
 
   Matrix result;
-  result.rows = texts.size();
+  result.rows = ids.size();
   result.cols = static_cast<std::size_t>(D);
   result.data.assign(result.rows * result.cols, 0.0f);
   for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {

@@ -45,6 +45,14 @@ Matrix Encoder::encode(const std::vector<std::string>& texts, const EncodeOption
   return encode_texts({m.files, m.tokenizer, m.weights, m.packed}, m.scratch, texts, options);
 }
 
+Matrix Encoder::encode_token_ids(const std::vector<std::vector<std::int32_t>>& ids,
+                                 const EncodeOptions& options) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mutex);
+  return simtune::encode_token_ids({m.files, m.tokenizer, m.weights, m.packed}, m.scratch, ids, 0,
+                                   options);
+}
+
 std::size_t Encoder::dimension() const {
   return static_cast<std::size_t>(impl_->files.embedding_dimension());
 }

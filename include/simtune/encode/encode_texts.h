@@ -2,6 +2,7 @@
 // evaluations, so both give the numbers `simtune encode` gives for the same weights.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,5 +39,14 @@ std::string resolve_prompt(const ModelFiles& files, const EncodeOptions& options
 // the prompt resolve_prompt picks. Throws Error("text N: ...") for invalid UTF-8.
 Matrix encode_texts(const EncodeModel& model, EncodeScratch& scratch,
                     const std::vector<std::string>& texts, const EncodeOptions& options);
+
+// The same for texts already tokenized (each as Tokenizer::encode gives it: [CLS] ... [SEP],
+// ids within the vocabulary, at most the model's max_seq_length long), each starting with the
+// same prompt_length tokens of a prompt ([CLS] included; 0 for none), which pooling leaves out
+// where the model's Pooling says include_prompt false; options.max_seq_length and the options'
+// prompt are not applied.
+Matrix encode_token_ids(const EncodeModel& model, EncodeScratch& scratch,
+                        const std::vector<std::vector<std::int32_t>>& ids, int prompt_length,
+                        const EncodeOptions& options);
 
 }  // namespace simtune

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -41,6 +42,11 @@ class Encoder {
   // padding is computed; the result does not depend on batch size or grouping.
   // Throws Error("text N: ...") for invalid UTF-8.
   Matrix encode(const std::vector<std::string>& texts, const EncodeOptions& options = {}) const;
+  // The same for texts the caller tokenized with tokenizer() (the server tokenizes on its HTTP
+  // threads and batches here): each [CLS] ... [SEP], at most max_seq_length() ids, without a
+  // prompt (the options' prompt and the model's default prompt are not applied).
+  Matrix encode_token_ids(const std::vector<std::vector<std::int32_t>>& ids,
+                          const EncodeOptions& options = {}) const;
 
   std::size_t dimension() const;
   std::size_t max_seq_length() const;

@@ -1,0 +1,29 @@
+// simtune serve: an HTTP embedding server speaking Text Embeddings Inference's routes (/embed,
+// /similarity, /tokenize, /info, /health, /metrics) and OpenAI's /v1/embeddings, with dynamic
+// batching over one Encoder. Option names and defaults are TEI's.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace simtune {
+
+struct ServeOptions {
+  std::string model;  // directory or hub id
+  std::string host = "127.0.0.1";
+  int port = 8080;                            // 0: any free port (the ready line names it)
+  std::size_t max_batch_tokens = 16384;       // tokens in one forward pass
+  std::size_t max_batch_requests = 0;         // texts in one forward pass; 0: no limit
+  std::size_t max_concurrent_requests = 512;  // more in flight are answered 429 at once
+  std::size_t max_client_batch_size = 32;     // texts in one request
+  std::size_t payload_limit = 2'000'000;      // bytes of one request body
+  bool auto_truncate = false;                 // truncate long inputs unless a request says not
+  std::string api_key;                        // non-empty: every route needs Bearer api_key
+};
+
+// Loads the model, logs one line on stderr when it listens, serves until SIGTERM or SIGINT,
+// then stops accepting, finishes every request in flight and returns. Throws Error when the
+// model does not load, the options are inconsistent or the address cannot be bound.
+void run_server(const ServeOptions& options);
+
+}  // namespace simtune

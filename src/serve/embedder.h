@@ -1,0 +1,40 @@
+// What a request asks of the model, between the JSON and the batcher: tokenize with TEI's
+// truncation rules (on the calling HTTP thread), wait for the batcher's rows, then cut to the
+// requested dimensions and normalize as TEI does.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "serve/api.h"
+#include "serve/batcher.h"
+
+namespace simtune::serve {
+
+struct Embedded {
+  Matrix rows;
+  std::size_t tokens = 0;  // ids in all inputs, [CLS] and [SEP] included
+};
+
+class Embedder {
+ public:
+  Embedder(const Encoder& encoder, Batcher& batcher, bool auto_truncate,
+           std::size_t max_client_batch_size);
+
+  // Throws ApiError: 413 past the client batch size, 422 for empty or invalid text, ids outside
+  // the vocabulary, too many tokens without truncation, or dimensions past the model's.
+  Embedded embed(const EmbedRequest& request) const;
+
+  // Each text's ids, without truncation.
+  std::vector<TokenIds> tokenize(const std::vector<std::string>& texts) const;
+
+ private:
+  TokenIds token_ids(const Input& input, bool truncate, bool left) const;
+
+  const Encoder& encoder_;
+  Batcher& batcher_;
+  const bool auto_truncate_;
+  const std::size_t max_client_batch_size_;
+};
+
+}  // namespace simtune::serve
