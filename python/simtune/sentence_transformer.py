@@ -59,10 +59,11 @@ class SentenceTransformer:
                 f"prompt_name={prompt_name!r}: this model has no prompts "
                 "(simtune does not read config_sentence_transformers.json's prompts)"
             )
-        if truncate_dim is not None and not 1 <= truncate_dim <= self.get_sentence_embedding_dimension():
+        dimension = self.get_sentence_embedding_dimension()
+        if truncate_dim is not None and not 1 <= truncate_dim <= dimension:
             raise ValueError(
                 f"truncate_dim={truncate_dim}: must be between 1 and the embedding dimension "
-                f"{self.get_sentence_embedding_dimension()}"
+                f"{dimension}"
             )
         single = isinstance(sentences, str)
         texts = [sentences] if single else sentences
@@ -115,6 +116,7 @@ class SentenceTransformer:
 
     def __repr__(self) -> str:
         return (
-            f"SentenceTransformer({self.path!r}, dimension={self.get_sentence_embedding_dimension()}, "
+            f"SentenceTransformer({self.path!r}, "
+            f"dimension={self.get_sentence_embedding_dimension()}, "
             f"max_seq_length={self.max_seq_length})"
         )

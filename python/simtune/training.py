@@ -19,13 +19,22 @@ def _pairs(source: PairsLike, options: _simtune.PairFileOptions) -> _simtune.Pai
         if not os.path.isfile(path):
             raise FileNotFoundError(errno.ENOENT, "no such pairs file", path)
         return _simtune.Pairs.from_file(path, options)
-    return _simtune.Pairs.from_list(source)
+    # sentence-transformers' own containers: an EmbeddingSimilarityEvaluator (sentences1,
+    # sentences2, scores) and InputExamples (texts, label).
+    if hasattr(source, "sentences1"):
+        rows = zip(source.sentences1, source.sentences2, source.scores)
+        return _simtune.Pairs.from_list(list(rows))
+    return _simtune.Pairs.from_list(
+        [(r.texts[0], r.texts[1], r.label) if hasattr(r, "texts") else r for r in source]
+    )
 
 
 def _name(source: PairsLike, name: Optional[str], default: str) -> str:
     if name:
         return name
-    return Path(source).stem if isinstance(source, (str, os.PathLike)) else default
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).stem
+    return getattr(source, "name", None) or default
 
 
 def fit(
@@ -68,7 +77,9 @@ def fit(
 
     `train`, `evaluator` (dev pairs) and `test` are a pair file (TSV/CSV/JSONL, read with
     score_scale and the column options, as the command line reads them) or a list of
-    (text_a, text_b, score) with scores already in [0, 1]. With an evaluator the model is
+    (text_a, text_b, score) with scores already in [0, 1]; a list of sentence-transformers'
+    InputExample (texts, label) and an EmbeddingSimilarityEvaluator (sentences1, sentences2,
+    scores, name) are read as such. With an evaluator the model is
     evaluated before training, every epoch and every eval_steps, and `output` keeps the best
     model; `test` is evaluated once on the saved model. `callback(report)` runs after every
     step with a StepReport (step, total_steps, epoch, loss, lr, grad_norm, pairs_per_s).

@@ -11,7 +11,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 MINILM_DIR = REPO / "data" / "models" / "paraphrase-MiniLM-L6-v2"
 STS_DEV = REPO / "data" / "stsbenchmark" / "sts-dev.csv"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                   "special_tokens_map.json")
 
 
 def pytest_addoption(parser):

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -49,15 +50,25 @@ def test_log_and_model_equal_the_clis(cli, workdir, tiny_dir):
     assert model.path == os.fspath(workdir / "py-out")
 
 
-def test_pairs_as_a_list_train_as_the_file_does(cli, workdir, tiny_dir):
-    rows = [(a, b, s / 5) for a, b, s in sts_rows(16)]
-    (workdir / "list.jsonl").write_text("".join(
-        json.dumps({"sentence1": a, "sentence2": b, "score": s}) + "\n" for a, b, s in rows))
+def test_pairs_as_lists_train_as_files_do(cli, workdir, tiny_dir):
+    rows = [(a, b, s / 5) for a, b, s in sts_rows(24)]
+    for name, part in (("list.jsonl", rows[:16]), ("list-dev.jsonl", rows[16:])):
+        (workdir / name).write_text("".join(
+            json.dumps({"sentence1": a, "sentence2": b, "score": s}) + "\n" for a, b, s in part))
     cli("train", "--model", tiny_dir, "--train", workdir / "list.jsonl", "--max-steps", 3,
-        "--batch-size", 4, "--seed", 3, "--log-file", workdir / "cli-list.jsonl",
-        "--output", workdir / "cli-list-out", "--quiet")
-    simtune.fit(simtune.SentenceTransformer(tiny_dir), rows, max_steps=3, batch_size=4, seed=3,
-                log_file=workdir / "py-list.jsonl", output=workdir / "py-list-out")
+        "--batch-size", 4, "--seed", 3, "--eval", workdir / "list-dev.jsonl", "--eval-name",
+        "sts", "--log-file", workdir / "cli-list.jsonl", "--output", workdir / "cli-list-out",
+        "--quiet")
+    # Tuples and sentence-transformers' InputExample (texts, label) mixed; the dev set as an
+    # EmbeddingSimilarityEvaluator (sentences1, sentences2, scores, name).
+    train = [row if i % 2 else SimpleNamespace(texts=[row[0], row[1]], label=row[2])
+             for i, row in enumerate(rows[:16])]
+    dev = SimpleNamespace(sentences1=[r[0] for r in rows[16:]],
+                          sentences2=[r[1] for r in rows[16:]],
+                          scores=[r[2] for r in rows[16:]], name="sts")
+    simtune.fit(simtune.SentenceTransformer(tiny_dir), train, evaluator=dev, max_steps=3,
+                batch_size=4, seed=3, log_file=workdir / "py-list.jsonl",
+                output=workdir / "py-list-out")
     assert log_without_timing(workdir / "py-list.jsonl") == \
         log_without_timing(workdir / "cli-list.jsonl")
 
