@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -115,14 +116,19 @@ def test_ctrl_c_interrupts_training_between_steps(workdir, tiny_dir):
 
 def test_ctrl_c_interrupts_encoding(minilm_dir):
     model = simtune.SentenceTransformer(minilm_dir)
-    first = threading.Event()
-    killer = threading.Thread(target=lambda: first.wait(60) and os.kill(os.getpid(), signal.SIGINT))
+    texts = ["a sentence to embed, again and again"]
+    began = time.monotonic()
+    model.encode(texts * 40, batch_size=1)
+    per_text = (time.monotonic() - began) / 40
+    texts *= int(4.0 / per_text) + 1  # about 4 s of work
+    # No callback: the engine's own check between batches must see the SIGINT.
+    killer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    began = time.monotonic()
     killer.start()
     with pytest.raises(KeyboardInterrupt):
-        # show_progress_bar is off: the interrupt comes from the engine's own check.
-        model._engine.encode(["a sentence to embed, again and again"] * 5000, 1, False,
-                             lambda done, total: first.set())
+        model.encode(texts, batch_size=1)
     killer.join()
+    assert time.monotonic() - began < 2.5, "the interrupt waited for the whole encode"
 
 
 def test_bad_training_input(workdir, tiny_dir):
