@@ -9,6 +9,8 @@ packages=(
   libopenblas-openmp-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libzip-dev
   python3 python3-numpy python3-torch python3-scipy curl
+  python3-dev pybind11-dev python3-pybind11 python3-pytest python3-pip python3-venv
+  python3-setuptools python3-wheel
 )
 # Node.js may come from elsewhere (its own npm inside); Debian's npm would clash with that.
 command -v npm >/dev/null || packages+=(nodejs npm)

@@ -59,6 +59,20 @@ std::size_t Encoder::dimension() const {
 std::size_t Encoder::max_seq_length() const {
   return impl_->files.max_seq_length;
 }
+void Encoder::set_max_seq_length(std::size_t tokens) {
+  const auto positions = static_cast<std::size_t>(impl_->files.bert.max_position_embeddings);
+  if (tokens < 1 || tokens > positions) {
+    throw Error("max_seq_length " + std::to_string(tokens) + " is out of range: the model (" +
+                impl_->files.dir.string() + ") takes 1 to " + std::to_string(positions) +
+                " tokens");
+  }
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->files.max_seq_length = tokens;
+}
+void Encoder::save(const std::filesystem::path& out) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  write_model_directory(impl_->files, out, impl_->params.tensor_refs());
+}
 const Tokenizer& Encoder::tokenizer() const {
   return impl_->tokenizer;
 }

@@ -50,6 +50,12 @@ class Encoder {
 
   std::size_t dimension() const;
   std::size_t max_seq_length() const;
+  // Truncation length for later encode calls and save; throws Error outside
+  // 1..max_position_embeddings. Waits for a running encode call.
+  void set_max_seq_length(std::size_t tokens);
+  // Writes the model as a sentence-transformers directory (write_model_directory), with the
+  // current max_seq_length; each file atomically.
+  void save(const std::filesystem::path& out) const;
   const Tokenizer& tokenizer() const;
   const ModelFiles& files() const;
 

@@ -1,0 +1,183 @@
+"""SentenceTransformer against `simtune encode` / `similarity` / `search` / `mine-paraphrases`."""
+
+import gc
+import json
+import threading
+
+import numpy as np
+import pytest
+
+import simtune
+from conftest import sentences, write_lines
+
+
+@pytest.fixture(scope="module")
+def model(minilm_dir):
+    return simtune.SentenceTransformer(minilm_dir)
+
+
+@pytest.fixture(scope="module")
+def texts(workdir):
+    lines = sentences(60)
+    write_lines(workdir / "texts.txt", lines)
+    return lines
+
+
+def cli_encode(cli, workdir, model_dir, *options):
+    out = workdir / "cli-emb.npy"
+    cli("encode", "--model", model_dir, "--input", workdir / "texts.txt", "--output", out,
+        "--quiet", *options)
+    return np.load(out)
+
+
+@pytest.mark.parametrize("batch_size,normalize", [(32, False), (7, True)])
+def test_embeddings_are_the_clis_bit_for_bit(cli, workdir, minilm_dir, model, texts, batch_size,
+                                             normalize):
+    expected = cli_encode(cli, workdir, minilm_dir, "--batch-size", batch_size,
+                          *(["--normalize"] if normalize else []))
+    emb = model.encode(texts, batch_size=batch_size, normalize_embeddings=normalize)
+    assert emb.dtype == np.float32 and emb.shape == (len(texts), 384)
+    assert emb.tobytes() == expected.tobytes()
+
+
+def test_max_seq_length_and_save_are_the_clis(cli, workdir, minilm_dir, texts):
+    model = simtune.SentenceTransformer(minilm_dir)
+    assert model.max_seq_length == 128
+    assert model.get_sentence_embedding_dimension() == 384
+    expected = cli_encode(cli, workdir, minilm_dir, "--max-seq-length", 9)
+    model.max_seq_length = 9
+    assert model.max_seq_length == 9
+    assert model.encode(texts).tobytes() == expected.tobytes()
+    # The saved directory carries the new length: the CLI encodes it as the model object does.
+    model.save(workdir / "saved")
+    config = json.loads((workdir / "saved" / "sentence_bert_config.json").read_text())
+    assert config["max_seq_length"] == 9
+    assert cli_encode(cli, workdir, workdir / "saved").tobytes() == expected.tobytes()
+
+
+def test_single_string_and_empty_list(model, texts):
+    one = model.encode(texts[0])
+    assert one.shape == (384,)
+    assert one.tobytes() == model.encode(texts[:1])[0].tobytes()
+    assert model.encode([]).shape == (0, 384)
+
+
+def test_truncate_dim_normalizes_after_truncating(model, texts):
+    full = model.encode(texts[:5])
+    emb = model.encode(texts[:5], truncate_dim=16, normalize_embeddings=True)
+    assert emb.shape == (5, 16)
+    expected = full[:, :16].astype(np.float64)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(emb, expected, rtol=0, atol=1e-6)
+
+
+def test_similarity_is_the_clis(cli, minilm_dir, model):
+    a, b = "A man is playing a guitar.", "Someone plays an instrument."
+    printed = float(cli("similarity", "--model", minilm_dir, a, b).stdout)
+    sim = model.similarity(model.encode([a]), model.encode([b]))
+    assert sim.shape == (1, 1)
+    assert abs(float(sim[0, 0]) - printed) <= 1e-6
+
+
+def test_search_and_mining_are_the_clis(cli, workdir, minilm_dir, model, texts):
+    corpus = texts[:40]
+    write_lines(workdir / "corpus.txt", corpus)
+    queries = texts[40:43]
+    args = ["--model", minilm_dir, "--corpus", workdir / "corpus.txt", "--top-k", 5, "--json",
+            "--quiet"]
+    for q in queries:
+        args += ["--query", q]
+    expected = [json.loads(line) for line in cli("search", *args).stdout.splitlines()]
+    hits = simtune.util.semantic_search(model.encode(queries), model.encode(corpus), top_k=5)
+    assert [[(h["corpus_id"], h["score"]) for h in row] for row in hits] == \
+        [[(h["corpus_id"], h["score"]) for h in row["hits"]] for row in expected]
+
+    expected = [json.loads(line) for line in cli(
+        "mine-paraphrases", "--model", minilm_dir, "--input", workdir / "corpus.txt",
+        "--top-k", 3, "--json", "--quiet").stdout.splitlines()]
+    pairs = simtune.util.paraphrase_mining(model, corpus, top_k=3)
+    assert pairs == [[p["score"], p["i"], p["j"]] for p in expected]
+
+
+def test_cos_sim_matches_float64(model, texts):
+    a, b = model.encode(texts[:4]), model.encode(texts[4:9])
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    expected = (a64 @ b64.T) / np.outer(np.linalg.norm(a64, axis=1), np.linalg.norm(b64, axis=1))
+    np.testing.assert_allclose(simtune.util.cos_sim(a, b), expected, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="width"):
+        simtune.util.cos_sim(a, b[:, :10])
+
+
+def test_result_owns_its_memory_and_outlives_the_model(minilm_dir, texts):
+    model = simtune.SentenceTransformer(minilm_dir)
+    emb = model.encode(texts)
+    # No copy: the array wraps the engine's buffer, kept alive by a capsule.
+    assert not emb.flags.owndata and type(emb.base).__name__ == "PyCapsule"
+    row = emb[3]
+    snapshot = emb.copy()
+    del model, emb
+    gc.collect()
+    # Fresh allocations would reuse freed memory: the data must still be there.
+    again = simtune.SentenceTransformer(minilm_dir).encode(texts)
+    assert row.tobytes() == snapshot[3].tobytes()
+    assert again.tobytes() == snapshot.tobytes()
+
+
+def test_four_threads_encode_as_one(model, texts):
+    expected = model.encode(texts, batch_size=8)
+    results = [None] * 4
+    start = threading.Barrier(4)
+
+    def work(i):
+        start.wait()
+        results[i] = [model.encode(texts[i:] + texts[:i], batch_size=8) for _ in range(2)]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for i, runs in enumerate(results):
+        assert runs is not None, f"thread {i} did not finish"
+        for emb in runs:
+            assert np.roll(emb, i, axis=0).tobytes() == expected.tobytes()
+
+
+def test_bad_input_raises_clean_exceptions(cli, workdir, model, texts):
+    with pytest.raises(TypeError, match=r"sentences\[1\]: expected str, got NoneType"):
+        model.encode(["fine", None])
+    with pytest.raises(TypeError, match=r"sentences\[0\]: expected str, got int"):
+        model.encode([3])
+    with pytest.raises(TypeError, match="expected a list of str, got NoneType"):
+        model.encode(None)
+    with pytest.raises(UnicodeEncodeError):
+        model.encode(["lone surrogate \ud800"])
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        model.encode(["x"], batch_size=0)
+    with pytest.raises(ValueError, match="this model has no prompts"):
+        model.encode(["x"], prompt_name="query")
+    with pytest.raises(ValueError, match="out of range"):
+        model.max_seq_length = 100000
+    assert model.max_seq_length == 128
+
+    missing = workdir / "no-such-model"
+    expected = cli.error("encode", "--model", missing, "--input", workdir / "texts.txt",
+                         "--output", workdir / "x.npy")
+    with pytest.raises(OSError) as raised:
+        simtune.SentenceTransformer(missing)
+    assert str(raised.value) == expected
+    (workdir / "a-file").write_text("")
+    with pytest.raises(OSError):
+        model.save(workdir / "a-file" / "model")
+
+
+def test_max_seq_length_set_during_an_encode_waits_for_it(minilm_dir, texts):
+    model = simtune.SentenceTransformer(minilm_dir)
+    started = threading.Event()
+    worker = threading.Thread(daemon=True, target=lambda: model._engine.encode(
+        texts * 2, 1, False, lambda done, total: started.set()))
+    worker.start()
+    assert started.wait(60)
+    model.max_seq_length = 64  # blocks until the encode is done; must not deadlock with it
+    worker.join(60)
+    assert not worker.is_alive() and model.max_seq_length == 64
