@@ -16,6 +16,7 @@ class Encoder:
         batch_size: int = 32,
         normalize: bool = False,
         progress: Optional[Callable[[int, int], None]] = None,
+        prompt_name: Optional[str] = None,
     ) -> np.ndarray: ...
     @property
     def dimension(self) -> int: ...

@@ -51,14 +51,11 @@ class SentenceTransformer:
         (after truncation, as sentence-transformers does). The GIL is released while the
         engine runs, so threads can encode at once; Ctrl-C raises KeyboardInterrupt between
         batches. `show_progress_bar=True` prints progress on stderr (None means off).
-        TypeError for items that are not str, ValueError for a prompt_name (this model has no
-        prompts) or a bad batch_size / truncate_dim.
+        `prompt_name` picks one of the model's prompts (config_sentence_transformers.json);
+        None applies its default prompt, if it has one, as sentence-transformers does.
+        TypeError for items that are not str, ValueError for an unknown prompt_name or a bad
+        batch_size / truncate_dim.
         """
-        if prompt_name is not None:
-            raise ValueError(
-                f"prompt_name={prompt_name!r}: this model has no prompts "
-                "(simtune does not read config_sentence_transformers.json's prompts)"
-            )
         dimension = self.get_sentence_embedding_dimension()
         if truncate_dim is not None and not 1 <= truncate_dim <= dimension:
             raise ValueError(
@@ -70,7 +67,7 @@ class SentenceTransformer:
         progress = _progress_bar("encode") if show_progress_bar else None
         # Truncation comes before normalisation, so the engine normalises only full rows.
         engine_normalizes = normalize_embeddings and truncate_dim is None
-        emb = self._engine.encode(texts, batch_size, engine_normalizes, progress)
+        emb = self._engine.encode(texts, batch_size, engine_normalizes, progress, prompt_name)
         if truncate_dim is not None:
             emb = np.ascontiguousarray(emb[:, :truncate_dim])
             if normalize_embeddings:

@@ -1,5 +1,9 @@
 // The Encoder facade as `_simtune.Encoder`.
+#include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
+
+#include <optional>
+#include <string>
 
 #include "bindings.h"
 #include "simtune/encode/encoder.h"
@@ -9,12 +13,14 @@ namespace simtune::python {
 namespace {
 
 py::array_t<float> encode(const Encoder& encoder, const py::handle& sentences,
-                          std::size_t batch_size, bool normalize, const py::object& progress) {
+                          std::size_t batch_size, bool normalize, const py::object& progress,
+                          const std::optional<std::string>& prompt_name) {
   if (batch_size < 1) throw py::value_error("batch_size must be at least 1");
   const std::vector<std::string> texts = to_texts(sentences, "sentences");
   EncodeOptions options;
   options.batch_size = batch_size;
   options.normalize = normalize;
+  if (prompt_name) options.prompt_name = *prompt_name;
   options.progress = [&](std::size_t done, std::size_t total) { call_back(progress, done, total); };
   Matrix m;
   {
@@ -36,8 +42,10 @@ void bind_encoder(py::module_& m) {
            "--model does. OSError when it cannot be found or read.")
       .def("encode", &encode, py::arg("sentences"), py::arg("batch_size") = 32,
            py::arg("normalize") = false, py::arg("progress") = py::none(),
+           py::arg("prompt_name") = py::none(),
            "Embeddings of a list of str as a float32 array (n, dimension), computed without "
-           "the GIL. progress(done, total) is called after each batch; Ctrl-C stops the call "
+           "the GIL. prompt_name: one of the model's prompts (None: its default prompt, if "
+           "any). progress(done, total) is called after each batch; Ctrl-C stops the call "
            "between batches with KeyboardInterrupt.")
       .def_property_readonly("dimension", &Encoder::dimension)
       .def_property(

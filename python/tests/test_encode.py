@@ -2,6 +2,7 @@
 
 import gc
 import json
+import shutil
 import threading
 
 import numpy as np
@@ -53,6 +54,23 @@ def test_max_seq_length_and_save_are_the_clis(cli, workdir, minilm_dir, texts):
     config = json.loads((workdir / "saved" / "sentence_bert_config.json").read_text())
     assert config["max_seq_length"] == 9
     assert cli_encode(cli, workdir, workdir / "saved").tobytes() == expected.tobytes()
+
+
+def test_prompts_are_the_clis(cli, workdir, minilm_dir, texts):
+    prompted = workdir / "prompted"
+    shutil.copytree(minilm_dir, prompted)
+    config_path = prompted / "config_sentence_transformers.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    config["prompts"] = {"query": "query: ", "doc": "passage: "}
+    config["default_prompt_name"] = "doc"
+    config_path.write_text(json.dumps(config))
+    model = simtune.SentenceTransformer(prompted)
+    for name, options in (("query", ["--prompt-name", "query"]), (None, [])):
+        expected = cli_encode(cli, workdir, prompted, *options)
+        assert model.encode(texts, prompt_name=name).tobytes() == expected.tobytes(), name
+    # The default prompt applies when none is named, so the rows differ from the unprompted model.
+    plain = simtune.SentenceTransformer(minilm_dir).encode(texts)
+    assert model.encode(texts).tobytes() != plain.tobytes()
 
 
 def test_single_string_and_empty_list(model, texts):
@@ -154,7 +172,7 @@ def test_bad_input_raises_clean_exceptions(cli, workdir, model, texts):
         model.encode(["lone surrogate \ud800"])
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         model.encode(["x"], batch_size=0)
-    with pytest.raises(ValueError, match="this model has no prompts"):
+    with pytest.raises(ValueError, match="not among the model's prompts"):
         model.encode(["x"], prompt_name="query")
     with pytest.raises(ValueError, match="out of range"):
         model.max_seq_length = 100000
