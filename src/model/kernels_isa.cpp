@@ -140,37 +140,61 @@ struct HeadBlock {
   std::int64_t probs;
 };
 
-// 16 floats as one value: one register with AVX-512, two with AVX2, four with SSE2. Sums held
-// in these stay in registers, where a float[16] in a loop was often kept in memory.
-// They never cross a call boundary that is not inlined, so the ABI warning for passing a 64-byte
-// vector without AVX-512 does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
-using V16 = float __attribute__((vector_size(64)));
+// 16 floats as kChunkVecs native vectors: one register with AVX-512, two with AVX2, four with
+// SSE2. Sums held in these stay in registers, where a float[16] in a loop was often kept in
+// memory (and a 64-byte vector type without AVX-512 was spilled to the stack).
+#if defined(__AVX512F__)
+constexpr int kVecFloats = 16;
+#elif defined(__AVX2__)
+constexpr int kVecFloats = 8;
+#else
+constexpr int kVecFloats = 4;
+#endif
+using Vec = float __attribute__((vector_size(kVecFloats * sizeof(float))));
 using V8 = float __attribute__((vector_size(32)));
 using V4 = float __attribute__((vector_size(16)));
+constexpr int kChunkVecs = 16 / kVecFloats;
 
-inline V16 load16(const float* p) {
-  V16 v;
+inline Vec loadv(const float* p) {
+  Vec v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-// a[0..n) . b[0..n): 16 partial sums (lane l takes every 16th product), their halves added
-// pairwise down to one float, then the tail. The same order on every instruction set; `omp simd
-// reduction` left the lanes' final sum to the compiler, which added them one by one.
-inline float dot(const float* a, const float* b, int n) {
-  V16 acc = {};
-  int d = 0;
-  for (; d + 16 <= n; d += 16) acc += load16(a + d) * load16(b + d);
+// The 16 floats of a chunk, element l in vector l / kVecFloats, summed in one fixed order on
+// every instruction set: l with l + 8, then with l + 4, then (0 + 2) + (1 + 3).
+inline float sum16(const Vec (&acc)[kChunkVecs]) {
   V8 lo8, hi8;
-  std::memcpy(&lo8, &acc, sizeof lo8);
-  std::memcpy(&hi8, reinterpret_cast<const char*>(&acc) + sizeof lo8, sizeof hi8);
+  if constexpr (kVecFloats == 4) {
+    std::memcpy(&lo8, &acc[0], sizeof(V4));
+    std::memcpy(reinterpret_cast<char*>(&lo8) + sizeof(V4), &acc[1], sizeof(V4));
+    std::memcpy(&hi8, &acc[2], sizeof(V4));
+    std::memcpy(reinterpret_cast<char*>(&hi8) + sizeof(V4), &acc[3], sizeof(V4));
+  } else {
+    std::memcpy(&lo8, &acc[0], sizeof lo8);
+    std::memcpy(&hi8, reinterpret_cast<const char*>(&acc[0]) + sizeof lo8, sizeof hi8);
+  }
   const V8 s8 = lo8 + hi8;
   V4 lo4, hi4;
   std::memcpy(&lo4, &s8, sizeof lo4);
   std::memcpy(&hi4, reinterpret_cast<const char*>(&s8) + sizeof lo4, sizeof hi4);
   const V4 s4 = lo4 + hi4;
-  float sum = (s4[0] + s4[2]) + (s4[1] + s4[3]);
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+// a[0..n) . b[0..n): 16 partial sums (lane l takes every 16th product), added as sum16 does,
+// then the tail. `omp simd reduction` left the lanes' final sum to the compiler, which added
+// them one by one.
+inline float dot(const float* a, const float* b, int n) {
+  Vec acc[kChunkVecs] = {};
+  int d = 0;
+  for (; d + 16 <= n; d += 16) {
+#pragma GCC unroll 4
+    for (int k = 0; k < kChunkVecs; k++) {
+      acc[k] += loadv(a + d + k * kVecFloats) * loadv(b + d + k * kVecFloats);
+    }
+  }
+  float sum = sum16(acc);
   for (; d < n; d++) sum += a[d] * b[d];
   return sum;
 }
@@ -186,9 +210,14 @@ inline void weighted_rows(float* out, const float* w, std::int64_t w_stride, con
   };
   int d0 = 0;
   for (; d0 + 16 <= n; d0 += 16) {
-    V16 acc = {};
-    for (int j = 0; j < T; j++) acc += weight(j) * load16(rows + j * stride + d0);
-    std::memcpy(out + d0, &acc, sizeof acc);
+    Vec acc[kChunkVecs] = {};
+    for (int j = 0; j < T; j++) {
+      const float wj = weight(j);
+      const float* r = rows + j * stride + d0;
+#pragma GCC unroll 4
+      for (int k = 0; k < kChunkVecs; k++) acc[k] += wj * loadv(r + k * kVecFloats);
+    }
+    std::memcpy(out + d0, acc, sizeof acc);
   }
   for (; d0 < n; d0++) {
     float acc = 0.0f;
