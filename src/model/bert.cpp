@@ -4,18 +4,10 @@
 #include <cstring>
 
 #include "simtune/core/check.h"
+#include "simtune/core/threads.h"
 
 namespace simtune {
-namespace {
-
-// By the threads together: the gradient buffers are megabytes, and one thread filling them left
-// the others waiting.
-void zero(float* x, std::int64_t n) {
-#pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; i++) x[i] = 0.0f;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void PackedBatch::clear() {
   ids.clear();
@@ -215,28 +207,28 @@ void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* do
     const float* hidden = l == 0 ? acts.emb_out : acts.layers[l - 1].output_ln;
     // Gradients that backward accumulates start from zero; dhidden's turn comes once the output
     // LayerNorm's backward has read it.
-    zero(g.dattention_ln, NC);
+    zero_parallel(g.dattention_ln, static_cast<std::size_t>(NC));
     bias_residual_layernorm_backward(g.dattention_ln, g.ddense, lg.proj_b, lg.output_ln_w,
                                      lg.output_ln_b, g.dhidden, a.output_sum, a.output_ln_mean,
                                      a.output_ln_rstd, a.out_mask, lw.output_ln_w, N, C);
     gelu_recompute(acts.fc, a.fc_pre, NI);
-    zero(g.dfc, NI);
+    zero_parallel(g.dfc, static_cast<std::size_t>(NI));
     linear_backward(g.dfc, lg.proj_w, nullptr, g.ddense, acts.fc, lw.proj_w, N, I, C);
     bias_gelu_backward(g.dfc_pre, lg.fc_b, g.dfc, a.fc_pre, N, I);
     linear_backward(g.dattention_ln, lg.fc_w, nullptr, g.dfc_pre, a.attention_ln, lw.fc_w, N, C, I);
-    zero(g.dhidden, NC);
+    zero_parallel(g.dhidden, static_cast<std::size_t>(NC));
     bias_residual_layernorm_backward(g.dhidden, g.ddense, lg.attn_out_b, lg.attention_ln_w,
                                      lg.attention_ln_b, g.dattention_ln, a.attention_sum,
                                      a.attention_ln_mean, a.attention_ln_rstd, a.attn_out_mask,
                                      lw.attention_ln_w, N, C);
-    zero(g.dctx, NC);
+    zero_parallel(g.dctx, static_cast<std::size_t>(NC));
     linear_backward(g.dctx, lg.attn_out_w, nullptr, g.ddense, a.ctx, lw.attn_out_w, N, C, C);
     attention_backward(g.dqkv, g.dprobs, g.dctx, a.qkv, a.probs, a.probs_mask, spans,
                        acts.probs_offsets.data(), NH, C);
     linear_backward(g.dhidden, lg.qkv_w, lg.qkv_b, g.dqkv, hidden, lw.qkv_w, N, C, 3 * C);
   }
   if (acts.emb_mask != nullptr) dropout_apply(g.dhidden, acts.emb_mask, NC);
-  zero(g.demb_sum, NC);
+  zero_parallel(g.demb_sum, static_cast<std::size_t>(NC));
   layernorm_backward(g.demb_sum, grads.emb_ln_w, grads.emb_ln_b, g.dhidden, acts.emb_sum,
                      w.emb_ln_w, acts.emb_mean, acts.emb_rstd, N, C);
   embeddings_backward(grads.wte, grads.wpe, grads.wtt, g.demb_sum, batch.ids.data(),

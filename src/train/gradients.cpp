@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "simtune/core/threads.h"
+
 namespace simtune {
 
 SparseRows::SparseRows(const ParamTensor& matrix)
@@ -23,13 +25,7 @@ Gradients::Gradients(const ParamLayout& layout, const std::string& sparse)
 
 void Gradients::zero_for_batch(const std::vector<const TokenIds*>& texts) {
   float* g = values_.data();
-  for (const FloatRange& r : dense_ranges()) {
-    const auto begin = static_cast<std::int64_t>(r.begin), end = static_cast<std::int64_t>(r.end);
-    constexpr std::int64_t kChunk = 1 << 16;
-#pragma omp parallel for schedule(static)
-    for (std::int64_t c = begin; c < end; c += kChunk)
-      std::fill(g + c, g + std::min(end, c + kChunk), 0.0f);
-  }
+  for (const FloatRange& r : dense_ranges()) zero_parallel(g + r.begin, r.end - r.begin);
   auto row = [&](std::int32_t r) {
     return g + rows_.offset + static_cast<std::size_t>(r) * rows_.width;
   };
