@@ -64,7 +64,11 @@ float get_float(const json& j, const char* key, const std::string& origin, float
   if (!it->is_number()) {
     throw Error(origin + ": field \"" + key + "\" is " + it->dump() + ", expected a number");
   }
-  return it->get<float>();
+  const double v = it->get<double>();
+  if (!(std::fabs(v) <= std::numeric_limits<float>::max())) {
+    throw Error(origin + ": field \"" + key + "\" is " + it->dump() + ", outside float's range");
+  }
+  return static_cast<float>(v);
 }
 
 std::string get_string(const json& j, const char* key, const std::string& origin,

@@ -13,6 +13,7 @@
 #include "simtune/core/check.h"
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
+#include "simtune/core/json_integer.h"
 
 namespace simtune {
 namespace {
@@ -55,15 +56,6 @@ std::string describe(const json& v) {
   std::string s = v.dump();
   if (s.size() > 40) s = s.substr(0, 40) + "...";
   return s;
-}
-
-// A non-negative JSON integer that fits in u64; floats, negatives and other types are rejected.
-std::optional<std::uint64_t> as_u64(const json& v) {
-  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
-  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
-    return static_cast<std::uint64_t>(v.get<std::int64_t>());
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -207,7 +199,7 @@ TensorInfo parse_tensor_entry(const std::string& name, const json& entry, std::u
   constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
   std::uint64_t numel = 1;
   for (const json& dim : *shape_it) {
-    const std::optional<std::uint64_t> d = as_u64(dim);
+    const std::optional<std::uint64_t> d = json_integer<std::uint64_t>(dim);
     if (!d) {
       throw fail_tensor(name, "shape entry " + describe(dim) + " is not a non-negative integer");
     }
@@ -226,8 +218,8 @@ TensorInfo parse_tensor_entry(const std::string& name, const json& entry, std::u
   if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2) {
     throw fail_tensor(name, "missing field \"data_offsets\" [begin, end]");
   }
-  const std::optional<std::uint64_t> begin = as_u64((*offsets_it)[0]);
-  const std::optional<std::uint64_t> end = as_u64((*offsets_it)[1]);
+  const std::optional<std::uint64_t> begin = json_integer<std::uint64_t>((*offsets_it)[0]);
+  const std::optional<std::uint64_t> end = json_integer<std::uint64_t>((*offsets_it)[1]);
   if (!begin || !end) {
     throw fail_tensor(name, "data_offsets [" + describe((*offsets_it)[0]) + ", " +
                                 describe((*offsets_it)[1]) + "] are not non-negative integers");

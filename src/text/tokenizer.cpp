@@ -9,6 +9,7 @@
 
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
+#include "simtune/core/json_integer.h"
 #include "text/bert_text.h"
 #include "text/unicode.h"
 #include "text/wordpiece.h"
@@ -100,6 +101,13 @@ std::vector<std::string_view> vocab_lines(std::string_view bytes) {
   }
   if (begin < bytes.size()) lines.push_back(bytes.substr(begin));
   return lines;
+}
+
+// An integer field of a tokenizer file, named in the error when it is not one that fits.
+template <class Int>
+Int integer_field(const fs::path& file, const json& v, const std::string& what) {
+  if (const std::optional<Int> i = json_integer<Int>(v)) return *i;
+  throw Error(file.string() + ": " + what + " is not an integer in range");
 }
 
 }  // namespace
@@ -203,7 +211,7 @@ void Tokenizer::Impl::load_tokenizer_json(const fs::path& dir) {
     read_post_processor(j, path);
     const json& padding = j.contains("padding") ? j["padding"] : json();
     if (!padding.is_null()) {
-      pad_id = padding.at("pad_id").get<std::int32_t>();
+      pad_id = integer_field<std::int32_t>(path, padding.at("pad_id"), "padding.pad_id");
     }
   } catch (const json::exception& e) {
     throw Error(path.string() + ": unexpected structure: " + e.what());
@@ -233,20 +241,26 @@ void Tokenizer::Impl::read_wordpiece(const json& j, const fs::path& path) {
   const json& added = j.contains("added_tokens") ? j["added_tokens"] : json::array();
   id_limit = m.at("vocab").size() + added.size();
   for (const auto& [token, id] : m.at("vocab").items()) {
-    set_vocab_entry(path, token, id.get<std::int64_t>());
+    set_vocab_entry(path, token,
+                    integer_field<std::int64_t>(path, id, "the id of \"" + token + "\""));
   }
   const auto unk = m.at("unk_token").get<std::string>();
   id_of(unk, "model.unk_token");
   // The model sees its own vocabulary only; added tokens are matched before it runs.
   model.emplace(vocab, unk, m.value("continuing_subword_prefix", std::string("##")),
-                m.value("max_input_chars_per_word", std::size_t{100}));
+                m.contains("max_input_chars_per_word")
+                    ? integer_field<std::size_t>(path, m["max_input_chars_per_word"],
+                                                 "model.max_input_chars_per_word")
+                    : std::size_t{100});
   for (const json& t : added) {
     const auto content = t.at("content").get<std::string>();
     if (t.value("lstrip", false) || t.value("rstrip", false) || t.value("single_word", false)) {
       throw Error(path.string() + ": added token \"" + content +
                   "\" uses lstrip/rstrip/single_word, which simtune does not support");
     }
-    add_token(path, content, t.at("id").get<std::int64_t>(), t.value("normalized", true));
+    add_token(path, content,
+              integer_field<std::int64_t>(path, t.at("id"), "the id of \"" + content + "\""),
+              t.value("normalized", true));
   }
   check_dense_ids(path);
 }
@@ -255,8 +269,8 @@ void Tokenizer::Impl::read_post_processor(const json& j, const fs::path& path) {
   const json& post = j.at("post_processor");
   const std::string post_type = post.is_null() ? "null" : post.value("type", std::string());
   if (post_type == "BertProcessing") {
-    cls_id = post.at("cls").at(1).get<std::int32_t>();
-    sep_id = post.at("sep").at(1).get<std::int32_t>();
+    cls_id = integer_field<std::int32_t>(path, post.at("cls").at(1), "post_processor.cls");
+    sep_id = integer_field<std::int32_t>(path, post.at("sep").at(1), "post_processor.sep");
   } else if (post_type == "TemplateProcessing") {
     // Only the BERT shape "[CLS] $A [SEP]" is supported; its ids come from the file.
     const json& single = post.at("single");
@@ -265,7 +279,7 @@ void Tokenizer::Impl::read_post_processor(const json& j, const fs::path& path) {
       const json& ids =
           post.at("special_tokens").at(item["SpecialToken"].at("id").get<std::string>()).at("ids");
       if (ids.size() != 1) return std::nullopt;
-      return ids[0].get<std::int32_t>();
+      return integer_field<std::int32_t>(path, ids[0], "a special token id");
     };
     std::optional<std::int32_t> cls, sep;
     if (single.size() == 3 && single[1].contains("Sequence")) {

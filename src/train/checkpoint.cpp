@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
+#include "simtune/core/json_integer.h"
 #include "simtune/io/safetensors.h"
 
 namespace simtune {
@@ -101,9 +103,16 @@ SavedState parse_trainer_state(const std::string& text, const std::string& origi
   try {
     const json j = json::parse(text);
     if (!j.is_object()) throw bad("expected a JSON object");
-    s.run.batch_size = j.at("batch_size").get<std::size_t>();
+    const auto integer = [&]<class Int>(const char* key, Int& out) {
+      const std::optional<Int> v = json_integer<Int>(j.at(key));
+      if (!v)
+        throw bad(std::string("\"") + key + "\" is " + j.at(key).dump() +
+                  ", not an integer in range");
+      out = *v;
+    };
+    integer("batch_size", s.run.batch_size);
     s.run.shuffle = j.at("shuffle").get<bool>();
-    s.run.seed = j.at("seed").get<std::uint64_t>();
+    integer("seed", s.run.seed);
     const json& rng = j.at("dropout_rng");
     if (!rng.is_array() || rng.size() != s.rng.size()) {
       throw bad("\"dropout_rng\" is not 4 numbers in strings");
@@ -115,8 +124,8 @@ SavedState parse_trainer_state(const std::string& text, const std::string& origi
         throw bad("\"dropout_rng\" holds \"" + word + "\", not an unsigned 64-bit number");
       }
     }
-    s.adam_steps = j.at("adam_steps").get<std::int64_t>();
-    s.step = j.at("step").get<std::int64_t>();
+    integer("adam_steps", s.adam_steps);
+    integer("step", s.step);
     if (j.contains("best_score")) s.best_score = j.at("best_score").get<double>();
   } catch (const json::exception& e) {
     throw bad(e.what());

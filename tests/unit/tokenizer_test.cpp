@@ -293,6 +293,10 @@ TEST(TokenizerLoad, BadFilesThrowErrorsNamingThem) {
   expect_error_naming(
       scratch_dir("pre", {{"tokenizer.json", replaced("\"BertPreTokenizer\"", "\"Whitespace\"")}}),
       "tokenizer.json: pre_tokenizer");
+  // A float id, which a plain integer conversion would turn into undefined behaviour.
+  expect_error_naming(
+      scratch_dir("floatid", {{"tokenizer.json", replaced("\"hello\": 7592", "\"hello\": 4e28")}}),
+      "tokenizer.json: the id of \"hello\" is not an integer in range");
   expect_error_naming(scratch_dir("nounk", {{"vocab.txt", "[CLS]\n[SEP]\n[PAD]\nhello\n"}}),
                       "vocab.txt: unk_token \"[UNK]\" is not in the vocabulary");
   expect_error_naming(scratch_dir("badconfig", {{"vocab.txt", "[UNK]\n"},

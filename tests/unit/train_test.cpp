@@ -652,6 +652,11 @@ TEST(Checkpoint, TrainerStateIsRangeChecked) {
       {R"("18446744073709551615")", R"("18446744073709551616")"},
       {R"("batch_size": 2)", R"("batch_size": 0)"},
       {R"("step": 4)", R"("step": "4")"},
+      // Floats and out-of-range numbers, which nlohmann's get<int>() would convert with UB.
+      {R"("seed": 1)", R"("seed": 40000000000000000000000000002)"},
+      {R"("seed": 1)", R"("seed": -1)"},
+      {R"("step": 4)", R"("step": 4.5)"},
+      {R"("batch_size": 2)", R"("batch_size": 1e300)"},
   };
   for (const auto& [from, to] : bad) {
     std::string text = good;
