@@ -5,16 +5,21 @@
 
 #include "simtune/core/error.h"
 #include "simtune/data/pairs.h"
+#include "temp_dir.h"
 
 namespace simtune {
 namespace {
 
 namespace fs = std::filesystem;
 
+// One directory for the whole test process, removed at exit.
+const fs::path& test_root() {
+  static const testing::TempDir dir("pairs_test");
+  return dir.path();
+}
+
 fs::path write_temp(const std::string& name, const std::string& text) {
-  const fs::path dir = fs::temp_directory_path() / "simtune_pairs_test";
-  fs::create_directories(dir);
-  const fs::path p = dir / name;
+  const fs::path p = test_root() / name;
   std::ofstream(p, std::ios::binary) << text;
   return p;
 }

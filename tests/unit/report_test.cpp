@@ -9,6 +9,8 @@
 #include <regex>
 #include <sstream>
 
+#include "temp_dir.h"
+
 namespace simtune {
 namespace {
 
@@ -21,8 +23,14 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// One directory for the whole test process, removed at exit.
+const fs::path& test_root() {
+  static const testing::TempDir dir("report_test");
+  return dir.path();
+}
+
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("simtune_report_test_" + name);
+  const fs::path dir = test_root() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -17,6 +17,7 @@
 
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
+#include "temp_dir.h"
 #include "text/bert_text.h"
 #include "text/utf8.h"
 
@@ -42,9 +43,15 @@ std::vector<std::string> read_lines(const fs::path& path) {
   return lines;
 }
 
+// One directory for the whole test process, removed at exit.
+const fs::path& test_root() {
+  static const testing::TempDir dir("tokenizer_test");
+  return dir.path();
+}
+
 // A copy of the model directory without tokenizer.json, so the vocab.txt path is taken.
 fs::path vocab_txt_model_dir() {
-  const fs::path dir = fs::temp_directory_path() / "simtune_tokenizer_test_vocab_txt";
+  const fs::path dir = test_root() / "vocab_txt";
   fs::create_directories(dir);
   for (const char* name : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
     fs::copy_file(kModel / name, dir / name, fs::copy_options::overwrite_existing);
@@ -256,7 +263,7 @@ TEST(TokenizerLoad, SpecialTokensAndVocabularyAgreeAcrossFormats) {
 // A model directory under the temp dir holding the given files.
 fs::path scratch_dir(const std::string& name,
                      const std::vector<std::pair<std::string, std::string>>& files) {
-  const fs::path dir = fs::temp_directory_path() / ("simtune_tokenizer_test_" + name);
+  const fs::path dir = test_root() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const auto& [file, bytes] : files) write_file_atomic(dir / file, bytes);
