@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz and runs each for
-# FUZZ_SECONDS (default 30), seeded with a small corpus generated here. Exits non-zero when a
-# fuzzer finds a crash, a sanitizer report or an escaping exception (crash files go to
+# FUZZ_SECONDS (default 30), as many at once as there are cores, seeded with a small corpus
+# generated here. Exits non-zero when a fuzzer finds a crash, a sanitizer report or an escaping exception (crash files go to
 # build-fuzz/artifacts/).
 set -euo pipefail
 
@@ -86,13 +86,32 @@ for target in "${targets[@]}"; do
   fi
 done
 
-status=0
-for target in "${targets[@]}"; do
-  echo "== $target for ${seconds}s"
-  if ! "$build/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$build/artifacts/$target-" "$corpus_root/$target"; then
+# One fuzzer per core at a time (each is single-threaded); each writes its own log, printed when
+# it finds something.
+mkdir -p "$build/logs"
+run_one() {
+  local target=$1
+  if "$build/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$build/artifacts/$target-" "$corpus_root/$target" >"$build/logs/$target.log" 2>&1; then
+    echo "== $target: clean after ${seconds}s"
+  else
+    tail -n 40 "$build/logs/$target.log" >&2
     echo "FAIL: $target found a crash; reproduce with $build/fuzz/$target <artifact>" >&2
-    status=1
+    return 1
   fi
+}
+status=0
+running=0
+for target in "${targets[@]}"; do
+  if [ "$running" -ge "$(nproc)" ]; then
+    wait -n || status=1
+    running=$((running - 1))
+  fi
+  run_one "$target" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || status=1
+  running=$((running - 1))
 done
 exit "$status"
