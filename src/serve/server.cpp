@@ -199,7 +199,7 @@ class Server {
           const serve::TokenizeRequest req = serve::parse_tokenize(serve::parse_body(q.body));
           const Tokenizer& tok = encoder_.tokenizer();
           json out = json::array();
-          for (const serve::TokenIds& ids : embedder_.tokenize(req.texts)) {
+          for (const serve::TokenIds& ids : embedder_.tokenize(req.texts, req.prompt_name)) {
             json tokens = json::array();
             for (std::int32_t id : ids) {
               const bool special = id == tok.cls_id() || id == tok.sep_id();

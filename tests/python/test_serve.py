@@ -156,7 +156,7 @@ def check_errors(checks, client, texts, port):
     expect_error(checks, "dimensions past the model -> 422", client, "/embed", 422,
                  {"inputs": "a", "dimensions": 10000})
     expect_error(checks, "dimensions 0 -> 422", client, "/embed", 422, {"inputs": "a", "dimensions": 0})
-    expect_error(checks, "prompt_name without prompts -> 422", client, "/embed", 422,
+    expect_error(checks, "prompt_name the model lacks -> 422", client, "/embed", 422,
                  {"inputs": "a", "prompt_name": "query"})
     expect_error(checks, "bad truncation_direction -> 422", client, "/embed", 422,
                  {"inputs": "a", "truncation_direction": "up"})
@@ -210,6 +210,72 @@ def check_info_metrics(checks, client):
                 'simtune_requests_total{route="/embed",status="422"}' in text and
                 "simtune_batch_tokens_bucket" in text and "simtune_queue_size 0" in text and
                 "simtune_request_duration_seconds_count" in text, text[:300])
+
+
+def check_prompts(args, checks, model, texts):
+    """The model's prompts: by name, its default one when none is named, include_prompt false (so
+    the prompt's tokens stay out of pooling), requests with prompts of different lengths in flight
+    at once; each row equals `simtune encode --prompt-name`."""
+    prompted = args.workdir / "prompted"
+    shutil.rmtree(prompted, ignore_errors=True)
+    shutil.copytree(model, prompted)
+    st_config = prompted / "config_sentence_transformers.json"
+    config = json.loads(st_config.read_text()) if st_config.exists() else {}
+    config.update(prompts={"query": "query: ", "doc": "represent this passage for retrieval: "},
+                  default_prompt_name="doc")
+    st_config.write_text(json.dumps(config))
+    pooling = prompted / "1_Pooling" / "config.json"
+    pooling.write_text(json.dumps(dict(json.loads(pooling.read_text()), include_prompt=False)))
+    texts = [t for t in texts if len(t) < 200][:12]
+    path = args.workdir / "prompt_texts.txt"
+    oc.write_lines(path, texts)
+    want = {}
+    for name in ("query", "doc", None):
+        out = args.workdir / f"prompt_{name}.npy"
+        oc.run([args.simtune, "encode", "--model", prompted, "--input", path, "--output", out, "--quiet",
+                "--normalize", *(["--prompt-name", name] if name else [])])
+        want[name] = np.load(out)
+    checks.true("prompts change the embeddings (the check can fail)",
+                not np.array_equal(want["query"], want["doc"]))
+
+    server = Server(args.simtune, prompted, "--max-client-batch-size", 64)
+    try:
+        results, lock = {}, threading.Lock()
+
+        def one(i, name):
+            c = Client(server.port)
+            body = {"inputs": [texts[i]], **({"prompt_name": name} if name else {})}
+            got = c.json("POST", "/embed", body)
+            with lock:
+                results[(i, name)] = got
+            c.close()
+        threads = [threading.Thread(target=one, args=(i, name)) for i in range(len(texts))
+                   for name in ("query", "doc", None)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for name in ("query", "doc", None):
+            got = [results[(i, name)] for i in range(len(texts))]
+            ok = all(status == 200 for status, _ in got)
+            checks.close(f"/embed prompt_name {name} (concurrent, mixed prompts) == encode --prompt-name",
+                         np.concatenate([rows(p) for _, p in got]) if ok else np.zeros(1), want[name], 0)
+        client = Client(server.port)
+        status, got = client.json("POST", "/v1/embeddings", {"input": texts[:3], "prompt_name": "query"})
+        checks.close("/v1/embeddings prompt_name == encode --prompt-name",
+                     rows([d["embedding"] for d in got["data"]]), want["query"][:3], 0)
+        status, got = client.json("POST", "/tokenize", {"inputs": texts[0], "prompt_name": "query"})
+        oc.write_lines(args.workdir / "query.txt", ["query: " + texts[0]])
+        plain = json.loads(oc.run([args.simtune, "tokenize", "--model", model, "--input",
+                                   args.workdir / "query.txt"]).splitlines()[0])["ids"]
+        checks.true("/tokenize prompt_name == simtune tokenize of the prompt and the text",
+                    status == 200 and [t["id"] for t in got[0]] == plain, str(got)[:200])
+        expect_error(checks, "unknown prompt_name -> 422", client, "/embed", 422,
+                     {"inputs": "a", "prompt_name": "nope"})
+        client.close()
+    finally:
+        code = server.stop()
+    checks.true("prompted server: exit 0 on SIGTERM", code == 0, "".join(server.lines[-3:]))
 
 
 def check_drain(args, checks, model, texts, normalized):
@@ -269,6 +335,7 @@ def main():
     server = Server(args.simtune, model)
     code = server.stop()
     checks.true("SIGTERM right after the ready line: exit 0", code == 0, "".join(server.lines[-3:]))
+    check_prompts(args, checks, model, texts)
     check_drain(args, checks, model, texts, normalized)
     checks.finish()
 
