@@ -38,6 +38,11 @@ void add_serve(CLI::App& app) {
   cmd->add_flag(
       "--auto-truncate", o.auto_truncate,
       "Truncate inputs past the model's max length unless a request says truncate: false");
+  cmd->add_option("--request-timeout", o.request_timeout,
+                  "Seconds a client has to send a request's headers and body (slower ones are "
+                  "disconnected)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 3600.0));
   cmd->add_option("--api-key", o.api_key, "Require `Authorization: Bearer KEY` on every route");
   cmd->add_option("--threads", args->threads, "Compute threads (default: all cores)");
   cmd->callback([args] {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -11,12 +12,35 @@ import numpy as np
 from . import _simtune, util
 
 
-def _progress_bar(label: str) -> Callable[[int, int], None]:
-    def show(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
-        print(f"\r{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
 
-    return show
+
+class _ProgressBar:
+    """tqdm's bar on stderr, redrawn in place after each batch:
+    `Batches:  40%|████      | 400/1000 [00:01<00:02, 312.50it/s]` (elapsed<remaining, rate
+    in sentences per second)."""
+
+    WIDTH = 10
+
+    def __init__(self, label: str, stream=None) -> None:
+        self.label, self.stream = label, stream or sys.stderr
+        self.start = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = time.monotonic() - self.start
+        fraction = done / total if total else 1.0
+        eighths = int(fraction * self.WIDTH * 8)
+        bar = "█" * (eighths // 8)
+        if eighths % 8:
+            bar += " ▏▎▍▌▋▊▉"[eighths % 8]
+        rate = done / elapsed if elapsed > 0 else 0.0
+        remaining = _clock((total - done) / rate) if rate > 0 else "?"
+        line = (f"{self.label}: {fraction:4.0%}|{bar:<{self.WIDTH}}| {done}/{total} "
+                f"[{_clock(elapsed)}<{remaining}, {rate:.2f}it/s]")
+        print("\r" + line, end="\n" if done >= total else "", file=self.stream, flush=True)
 
 
 class SentenceTransformer:
@@ -28,11 +52,25 @@ class SentenceTransformer:
     HF_HUB_OFFLINE=1 uses the cache only. OSError when it cannot be found or read.
     """
 
-    #: The similarity function `similarity` computes (simtune reads no other yet).
-    similarity_fn_name = "cosine"
-
     def __init__(self, model_name_or_path: Union[str, os.PathLike]) -> None:
         self._engine = _simtune.Encoder(os.fspath(model_name_or_path))
+        self._similarity_fn_name = self._engine.similarity_fn_name
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """The function `similarity` computes: cosine, dot, euclidean or manhattan (the last
+        two as negative distances), from the model's config_sentence_transformers.json as
+        sentence-transformers reads it; settable. ValueError for another name."""
+        return self._similarity_fn_name
+
+    @similarity_fn_name.setter
+    def similarity_fn_name(self, name: str) -> None:
+        if name not in util.SIMILARITY_FUNCTIONS:
+            raise ValueError(
+                f"similarity_fn_name {name!r}: expected one of "
+                f"{', '.join(util.SIMILARITY_FUNCTIONS)}"
+            )
+        self._similarity_fn_name = name
 
     def encode(
         self,
@@ -50,7 +88,8 @@ class SentenceTransformer:
         `truncate_dim` asks for fewer columns. `normalize_embeddings` L2-normalises each row
         (after truncation, as sentence-transformers does). The GIL is released while the
         engine runs, so threads can encode at once; Ctrl-C raises KeyboardInterrupt between
-        batches. `show_progress_bar=True` prints progress on stderr (None means off).
+        batches. `show_progress_bar=True` draws tqdm's progress bar (done/total, elapsed<remaining,
+        sentences per second) on stderr; None means off.
         `prompt_name` picks one of the model's prompts (config_sentence_transformers.json);
         None applies its default prompt, if it has one, as sentence-transformers does.
         TypeError for items that are not str, ValueError for an unknown prompt_name or a bad
@@ -64,7 +103,7 @@ class SentenceTransformer:
             )
         single = isinstance(sentences, str)
         texts = [sentences] if single else sentences
-        progress = _progress_bar("encode") if show_progress_bar else None
+        progress = _ProgressBar("Batches") if show_progress_bar else None
         # Truncation comes before normalisation, so the engine normalises only full rows.
         engine_normalizes = normalize_embeddings and truncate_dim is None
         emb = self._engine.encode(texts, batch_size, engine_normalizes, progress, prompt_name)
@@ -76,9 +115,10 @@ class SentenceTransformer:
         return emb[0] if single else emb
 
     def similarity(self, embeddings1: np.ndarray, embeddings2: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every row of embeddings1 with every row of embeddings2:
-        a float32 array (n1, n2), as util.cos_sim."""
-        return util.cos_sim(embeddings1, embeddings2)
+        """The model's similarity (similarity_fn_name) of every row of embeddings1 with every
+        row of embeddings2: a float32 array (n1, n2), as util.cos_sim, dot_score, euclidean_sim
+        or manhattan_sim."""
+        return util.SIMILARITY_FUNCTIONS[self._similarity_fn_name](embeddings1, embeddings2)
 
     def get_sentence_embedding_dimension(self) -> int:
         """Width of an embedding (the pooling output)."""

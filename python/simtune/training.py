@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple, Union
@@ -15,10 +14,7 @@ PairsLike = Union[str, os.PathLike, Sequence[Tuple[str, str, float]]]
 
 def _pairs(source: PairsLike, options: _simtune.PairFileOptions) -> _simtune.Pairs:
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(errno.ENOENT, "no such pairs file", path)
-        return _simtune.Pairs.from_file(path, options)
+        return _simtune.Pairs.from_file(os.fspath(source), options)
     # sentence-transformers' own containers: an EmbeddingSimilarityEvaluator (sentences1,
     # sentences2, scores) and InputExamples (texts, label).
     if hasattr(source, "sentences1"):

@@ -51,6 +51,39 @@ def dot_score(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     return a @ b.T
 
 
+def _distances(a: ArrayLike, b: ArrayLike, name: str, p: int) -> np.ndarray:
+    a, b = _rows(a, "a"), _rows(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{name}: a has width {a.shape[1]}, b has width {b.shape[1]}")
+    out = np.empty((a.shape[0], b.shape[0]), dtype=np.float32)
+    b64 = b.astype(np.float64)
+    # A row of a at a time: the (n1, n2, d) differences at once could take gigabytes.
+    for i, row in enumerate(a.astype(np.float64)):
+        out[i] = np.linalg.norm(b64 - row, ord=p, axis=1)
+    return out
+
+
+def euclidean_sim(a: ArrayLike, b: ArrayLike) -> np.ndarray:
+    """Negative Euclidean distance of every row of a to every row of b (larger is closer):
+    float32 (len(a), len(b)), as sentence_transformers.util.euclidean_sim (-torch.cdist)."""
+    return -_distances(a, b, "euclidean_sim", 2)
+
+
+def manhattan_sim(a: ArrayLike, b: ArrayLike) -> np.ndarray:
+    """Negative Manhattan (L1) distance of every row of a to every row of b: float32
+    (len(a), len(b)), as sentence_transformers.util.manhattan_sim (-torch.cdist, p=1)."""
+    return -_distances(a, b, "manhattan_sim", 1)
+
+
+#: sentence-transformers' SimilarityFunction names and the functions they stand for.
+SIMILARITY_FUNCTIONS = {
+    "cosine": cos_sim,
+    "dot": dot_score,
+    "euclidean": euclidean_sim,
+    "manhattan": manhattan_sim,
+}
+
+
 def semantic_search(
     query_embeddings: ArrayLike,
     corpus_embeddings: ArrayLike,

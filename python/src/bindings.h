@@ -18,23 +18,32 @@ namespace simtune::python {
 
 namespace py = pybind11;
 
-// An error about a file (a model to load, a directory to write): raised as OSError. Any other
-// simtune::Error is raised as ValueError (registered in module.cpp).
+// An error about a file (a model to load, a directory to write): raised as OSError, or as
+// FileNotFoundError when the file is missing. Any other simtune::Error is raised as ValueError
+// (registered in module.cpp).
 class FileError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  FileError(const std::string& what, bool missing) : std::runtime_error(what), missing(missing) {}
+  bool missing;
 };
 
-// Runs `f` without the GIL; simtune::Error and filesystem errors leave as FileError.
+// Whether `path` names nothing on disk ("" names nothing to check).
+inline bool missing(const std::filesystem::path& path) {
+  std::error_code ec;
+  return !path.empty() && !std::filesystem::exists(path, ec);
+}
+
+// Runs `f` without the GIL; simtune::Error and filesystem errors leave as FileError, missing
+// when `subject` (the file or directory `f` reads) does not exist.
 template <class F>
-auto file_call(F&& f) {
+auto file_call(F&& f, const std::filesystem::path& subject = {}) {
   try {
     py::gil_scoped_release release;
     return std::forward<F>(f)();
   } catch (const Error& e) {
-    throw FileError(e.what());
+    throw FileError(e.what(), missing(subject));
   } catch (const std::filesystem::filesystem_error& e) {
-    throw FileError(e.what());
+    throw FileError(e.what(), e.code() == std::errc::no_such_file_or_directory);
   }
 }
 

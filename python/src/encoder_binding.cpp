@@ -35,11 +35,12 @@ py::array_t<float> encode(const Encoder& encoder, const py::handle& sentences,
 void bind_encoder(py::module_& m) {
   py::class_<Encoder>(m, "Encoder", "A loaded model: simtune::Encoder.")
       .def(py::init([](const std::string& name) {
-             return file_call([&] { return Encoder::load(name); });
+             return file_call([&] { return Encoder::load(name); }, name);
            }),
            py::arg("model_name_or_path"),
            "Loads a model directory or Hugging Face hub id (org/name[@revision]), as the CLI's "
-           "--model does. OSError when it cannot be found or read.")
+           "--model does. FileNotFoundError when it is neither on disk nor in reach, OSError "
+           "when it cannot be read.")
       .def("encode", &encode, py::arg("sentences"), py::arg("batch_size") = 32,
            py::arg("normalize") = false, py::arg("progress") = py::none(),
            py::arg("prompt_name") = py::none(),
@@ -60,6 +61,9 @@ void bind_encoder(py::module_& m) {
           "path", [](const Encoder& e) { return e.files().dir; },
           "The model's directory (in the Hugging Face cache for a hub id).")
       .def_property_readonly("normalizes", [](const Encoder& e) { return e.files().normalize; })
+      .def_property_readonly(
+          "similarity_fn_name", [](const Encoder& e) { return e.files().similarity_fn_name; },
+          "config_sentence_transformers.json's similarity_fn_name (cosine when absent).")
       .def(
           "save",
           [](const Encoder& e, const std::filesystem::path& out) {

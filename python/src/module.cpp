@@ -58,7 +58,7 @@ PYBIND11_MODULE(_simtune, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const FileError& e) {
-      PyErr_SetString(PyExc_OSError, e.what());
+      PyErr_SetString(e.missing ? PyExc_FileNotFoundError : PyExc_OSError, e.what());
     } catch (const simtune::Error& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }

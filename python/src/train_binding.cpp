@@ -2,6 +2,8 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <unistd.h>
+
 #include <optional>
 
 #include "bindings.h"
@@ -47,9 +49,19 @@ void bind_options(py::module_& m) {
       .def_static(
           "from_file",
           [](const std::filesystem::path& path, const PairFileOptions& options) {
-            // A bad row is bad input (ValueError); the caller checks the file exists.
-            py::gil_scoped_release release;
-            return load_pairs(path, options);
+            // A file that cannot be read is OSError (FileNotFoundError when missing); a bad row
+            // is bad input (ValueError).
+            try {
+              py::gil_scoped_release release;
+              return load_pairs(path, options);
+            } catch (const Error& e) {
+              std::error_code ec;
+              if (!std::filesystem::is_regular_file(path, ec) ||
+                  ::access(path.c_str(), R_OK) != 0) {
+                throw FileError(e.what(), missing(path));
+              }
+              throw;
+            }
           },
           py::arg("path"), py::arg("options"))
       .def_static(

@@ -2,7 +2,9 @@
 
 import gc
 import json
+import re
 import shutil
+import subprocess
 import threading
 
 import numpy as np
@@ -97,6 +99,74 @@ def test_similarity_is_the_clis(cli, minilm_dir, model):
     assert abs(float(sim[0, 0]) - printed) <= 1e-6
 
 
+# sentence-transformers' SimilarityFunction formulas in torch, run in a process of their own:
+# importing torch here would set this process's OpenMP thread count (torch's default), and the
+# bit-for-bit comparisons with the CLI that follow would then reduce in another order.
+TORCH_SIMILARITY = """
+import sys
+import numpy as np
+import torch
+name, a, b, out = sys.argv[1:]
+a, b = torch.from_numpy(np.load(a)), torch.from_numpy(np.load(b))
+f = {"cosine": lambda: torch.nn.functional.normalize(a) @ torch.nn.functional.normalize(b).T,
+     "dot": lambda: a @ b.T,
+     "euclidean": lambda: -torch.cdist(a, b, p=2.0),
+     "manhattan": lambda: -torch.cdist(a, b, p=1.0)}[name]
+np.save(out, f().numpy())
+"""
+
+
+@pytest.mark.parametrize("name", ["cosine", "dot", "euclidean", "manhattan"])
+def test_similarity_uses_the_models_function(cli, workdir, minilm_dir, model, texts, name):
+    """model.similarity computes the model's similarity_fn_name as sentence-transformers' util
+    does it in torch, and the CLI's `similarity` prints the same number."""
+    directory = workdir / f"similarity-{name}"
+    shutil.rmtree(directory, ignore_errors=True)
+    shutil.copytree(minilm_dir, directory)
+    config_path = directory / "config_sentence_transformers.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    config_path.write_text(json.dumps(dict(config, similarity_fn_name=name)))
+    scored = simtune.SentenceTransformer(directory)
+    assert scored.similarity_fn_name == name
+    a, b = model.encode(texts[:7]), model.encode(texts[7:12])
+    np.save(workdir / "sim-a.npy", a)
+    np.save(workdir / "sim-b.npy", b)
+    subprocess.run(["/usr/bin/python3", "-c", TORCH_SIMILARITY, name, workdir / "sim-a.npy",
+                    workdir / "sim-b.npy", workdir / "sim-want.npy"], check=True)
+    want = np.load(workdir / "sim-want.npy")
+    got = scored.similarity(a, b)
+    assert got.shape == (7, 5) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    printed = float(cli("similarity", "--model", directory, texts[0], texts[7]).stdout)
+    assert abs(printed - float(got[0, 0])) <= 1e-5 * max(1.0, abs(printed))
+
+
+def test_similarity_fn_name_is_settable(model):
+    a = np.array([[1.0, 0.0], [0.0, 2.0]], dtype=np.float32)
+    model.similarity_fn_name = "dot"
+    try:
+        assert model.similarity(a, a)[1, 1] == 4.0
+        with pytest.raises(ValueError, match="expected one of cosine, dot, euclidean, manhattan"):
+            model.similarity_fn_name = "jaccard"
+    finally:
+        model.similarity_fn_name = "cosine"
+    assert model.similarity(a, a)[1, 1] == 1.0
+
+
+def test_progress_bar_shows_rate_and_eta(model, texts, capsys):
+    model.encode(texts, batch_size=8, show_progress_bar=True)
+    err = capsys.readouterr().err
+    frames = err.split("\r")[1:]
+    # One frame per batch, as tqdm redraws it: percentage, bar, done/total, elapsed<remaining,
+    # rate; the last one complete and ended by a newline.
+    assert len(frames) == (len(texts) + 7) // 8
+    pattern = r"Batches: +\d+%\|[█▏▎▍▌▋▊▉ ]{10}\| \d+/60 \[\d\d:\d\d<(\d\d:\d\d|\?), \d+\.\d\dit/s\]"
+    assert all(re.fullmatch(pattern, f.rstrip("\n")) for f in frames), frames
+    assert frames[-1].startswith("Batches: 100%|██████████| 60/60 [") and frames[-1].endswith("]\n")
+    model.encode(texts[:3])
+    assert capsys.readouterr().err == ""
+
+
 def test_search_and_mining_are_the_clis(cli, workdir, minilm_dir, model, texts):
     corpus = texts[:40]
     write_lines(workdir / "corpus.txt", corpus)
@@ -181,7 +251,7 @@ def test_bad_input_raises_clean_exceptions(cli, workdir, model, texts):
     missing = workdir / "no-such-model"
     expected = cli.error("encode", "--model", missing, "--input", workdir / "texts.txt",
                          "--output", workdir / "x.npy")
-    with pytest.raises(OSError) as raised:
+    with pytest.raises(FileNotFoundError) as raised:
         simtune.SentenceTransformer(missing)
     assert str(raised.value) == expected
     (workdir / "a-file").write_text("")

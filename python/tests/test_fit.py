@@ -133,8 +133,12 @@ def test_ctrl_c_interrupts_encoding(minilm_dir):
 
 def test_bad_training_input(workdir, tiny_dir):
     model = simtune.SentenceTransformer(tiny_dir)
-    with pytest.raises(OSError, match="no-such.tsv"):
+    with pytest.raises(FileNotFoundError, match="no-such.tsv: cannot open pairs file"):
         simtune.fit(model, workdir / "no-such.tsv", output=workdir / "never")
+    unreadable = workdir / "unreadable"
+    unreadable.mkdir(exist_ok=True)
+    with pytest.raises(OSError, match="unreadable"):
+        simtune.fit(model, unreadable, output=workdir / "never")
     with pytest.raises(ValueError, match="only CosineSimilarityLoss"):
         simtune.fit(model, [("a", "b", 1.0)], loss="MultipleNegativesRankingLoss",
                     output=workdir / "never")

@@ -46,11 +46,11 @@ Matrix Encoder::encode(const std::vector<std::string>& texts, const EncodeOption
 }
 
 Matrix Encoder::encode_token_ids(const std::vector<std::vector<std::int32_t>>& ids,
-                                 const EncodeOptions& options) const {
+                                 std::size_t prompt_length, const EncodeOptions& options) const {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mutex);
-  return simtune::encode_token_ids({m.files, m.tokenizer, m.weights, m.packed}, m.scratch, ids, 0,
-                                   options);
+  return simtune::encode_token_ids({m.files, m.tokenizer, m.weights, m.packed}, m.scratch, ids,
+                                   static_cast<int>(prompt_length), options);
 }
 
 std::size_t Encoder::dimension() const {

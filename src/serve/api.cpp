@@ -32,11 +32,10 @@ std::string text(const json& v, const char* what) {
   return v.get<std::string>();
 }
 
-// TEI's checks shared by its routes: an object body, no prompts (simtune reads no prompts from
-// config_sentence_transformers.json), truncation settings.
+// TEI's fields shared by its routes: the prompt's name (checked against the model's prompts
+// later, by the embedder), truncation settings.
 void common_fields(const json& body, EmbedRequest& r) {
-  if (field(body, "prompt_name"))
-    throw invalid("`prompt_name` given, but the model has no prompts");
+  if (const json* p = field(body, "prompt_name")) r.prompt_name = text(*p, "prompt_name");
   if (const json* t = field(body, "truncate")) {
     if (!t->is_boolean()) throw invalid("`truncate` must be a boolean");
     r.truncate = t->get<bool>();
@@ -205,6 +204,7 @@ TokenizeRequest parse_tokenize(const json& body) {
   EmbedRequest probe;
   common_fields(body, probe);
   TokenizeRequest r;
+  r.prompt_name = probe.prompt_name;
   bool single = false;
   for (Input& in : texts(*inputs, "inputs", single)) r.texts.push_back(std::move(in.text));
   r.add_special_tokens = boolean(body, "add_special_tokens", true);

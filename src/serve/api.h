@@ -36,6 +36,7 @@ struct EmbedRequest {
   bool normalize = true;
   std::optional<bool> truncate;  // absent: the server's --auto-truncate
   bool truncate_left = false;
+  std::string prompt_name;     // empty: the model's default prompt, if it has one
   std::size_t dimensions = 0;  // 0: the model's dimension
   bool base64 = false;         // OpenAI's encoding_format
   bool single = false;         // "inputs" was one string, not a list (answered the same way)
@@ -44,6 +45,7 @@ struct EmbedRequest {
 struct TokenizeRequest {
   std::vector<std::string> texts;
   bool add_special_tokens = true;
+  std::string prompt_name;  // as EmbedRequest's
 };
 
 // The body as JSON; 400 when it is not (invalid UTF-8 inside strings included).

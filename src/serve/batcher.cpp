@@ -28,6 +28,7 @@ void apply(RowFormat format, Matrix& m) {
 
 struct Batcher::Job {
   const std::vector<TokenIds>& ids;
+  std::size_t prompt_length;
   RowFormat format;
   Matrix out;
   std::size_t pending;
@@ -42,8 +43,9 @@ Batcher::Batcher(const Encoder& encoder, std::size_t max_batch_tokens,
       max_requests_(max_batch_requests),
       metrics_(metrics) {}
 
-Matrix Batcher::embed(const std::vector<TokenIds>& ids, RowFormat format) {
-  Job job{ids, format, {}, ids.size(), {}, {}};
+Matrix Batcher::embed(const std::vector<TokenIds>& ids, std::size_t prompt_length,
+                      RowFormat format) {
+  Job job{ids, prompt_length, format, {}, ids.size(), {}, {}};
   job.out.rows = ids.size();
   job.out.cols = encoder_.dimension();
   job.out.data.resize(job.out.rows * job.out.cols);
@@ -65,8 +67,9 @@ std::vector<Batcher::Entry> Batcher::next_batch(std::unique_lock<std::mutex>& lo
   while (!queue_.empty()) {
     const Entry& e = queue_.front();
     const std::size_t len = e.job->ids[e.index].size();
-    const bool full =
-        tokens + len > max_tokens_ || (max_requests_ > 0 && batch.size() >= max_requests_);
+    const bool full = tokens + len > max_tokens_ ||
+                      (max_requests_ > 0 && batch.size() >= max_requests_) ||
+                      (!batch.empty() && e.job->prompt_length != batch.front().job->prompt_length);
     if (!batch.empty() && full) break;
     tokens += len;
     batch.push_back(e);
@@ -96,7 +99,7 @@ void Batcher::run() {
     Matrix rows;
     std::string error;
     try {
-      rows = encoder_.encode_token_ids(ids, options);
+      rows = encoder_.encode_token_ids(ids, batch.front().job->prompt_length, options);
     } catch (const std::exception& e) {
       error = e.what();
     }

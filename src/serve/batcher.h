@@ -1,6 +1,7 @@
 // Dynamic batching: HTTP threads submit tokenized texts and wait; one scheduler thread takes
-// queued texts in arrival order up to a token and a text budget and runs them as one packed
-// forward pass. The packed kernel makes every row bit-identical to encoding the text alone, so
+// queued texts in arrival order up to a token and a text budget, all behind prompts of one
+// length (pooling leaves a prompt's tokens out per batch), and runs them as one packed forward
+// pass. The packed kernel makes every row bit-identical to encoding the text alone, so
 // the batch a text lands in never changes its embedding.
 #pragma once
 
@@ -32,9 +33,10 @@ class Batcher {
   Batcher(const Encoder& encoder, std::size_t max_batch_tokens, std::size_t max_batch_requests,
           Metrics& metrics);
 
-  // One embedding row per sequence, as Encoder::encode_token_ids gives them, then formatted.
-  // Blocks until every row is computed; thread-safe. Throws Error when the forward pass failed.
-  Matrix embed(const std::vector<TokenIds>& ids, RowFormat format);
+  // One embedding row per sequence, as Encoder::encode_token_ids gives them for sequences that
+  // start with prompt_length ids of a prompt, then formatted. Blocks until every row is
+  // computed; thread-safe. Throws Error when the forward pass failed.
+  Matrix embed(const std::vector<TokenIds>& ids, std::size_t prompt_length, RowFormat format);
 
   // Runs batches on the calling thread (whose OpenMP pool computes them) until stop() was
   // called and the queue is empty.

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "simtune/core/error.h"
+#include "simtune/encode/encode_texts.h"
 
 namespace simtune::serve {
 
@@ -15,7 +16,24 @@ Embedder::Embedder(const Encoder& encoder, Batcher& batcher, bool auto_truncate,
       auto_truncate_(auto_truncate),
       max_client_batch_size_(max_client_batch_size) {}
 
-TokenIds Embedder::token_ids(const Input& input, bool truncate, bool left) const {
+Embedder::Prompt Embedder::prompt(const std::string& name) const {
+  EncodeOptions options;
+  options.prompt_name = name;
+  Prompt p;
+  try {
+    p.text = resolve_prompt(encoder_.files(), options);
+    // An empty prompt is no prompt, as in encode_texts.
+    if (!p.text.empty()) {
+      p.length = encoder_.tokenizer().encode(p.text, encoder_.max_seq_length()).size() - 1;
+    }
+  } catch (const Error& e) {
+    throw ApiError(422, "Validation", e.what());
+  }
+  return p;
+}
+
+TokenIds Embedder::token_ids(const Input& input, bool truncate, bool left,
+                             const Prompt& prompt) const {
   const std::size_t max_len = encoder_.max_seq_length();
   const Tokenizer& tokenizer = encoder_.tokenizer();
   TokenIds ids;
@@ -34,18 +52,22 @@ TokenIds Embedder::token_ids(const Input& input, bool truncate, bool left) const
     if (input.text.empty()) throw ApiError(422, "Validation", "`inputs` cannot be empty");
     try {
       // Right truncation (and the length check) need one token past the limit; left needs all.
-      ids = tokenizer.encode(
-          input.text, left && truncate ? std::numeric_limits<std::size_t>::max() : max_len + 1);
+      ids = tokenizer.encode(prompt.text + input.text, left && truncate
+                                                           ? std::numeric_limits<std::size_t>::max()
+                                                           : max_len + 1);
     } catch (const Error& e) {
       throw ApiError(422, "Tokenizer", e.what());
     }
     if (ids.size() > max_len && truncate) {
-      // [CLS] body [SEP]: keep the body's first or last max_len - 2 ids, as tokenizers does.
-      const std::size_t keep = max_len - 2;
+      // [CLS] body [SEP]: keep the body's first or last ids, as tokenizers does. Cutting on the
+      // left keeps the prompt, whose length pooling relies on.
+      const std::size_t head = left ? std::max<std::size_t>(prompt.length, 1) : 1;
+      const std::size_t keep = max_len - std::min(max_len, head + 1);
       if (left)
-        ids.erase(ids.begin() + 1, ids.end() - 1 - static_cast<std::ptrdiff_t>(keep));
+        ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(head),
+                  ids.end() - 1 - static_cast<std::ptrdiff_t>(keep));
       else
-        ids.erase(ids.begin() + 1 + static_cast<std::ptrdiff_t>(keep), ids.end() - 1);
+        ids.erase(ids.begin() + 1 + static_cast<std::ptrdiff_t>(max_len - 2), ids.end() - 1);
     }
   }
   if (ids.size() > max_len) {
@@ -71,11 +93,13 @@ Embedded Embedder::embed(const EmbedRequest& request) const {
                        " is more than the model's " + std::to_string(dim));
   }
   const bool truncate = request.truncate.value_or(auto_truncate_);
+  // Token ids a client sent are what the model sees: no prompt goes in front of them.
+  const Prompt p = request.inputs.front().ids ? Prompt{} : prompt(request.prompt_name);
   std::vector<TokenIds> ids;
   ids.reserve(n);
   Embedded out;
   for (const Input& input : request.inputs) {
-    ids.push_back(token_ids(input, truncate, request.truncate_left));
+    ids.push_back(token_ids(input, truncate, request.truncate_left, p));
     out.tokens += ids.back().size();
   }
   // TEI cuts the pooled vector to `dimensions` first and normalizes what is left. Without a cut
@@ -87,23 +111,26 @@ Embedded Embedder::embed(const EmbedRequest& request) const {
     format.normalize = request.normalize && !encoder_.files().normalize;
   }
   try {
-    out.rows = batcher_.embed(ids, format);
+    out.rows = batcher_.embed(ids, p.length, format);
   } catch (const Error& e) {
     throw ApiError(500, "Backend", e.what());
   }
   return out;
 }
 
-std::vector<TokenIds> Embedder::tokenize(const std::vector<std::string>& texts) const {
+std::vector<TokenIds> Embedder::tokenize(const std::vector<std::string>& texts,
+                                         const std::string& prompt_name) const {
   if (texts.size() > max_client_batch_size_) {
     throw ApiError(413, "Validation",
                    "batch size " + std::to_string(texts.size()) + " > maximum allowed batch size " +
                        std::to_string(max_client_batch_size_));
   }
+  const Prompt p = prompt(prompt_name);
   std::vector<TokenIds> out;
   for (const std::string& text : texts) {
     try {
-      out.push_back(encoder_.tokenizer().encode(text, std::numeric_limits<std::size_t>::max()));
+      out.push_back(
+          encoder_.tokenizer().encode(p.text + text, std::numeric_limits<std::size_t>::max()));
     } catch (const Error& e) {
       throw ApiError(422, "Tokenizer", e.what());
     }

@@ -1,6 +1,6 @@
-// What a request asks of the model, between the JSON and the batcher: tokenize with TEI's
-// truncation rules (on the calling HTTP thread), wait for the batcher's rows, then cut to the
-// requested dimensions and normalize as TEI does.
+// What a request asks of the model, between the JSON and the batcher: put the prompt in front
+// and tokenize with TEI's truncation rules (on the calling HTTP thread), wait for the batcher's
+// rows, then cut to the requested dimensions and normalize as TEI does.
 #pragma once
 
 #include <cstddef>
@@ -25,11 +25,20 @@ class Embedder {
   // the vocabulary, too many tokens without truncation, or dimensions past the model's.
   Embedded embed(const EmbedRequest& request) const;
 
-  // Each text's ids, without truncation.
-  std::vector<TokenIds> tokenize(const std::vector<std::string>& texts) const;
+  // Each text's ids behind the prompt, without truncation.
+  std::vector<TokenIds> tokenize(const std::vector<std::string>& texts,
+                                 const std::string& prompt_name) const;
 
  private:
-  TokenIds token_ids(const Input& input, bool truncate, bool left) const;
+  // A prompt as sentence-transformers prepends it, and its length as pooling counts it: the
+  // prompt tokenized alone, [CLS] included, [SEP] not.
+  struct Prompt {
+    std::string text;
+    std::size_t length = 0;
+  };
+  // The prompt named (or the model's default for ""); 422 for a name the model lacks.
+  Prompt prompt(const std::string& name) const;
+  TokenIds token_ids(const Input& input, bool truncate, bool left, const Prompt& prompt) const;
 
   const Encoder& encoder_;
   Batcher& batcher_;

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <httplib.h>
 
@@ -15,6 +16,7 @@
 #include "serve/api.h"
 #include "serve/batcher.h"
 #include "serve/embedder.h"
+#include "serve/http.h"
 #include "serve/metrics.h"
 #include "simtune/core/cpu.h"
 #include "simtune/core/error.h"
@@ -28,6 +30,9 @@ using serve::ApiError;
 // HTTP threads beyond --max-concurrent-requests: they answer 429s, /health and /metrics while
 // every permit is taken. httplib gives each connection one thread for its keep-alive life.
 constexpr std::size_t kSpareHttpThreads = 16;
+// Threads that answer the connections arriving while every HTTP thread is busy: 429 for the
+// routes that compute, then close. Each holds a connection at most --request-timeout.
+constexpr std::size_t kRefusingHttpThreads = 16;
 
 const char* pooling_name(const PoolingConfig& p) {
   if (p.cls_token) return "cls";
@@ -78,12 +83,14 @@ class Server {
       : options_(o),
         encoder_(Encoder::load(o.model)),
         batcher_(encoder_, o.max_batch_tokens, o.max_batch_requests, metrics_),
-        embedder_(encoder_, batcher_, o.auto_truncate, o.max_client_batch_size) {
+        embedder_(encoder_, batcher_, o.auto_truncate, o.max_client_batch_size),
+        http_(std::chrono::milliseconds(static_cast<long long>(o.request_timeout * 1000))) {
     http_.new_task_queue = [n = o.max_concurrent_requests + kSpareHttpThreads] {
-      return new httplib::ThreadPool(n);
+      return new serve::ConnectionPool(n, kRefusingHttpThreads);
     };
     http_.set_payload_max_length(o.payload_limit);
-    // A client that sends nothing for this long is dropped, so it holds its thread no longer.
+    // A client that sends nothing for this long is dropped, so it holds its thread no longer
+    // (and one that sends slowly, at the request deadline).
     http_.set_read_timeout(5, 0);
     http_.set_write_timeout(5, 0);
     http_.set_tcp_nodelay(true);
@@ -103,6 +110,7 @@ class Server {
       throw Error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                   " (address in use or not available)");
     }
+    http_.set_backlog(SOMAXCONN);
     std::thread listener([this] {
       http_.listen_after_bind();
       listener_done_ = true;
@@ -158,7 +166,9 @@ class Server {
             }
             if (draining_) throw ApiError(503, "Unhealthy", "the server is shutting down");
             Permit permit(in_flight_, limited ? options_.max_concurrent_requests : SIZE_MAX);
-            if (!permit.held()) throw ApiError(429, "Overloaded", "Model is overloaded");
+            if (!permit.held() || (limited && serve::ConnectionPool::refusing())) {
+              throw ApiError(429, "Overloaded", "Model is overloaded");
+            }
             body(req, res);
             res.status = 200;
           } catch (const ApiError& e) {
@@ -199,7 +209,7 @@ class Server {
           const serve::TokenizeRequest req = serve::parse_tokenize(serve::parse_body(q.body));
           const Tokenizer& tok = encoder_.tokenizer();
           json out = json::array();
-          for (const serve::TokenIds& ids : embedder_.tokenize(req.texts)) {
+          for (const serve::TokenIds& ids : embedder_.tokenize(req.texts, req.prompt_name)) {
             json tokens = json::array();
             for (std::int32_t id : ids) {
               const bool special = id == tok.cls_id() || id == tok.sep_id();
@@ -269,7 +279,7 @@ class Server {
   Encoder encoder_;
   serve::Batcher batcher_;
   serve::Embedder embedder_;
-  httplib::Server http_;
+  serve::HttpServer http_;
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<bool> draining_{false}, signalled_{false}, listener_done_{false};
 };
@@ -278,10 +288,11 @@ class Server {
 
 void run_server(const ServeOptions& options) {
   if (options.max_batch_tokens == 0 || options.max_concurrent_requests == 0 ||
-      options.max_client_batch_size == 0 || options.payload_limit == 0) {
+      options.max_client_batch_size == 0 || options.payload_limit == 0 ||
+      !(options.request_timeout >= 0.001 && options.request_timeout <= 3600)) {
     throw Error(
         "--max-batch-tokens, --max-concurrent-requests, --max-client-batch-size and "
-        "--payload-limit must be positive");
+        "--payload-limit must be positive, --request-timeout between 0.001 and 3600 seconds");
   }
   // Signals go to the one thread that waits for them: blocked here, before any thread starts,
   // every thread (OpenMP's and httplib's too) inherits the mask.

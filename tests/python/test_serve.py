@@ -6,6 +6,7 @@ timeout while others are served, and SIGTERM drains and exits 0."""
 import base64
 import json
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -156,7 +157,7 @@ def check_errors(checks, client, texts, port):
     expect_error(checks, "dimensions past the model -> 422", client, "/embed", 422,
                  {"inputs": "a", "dimensions": 10000})
     expect_error(checks, "dimensions 0 -> 422", client, "/embed", 422, {"inputs": "a", "dimensions": 0})
-    expect_error(checks, "prompt_name without prompts -> 422", client, "/embed", 422,
+    expect_error(checks, "prompt_name the model lacks -> 422", client, "/embed", 422,
                  {"inputs": "a", "prompt_name": "query"})
     expect_error(checks, "bad truncation_direction -> 422", client, "/embed", 422,
                  {"inputs": "a", "truncation_direction": "up"})
@@ -176,25 +177,54 @@ def check_errors(checks, client, texts, port):
     status, _ = client.request("POST", "/embed", {"inputs": "still fine"})
     checks.true("server still answers after hostile input", status == 200)
 
-    # A client dribbling its headers one byte at a time holds one connection, not the server.
-    slow = socket.create_connection(("127.0.0.1", port), timeout=20)
-    for byte in b"POST /embed HTTP/1.1\r\nHost: x\r\n":
-        slow.send(bytes([byte]))
-        time.sleep(0.02)
+    check_slow_clients(checks, port)
+
+
+def dribble(port, prefix, data, interval, seconds):
+    """Sends `prefix` at once, then `data` one byte every `interval` s (looping) for up to
+    `seconds`; returns how long until the server answered or closed the connection, and what it
+    sent (None: never)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(prefix)
+    start, i = time.time(), 0
+    try:
+        while time.time() - start < seconds:
+            readable, _, _ = select.select([sock], [], [], interval)
+            if readable:
+                return time.time() - start, sock.recv(4096)
+            sock.send(data[i % len(data):i % len(data) + 1])
+            i += 1
+    except OSError:
+        return time.time() - start, b""
+    finally:
+        sock.close()
+    return time.time() - start, None
+
+
+def check_slow_clients(checks, port):
+    """Clients dribbling a request a byte at a time, faster than the per-read timeout but slower
+    than the whole-request deadline (--request-timeout 2): each is cut off at the deadline
+    whether it is still in the headers or in the body, and others are served meanwhile."""
+    headers = b"POST /embed HTTP/1.1\r\nHost: x\r\n", b"X-Slow: " + b"y" * 1000
+    body = (b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 90000\r\n\r\n{\"inputs\": \"", b"z" * 89000)
+    results = [None] * 20
+
+    def slow(k):
+        results[k] = dribble(port, *(headers if k % 2 == 0 else body), 0.5 if k % 2 == 0 else 0.05, 15)
+    threads = [threading.Thread(target=slow, args=(k,)) for k in range(len(results))]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
     start = time.time()
     status, _ = Client(port, KEY).request("POST", "/embed", {"inputs": "served meanwhile"})
-    checks.true("served while a slow client dribbles", status == 200 and time.time() - start < 5)
-    # Then it goes quiet: the server's read timeout closes it.
-    start = time.time()
-    try:
-        answer = slow.recv(4096)
-    except (socket.timeout, ConnectionResetError):
-        answer = None
-    waited = time.time() - start
-    checks.true("a silent slow client is dropped by the read timeout",
-                answer is not None and (answer == b"" or answer.startswith(b"HTTP/1.1 4")) and waited < 15,
-                f"after {waited:.1f} s: {answer!r}")
-    slow.close()
+    checks.true("served while 20 slow clients dribble", status == 200 and time.time() - start < 2)
+    for t in threads:
+        t.join()
+    cut = [r for r in results if r[1] is not None and (r[1] == b"" or r[1].startswith(b"HTTP/1.1 4"))]
+    checks.true("slow clients (headers and bodies) are cut off at the 2 s request deadline",
+                len(cut) == len(results) and max(r[0] for r in results) < 4,
+                f"{[(round(r[0], 1), (r[1] or b'')[:20]) for r in results]}")
 
 
 def check_info_metrics(checks, client):
@@ -210,6 +240,72 @@ def check_info_metrics(checks, client):
                 'simtune_requests_total{route="/embed",status="422"}' in text and
                 "simtune_batch_tokens_bucket" in text and "simtune_queue_size 0" in text and
                 "simtune_request_duration_seconds_count" in text, text[:300])
+
+
+def check_prompts(args, checks, model, texts):
+    """The model's prompts: by name, its default one when none is named, include_prompt false (so
+    the prompt's tokens stay out of pooling), requests with prompts of different lengths in flight
+    at once; each row equals `simtune encode --prompt-name`."""
+    prompted = args.workdir / "prompted"
+    shutil.rmtree(prompted, ignore_errors=True)
+    shutil.copytree(model, prompted)
+    st_config = prompted / "config_sentence_transformers.json"
+    config = json.loads(st_config.read_text()) if st_config.exists() else {}
+    config.update(prompts={"query": "query: ", "doc": "represent this passage for retrieval: "},
+                  default_prompt_name="doc")
+    st_config.write_text(json.dumps(config))
+    pooling = prompted / "1_Pooling" / "config.json"
+    pooling.write_text(json.dumps(dict(json.loads(pooling.read_text()), include_prompt=False)))
+    texts = [t for t in texts if len(t) < 200][:12]
+    path = args.workdir / "prompt_texts.txt"
+    oc.write_lines(path, texts)
+    want = {}
+    for name in ("query", "doc", None):
+        out = args.workdir / f"prompt_{name}.npy"
+        oc.run([args.simtune, "encode", "--model", prompted, "--input", path, "--output", out, "--quiet",
+                "--normalize", *(["--prompt-name", name] if name else [])])
+        want[name] = np.load(out)
+    checks.true("prompts change the embeddings (the check can fail)",
+                not np.array_equal(want["query"], want["doc"]))
+
+    server = Server(args.simtune, prompted, "--max-client-batch-size", 64)
+    try:
+        results, lock = {}, threading.Lock()
+
+        def one(i, name):
+            c = Client(server.port)
+            body = {"inputs": [texts[i]], **({"prompt_name": name} if name else {})}
+            got = c.json("POST", "/embed", body)
+            with lock:
+                results[(i, name)] = got
+            c.close()
+        threads = [threading.Thread(target=one, args=(i, name)) for i in range(len(texts))
+                   for name in ("query", "doc", None)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for name in ("query", "doc", None):
+            got = [results[(i, name)] for i in range(len(texts))]
+            ok = all(status == 200 for status, _ in got)
+            checks.close(f"/embed prompt_name {name} (concurrent, mixed prompts) == encode --prompt-name",
+                         np.concatenate([rows(p) for _, p in got]) if ok else np.zeros(1), want[name], 0)
+        client = Client(server.port)
+        status, got = client.json("POST", "/v1/embeddings", {"input": texts[:3], "prompt_name": "query"})
+        checks.close("/v1/embeddings prompt_name == encode --prompt-name",
+                     rows([d["embedding"] for d in got["data"]]), want["query"][:3], 0)
+        status, got = client.json("POST", "/tokenize", {"inputs": texts[0], "prompt_name": "query"})
+        oc.write_lines(args.workdir / "query.txt", ["query: " + texts[0]])
+        plain = json.loads(oc.run([args.simtune, "tokenize", "--model", model, "--input",
+                                   args.workdir / "query.txt"]).splitlines()[0])["ids"]
+        checks.true("/tokenize prompt_name == simtune tokenize of the prompt and the text",
+                    status == 200 and [t["id"] for t in got[0]] == plain, str(got)[:200])
+        expect_error(checks, "unknown prompt_name -> 422", client, "/embed", 422,
+                     {"inputs": "a", "prompt_name": "nope"})
+        client.close()
+    finally:
+        code = server.stop()
+    checks.true("prompted server: exit 0 on SIGTERM", code == 0, "".join(server.lines[-3:]))
 
 
 def check_drain(args, checks, model, texts, normalized):
@@ -254,7 +350,7 @@ def main():
     raw = offline(args, model, texts, False)
 
     server = Server(args.simtune, model, "--api-key", KEY, "--max-client-batch-size", 64,
-                    "--payload-limit", 100000, "--max-batch-tokens", 256)
+                    "--payload-limit", 100000, "--max-batch-tokens", 256, "--request-timeout", 2)
     client = Client(server.port, KEY)
     try:
         check_embeddings(checks, client, texts, normalized, raw)
@@ -269,6 +365,7 @@ def main():
     server = Server(args.simtune, model)
     code = server.stop()
     checks.true("SIGTERM right after the ready line: exit 0", code == 0, "".join(server.lines[-3:]))
+    check_prompts(args, checks, model, texts)
     check_drain(args, checks, model, texts, normalized)
     checks.finish()
 

@@ -46,6 +46,25 @@ TEST(ServeApi, StatusCodesAreTeis) {
             422);
   EXPECT_EQ(status_of([] { parse_openai_embeddings(json::parse(R"({"input": [1, -1]})")); }), 422);
   EXPECT_EQ(status_of([] { parse_similarity(json::parse(R"({"inputs": "a"})")); }), 422);
+  EXPECT_EQ(status_of([] { parse_embed(json::parse(R"({"inputs": "a", "prompt_name": 3})")); }),
+            422);
+}
+
+TEST(ServeApi, PromptNameReachesEveryRoute) {
+  EXPECT_EQ(parse_embed(json::parse(R"({"inputs": "a", "prompt_name": "query"})")).prompt_name,
+            "query");
+  EXPECT_EQ(parse_embed(json::parse(R"({"inputs": "a", "prompt_name": null})")).prompt_name, "");
+  EXPECT_EQ(
+      parse_similarity(
+          json::parse(
+              R"({"inputs": {"source_sentence": "a", "sentences": ["b"]}, "prompt_name": "q"})"))
+          .prompt_name,
+      "q");
+  EXPECT_EQ(parse_tokenize(json::parse(R"({"inputs": "a", "prompt_name": "doc"})")).prompt_name,
+            "doc");
+  EXPECT_EQ(
+      parse_openai_embeddings(json::parse(R"({"input": "a", "prompt_name": "doc"})")).prompt_name,
+      "doc");
 }
 
 TEST(ServeApi, OpenAiInputShapes) {

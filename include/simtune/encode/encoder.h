@@ -43,10 +43,12 @@ class Encoder {
   // Throws Error("text N: ...") for invalid UTF-8.
   Matrix encode(const std::vector<std::string>& texts, const EncodeOptions& options = {}) const;
   // The same for texts the caller tokenized with tokenizer() (the server tokenizes on its HTTP
-  // threads and batches here): each [CLS] ... [SEP], at most max_seq_length() ids, without a
-  // prompt (the options' prompt and the model's default prompt are not applied).
+  // threads and batches here): each [CLS] ... [SEP], at most max_seq_length() ids. Each starts
+  // with the same prompt_length ids of a prompt the caller prepended ([CLS] included, as
+  // encode_texts counts them; 0 for none), which pooling leaves out where the model's Pooling
+  // says include_prompt false; the options' prompt is not applied.
   Matrix encode_token_ids(const std::vector<std::vector<std::int32_t>>& ids,
-                          const EncodeOptions& options = {}) const;
+                          std::size_t prompt_length, const EncodeOptions& options = {}) const;
 
   std::size_t dimension() const;
   std::size_t max_seq_length() const;

@@ -18,6 +18,7 @@ struct ServeOptions {
   std::size_t max_client_batch_size = 32;     // texts in one request
   std::size_t payload_limit = 2'000'000;      // bytes of one request body
   bool auto_truncate = false;                 // truncate long inputs unless a request says not
+  double request_timeout = 10;                // seconds to receive a request's headers and body
   std::string api_key;                        // non-empty: every route needs Bearer api_key
 };
 
