@@ -272,7 +272,9 @@ void add_bench_train(CLI::App* bench) {
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);
-    print(bench_train(*args), args->json);
+    const json result = bench_train(*args);
+    // Under mpirun every rank trains its share; rank 0 speaks for the job.
+    if (dist::Group::world().root()) print(result, args->json);
   });
 }
 
