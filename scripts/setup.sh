@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
   libopenblas-openmp-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libzip-dev
+  libopenmpi-dev openmpi-bin
   python3 python3-numpy python3-torch python3-scipy curl
   python3-dev pybind11-dev python3-pybind11 python3-pytest python3-pip python3-venv
   python3-setuptools python3-wheel

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "simtune/core/matmul.h"
 #include "simtune/core/peak.h"
 #include "simtune/data/pairs.h"
+#include "simtune/dist/group.h"
 #include "simtune/model/loader.h"
 #include "simtune/train/trainer.h"
 
@@ -269,7 +272,9 @@ void add_bench_train(CLI::App* bench) {
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     set_num_threads(args->threads);
-    print(bench_train(*args), args->json);
+    const json result = bench_train(*args);
+    // Under mpirun every rank trains its share; rank 0 speaks for the job.
+    if (dist::Group::world().root()) print(result, args->json);
   });
 }
 
@@ -345,6 +350,67 @@ void add_bench_peak(CLI::App* bench) {
   });
 }
 
+// What data-parallel training exchanges each step (src/train/gradient_sync.cpp): the dense
+// gradients summed in rank order, and the word-embedding rows the ranks' shares touched. Run it
+// under mpirun; alone there is nothing to exchange.
+void add_bench_allreduce(CLI::App* bench) {
+  struct Args {
+    std::string model;
+    int rows = 600, repeat = 10;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = bench->add_subcommand(
+      "allreduce", "Time of one training step's gradient exchange between the mpirun ranks");
+  cmd->add_option("--model", args->model, "Model directory (its parameter layout)")->required();
+  cmd->add_option("--rows", args->rows, "Word-embedding rows each rank's share touches")
+      ->capture_default_str()
+      ->check(bounded(0, 1 << 20));
+  cmd->add_option("--repeat", args->repeat, "Timed exchanges (best is reported)")
+      ->capture_default_str()
+      ->check(bounded(1, kMaxCount));
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    dist::Group& group = dist::Group::world();
+    const LoadedModel model = load_model(args->model);
+    const ParamLayout& layout = model.params.layout;
+    const ParamTensor& words = layout.at("embeddings.word_embeddings.weight");
+    const std::size_t dense = layout.total - words.numel;
+    const auto width = static_cast<std::size_t>(words.shape[1]);
+    const auto rows = static_cast<std::size_t>(args->rows);
+    std::vector<float> gradients(dense, 0.0f), row_values(rows * width, 0.0f), all_values;
+    std::vector<std::int32_t> ids(rows), all_ids;
+    std::iota(ids.begin(), ids.end(), 0);
+    std::vector<std::size_t> counts;
+    double dense_s = std::numeric_limits<double>::infinity(), rows_s = dense_s;
+    for (int i = 0; i <= args->repeat; i++) {  // the first round warms up
+      auto t0 = std::chrono::steady_clock::now();
+      group.sum_in_rank_order(gradients.data(), dense);
+      if (i > 0) dense_s = std::min(dense_s, seconds_since(t0));
+      t0 = std::chrono::steady_clock::now();
+      group.all_counts(rows, counts);
+      group.all_gather(ids, counts, all_ids);
+      for (std::size_t& c : counts) c *= width;
+      group.all_gather(row_values, counts, all_values);
+      if (i > 0) rows_s = std::min(rows_s, seconds_since(t0));
+    }
+    const double mib = 1024.0 * 1024.0, ranks = group.size();
+    const double dense_bytes = static_cast<double>(dense) * sizeof(float);
+    const double rows_bytes = static_cast<double>(rows) * (width * sizeof(float) + 4);
+    // A ring allreduce moves 2(N-1)/N of the buffer through each rank's link.
+    const double dense_moved = 2.0 * (ranks - 1) / ranks * dense_bytes;
+    if (!group.root()) return;
+    print({{"ranks", group.size()},
+           {"dense_mib", dense_bytes / mib},
+           {"dense_ms", dense_s * 1e3},
+           {"dense_gbit_per_s", dense_moved * 8 / dense_s / 1e9},
+           {"rows_per_rank", rows},
+           {"rows_mib_per_rank", rows_bytes / mib},
+           {"rows_ms", rows_s * 1e3}},
+          args->json);
+  });
+}
+
 }  // namespace
 
 void add_bench(CLI::App& app) {
@@ -354,6 +420,7 @@ void add_bench(CLI::App& app) {
   add_bench_train(bench);
   add_bench_matmul(bench);
   add_bench_peak(bench);
+  add_bench_allreduce(bench);
 }
 
 }  // namespace simtune::cli

@@ -1,9 +1,10 @@
 // simtune encode / similarity: embeddings of input lines, the similarity of two texts (the
-// model's similarity function).
+// model's similarity function). Under mpirun, encode splits the lines over the ranks.
 #include <cstdio>
 
 #include "cli.h"
 #include "simtune/core/error.h"
+#include "simtune/dist/group.h"
 #include "simtune/eval/search.h"
 
 namespace simtune::cli {
@@ -38,14 +39,28 @@ void add_encode(CLI::App& app) {
   cmd->add_flag("-q,--quiet", args->quiet, "No progress bar");
   cmd->callback([args] {
     set_num_threads(args->threads);
-    const std::vector<std::string> lines = read_lines(args->input, args->replace_invalid);
+    dist::Group& group = dist::Group::world();
+    std::vector<std::string> lines = read_lines(args->input, args->replace_invalid);
+    const std::size_t total = lines.size();
+    // Each rank embeds a contiguous share of the lines; a sentence embeds to the same bits
+    // whatever else is in its batch, so rank 0's concatenation is one process's output.
+    const dist::Share share = group.share(total);
+    lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(share.end), lines.end());
+    lines.erase(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(share.begin));
     Encoder encoder = Encoder::load(args->model);
-    Progress progress("encode", "sentences", args->quiet);
+    Progress progress("encode", "sentences", args->quiet || !group.root());
     EncodeOptions options = args->options;
-    options.progress = [&](std::size_t done, std::size_t total) { progress.update(done, total); };
+    options.progress = [&](std::size_t done, std::size_t) {
+      progress.update(done * static_cast<std::size_t>(group.size()), total);
+    };
     Matrix m = encoder.encode(lines, options);
     progress.finish();
-    write_embeddings(args->output, m);
+    if (group.size() > 1) {
+      std::vector<float> mine = std::move(m.data);
+      group.gather_to_root(mine, m.data);
+      m.rows = total;
+    }
+    if (group.root()) write_embeddings(args->output, m);
   });
 }
 

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "simtune/core/error.h"
+#include "simtune/dist/group.h"
 #include "simtune/train/trainer.h"
 
 namespace simtune::cli {
@@ -94,8 +95,10 @@ void add_train(CLI::App& app) {
     options.shuffle = !args->no_shuffle;
     options.log_file = args->log_file;
     options.resume = args->resume;
+    // Under mpirun rank 0 alone reports; the trainer splits each batch over the ranks.
+    const bool root = dist::Group::world().root();
     const PairData data = load_pairs(args->train, args->pairs);
-    if (data.skipped > 0) {
+    if (data.skipped > 0 && root) {
       std::fprintf(stderr, "skipped %zu bad rows (first: %s)\n", data.skipped,
                    data.first_skipped.c_str());
     }
@@ -125,6 +128,7 @@ void add_train(CLI::App& app) {
         trainer.train(data.pairs, args->output, args->eval.empty() ? nullptr : &dev,
                       args->test.empty() ? nullptr : &test);
     progress.finish();
+    if (!root) return;
     if (!args->eval.empty()) {
       double best = -1;
       for (const EvalRecord& r : result.evals) {

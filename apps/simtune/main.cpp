@@ -12,6 +12,7 @@
 #include "simtune/core/cpu.h"
 #include "simtune/core/error.h"
 #include "simtune/core/version.h"
+#include "simtune/dist/group.h"
 
 namespace {
 
@@ -43,9 +44,19 @@ int finish_stdout(int code) {
   return code == 0 ? 1 : code;
 }
 
-}  // namespace
+// Under mpirun the ranks end together: MPI is finalised after success, and a rank that fails stops
+// every other one, so none waits forever in a collective for it.
+int finish_job(int code) {
+  if (!simtune::dist::launched_by_mpirun()) return code;
+  try {
+    simtune::dist::Group::world().finish(code);
+  } catch (const simtune::Error&) {
+    // MPI could not be loaded: the command failed with that message already.
+  }
+  return code;
+}
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"simtune: sentence-embedding models (sentence-transformers format) in C++",
                "simtune"};
   app.require_subcommand(1);
@@ -85,4 +96,10 @@ int main(int argc, char** argv) {
     return finish_stdout(1);
   }
   return finish_stdout(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return finish_job(run(argc, argv));
 }

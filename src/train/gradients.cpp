@@ -37,12 +37,22 @@ void Gradients::zero_for_batch(const std::vector<const TokenIds*>& texts) {
   for (const TokenIds* ids : texts) rows_.batch.insert(rows_.batch.end(), ids->begin(), ids->end());
   std::sort(rows_.batch.begin(), rows_.batch.end());
   rows_.batch.erase(std::unique(rows_.batch.begin(), rows_.batch.end()), rows_.batch.end());
+  mark_first_hits();
+}
+
+void Gradients::widen_batch_rows(const std::vector<std::int32_t>& rows) {
+  rows_.batch.assign(rows.begin(), rows.end());
+  mark_first_hits();
+}
+
+void Gradients::mark_first_hits() {
   for (std::int32_t r : rows_.batch) {
     std::uint8_t& state = rows_.seen[static_cast<std::size_t>(r)];
     if (state != SparseRows::kNever) continue;
     state = SparseRows::kFirstHit;
     // Written before the backward pass adds to it, so its page is never mapped read-only.
-    std::fill_n(row(r), rows_.width, 0.0f);
+    std::fill_n(values_.data() + rows_.offset + static_cast<std::size_t>(r) * rows_.width,
+                rows_.width, 0.0f);
   }
 }
 

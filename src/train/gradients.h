@@ -51,6 +51,9 @@ class Gradients {
   // zero_grad: zeroes what the previous batch wrote (the dense ranges and its rows) and records
   // the rows this batch's texts hit.
   void zero_for_batch(const std::vector<const TokenIds*>& texts);
+  // The batch's rows become `rows` (ascending, a superset of them): in data-parallel training,
+  // the rows every rank's share of the batch hit. Rows new to the batch have zero gradients.
+  void widen_batch_rows(const std::vector<std::int32_t>& rows);
 
   // Everything outside the sparse matrix: before it and after it.
   std::array<FloatRange, 2> dense_ranges() const {
@@ -58,6 +61,8 @@ class Gradients {
   }
 
  private:
+  void mark_first_hits();
+
   ZeroedFloats values_;
   SparseRows rows_;
 };

@@ -23,6 +23,10 @@ void check_finite(std::int64_t step, float loss, double norm) {
                  format_float(std::isfinite(loss) ? norm : loss) + "; training stopped: " + cause);
 }
 
+void scale(float* x, std::size_t n, float factor) {
+  for (std::size_t i = 0; i < n; i++) x[i] *= factor;
+}
+
 }  // namespace
 
 TrainState::TrainState(BertParams p, const BertConfig& config, AdamWConfig adam_config,
@@ -36,12 +40,22 @@ TrainState::TrainState(BertParams p, const BertConfig& config, AdamWConfig adam_
 
 StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
   s.grads.zero_for_batch(batch.texts);
-  const float* emb =
-      setup.model.forward(batch.texts, s.weights, setup.dropout ? &s.dropout_rng : nullptr);
-  float* d_emb = setup.model.zeroed_d_embeddings();
-  const float loss = setup.loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(),
-                                                 setup.model.dimension());
-  setup.model.backward(s.grad_weights, s.weights);
+  float loss = 0.0f;
+  // A rank whose share of a small batch is empty still takes part in the gradient sum.
+  if (!batch.texts.empty()) {
+    const float* emb =
+        setup.model.forward(batch.texts, s.weights, setup.dropout ? &s.dropout_rng : nullptr);
+    float* d_emb = setup.model.zeroed_d_embeddings();
+    loss = setup.loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(),
+                                       setup.model.dimension());
+    if (batch.weight != 1.0f) {
+      loss *= batch.weight;
+      scale(d_emb, batch.texts.size() * static_cast<std::size_t>(setup.model.dimension()),
+            batch.weight);
+    }
+    setup.model.backward(s.grad_weights, s.weights);
+  }
+  if (setup.sync != nullptr) loss = setup.sync->all_reduce(s.grads, loss);
   const double norm = grad_norm(s.grads);
   check_finite(s.step, loss, norm);
   const float lr = static_cast<float>(setup.lr * setup.schedule.at(s.step));

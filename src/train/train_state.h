@@ -12,6 +12,7 @@
 #include "simtune/train/trainer.h"
 #include "train/batches.h"
 #include "train/embedding_pass.h"
+#include "train/gradient_sync.h"
 #include "train/gradients.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
@@ -41,6 +42,8 @@ struct StepSetup {
   float lr = 0;  // peak learning rate
   float max_grad_norm = 0;
   bool dropout = false;
+  // Data-parallel training: sums the ranks' gradients and losses after backward (none alone).
+  GradientSync* sync = nullptr;
 };
 
 // Training diverged: a loss, gradient or weight became NaN or infinite.
@@ -48,9 +51,9 @@ struct Diverged : Error {
   using Error::Error;
 };
 
-// One optimizer step on `batch`. Fills the report's step, loss, lr and grad_norm. Throws
-// Diverged naming the step and the likely cause when the loss or the gradient norm is not
-// finite (the state is then unchanged but for its gradients).
+// One optimizer step on `batch` (this rank's share of the step's global batch). Fills the report's
+// step, loss, lr and grad_norm. Throws Diverged naming the step and the likely cause when the loss
+// or the gradient norm is not finite (the state is then unchanged but for its gradients).
 StepReport train_step(TrainState& state, StepSetup& setup, const Batch& batch);
 
 }  // namespace simtune

@@ -15,6 +15,8 @@
 
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
+#include "simtune/core/rng.h"
+#include "simtune/dist/group.h"
 #include "simtune/encode/encode_texts.h"
 #include "simtune/encode/encoder.h"
 #include "simtune/model/loader.h"
@@ -71,19 +73,22 @@ class Throughput {
 
 // What a Trainer holds from construction on: the model and its training state.
 struct Session {
+  dist::Group& group;  // this rank and the others (alone without mpirun)
   TrainOptions options;
   LoadedModel model;
   fs::path base_model;
   TrainState state;
 
   Session(const fs::path& model_dir, TrainOptions o)
-      : options(std::move(o)),
+      : group(dist::Group::world()),
+        options(std::move(o)),
         model(load_model(model_dir.string(), load_options(options))),
         base_model(model_dir),
         state(std::move(model.params), model.files.bert, adam_config(options), options.seed) {}
 };
 
-// One call of Trainer::train: what the loop needs besides the TrainState.
+// One call of Trainer::train: what the loop needs besides the TrainState. In data-parallel
+// training every rank runs the loop, and rank 0 alone logs, evaluates, checkpoints and saves.
 class Run {
  public:
   Run(Session& m, const Loss& loss, std::size_t pairs, std::int64_t steps_per_epoch,
@@ -139,18 +144,19 @@ Run::Run(Session& m, const Loss& loss, std::size_t pairs, std::int64_t per_epoch
       pairs_(pairs),
       output_(output),
       dev_(dev),
-      log_(o.log_file, m.state.step > 0),
+      log_(m.group.root() ? o.log_file : fs::path(), m.state.step > 0),
       eval_scratch_(m.model.files) {
-  fs::create_directories(output_);
+  if (m.group.root()) fs::create_directories(output_);
 }
 
 void Run::record(StepReport report, std::size_t pairs) {
+  result.last_loss = report.loss;
+  if (!m_.group.root()) return;
   report.total_steps = total;
   report.epoch = static_cast<double>(report.step) / static_cast<double>(steps_per_epoch);
   report.pairs_per_s = throughput_.add(pairs);
   log_.step(report);
   if (o.on_step) o.on_step(report);
-  result.last_loss = report.loss;
 }
 
 json Run::card_table() const {
@@ -209,6 +215,7 @@ EvalRecord Run::record_eval(const std::string& name, const SimilarityMetrics& me
 }
 
 void Run::evaluate_dev(EvalPoint at) {
+  if (!m_.group.root()) return;
   const std::int64_t done = m_.state.step;
   const PackedWeights packed = PackedWeights::every_layer(m_.state.weights, m_.model.files.bert);
   const EncodeModel model{m_.model.files, m_.model.tokenizer, m_.state.weights, packed};
@@ -226,6 +233,7 @@ void Run::evaluate_dev(EvalPoint at) {
 
 void Run::checkpoint_if_due() {
   const std::int64_t done = m_.state.step;
+  if (!m_.group.root()) return;
   if (o.checkpoint_steps <= 0 || done % o.checkpoint_steps != 0 || done >= total) return;
   check_weights_finite();
   last_checkpoint_ = save_checkpoint(output_, m_.model.files, m_.state, run_identity(o),
@@ -233,6 +241,7 @@ void Run::checkpoint_if_due() {
 }
 
 void Run::finish(const EvalSet* test) {
+  if (!m_.group.root()) return;
   if (dev_ == nullptr) save_model();
   if (test == nullptr) return;
   // The test set scores the model the output holds: the best on dev, or the last.
@@ -265,10 +274,15 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   // makes it; the run (model card, checkpoints) records the batch it really used.
   m.options.batch_size = std::min(o.batch_size, pairs.size());
   TrainBatches batches(pairs, m.model.tokenizer, m.model.files.max_seq_length, o.batch_size, o.seed,
-                       o.shuffle);
+                       o.shuffle, m.group.rank(), m.group.size());
   TrainState& state = m.state;
   const double best = o.resume.empty() ? -std::numeric_limits<double>::infinity()
                                        : load_checkpoint(o.resume, state, run_identity(o));
+  // Each rank draws its own dropout masks; the stream a checkpoint saves is rank 0's.
+  if (m.group.rank() > 0) {
+    state.dropout_rng =
+        Rng(splitmix64(state.dropout_rng.next_u64(), static_cast<std::uint64_t>(m.group.rank())));
+  }
   const std::unique_ptr<Loss> loss = make_loss("CosineSimilarityLoss");
   Run run(m, *loss, pairs.size(), batches.steps_per_epoch(), output, dev);
   if (state.step > run.total) {
@@ -277,7 +291,8 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   }
   run.policy.restore_best(best);
   EmbeddingPass model(m.model.files, run.dropout);
-  StepSetup setup{model, *loss, run.schedule, o.lr, o.max_grad_norm, run.dropout.enabled()};
+  GradientSync sync(m.group);
+  StepSetup setup{model, *loss, run.schedule, o.lr, o.max_grad_norm, run.dropout.enabled(), &sync};
 
   const std::int64_t first_step = state.step;
   if (dev != nullptr && state.step == 0) run.evaluate_dev(EvalPoint{});
@@ -290,7 +305,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
     } catch (const Diverged& e) {
       throw Diverged(e.what() + run.resume_hint());
     }
-    run.record(report, static_cast<std::size_t>(batch.size()));
+    run.record(report, batch.global_size);
     if (const auto at = run.policy.due_after(state.step); at && dev != nullptr) {
       run.evaluate_dev(*at);
     }

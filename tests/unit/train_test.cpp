@@ -551,13 +551,14 @@ struct TinyRun {
   fs::path model_dir;
   LoadedModel model;
   RunIdentity run{kBatchSize, kSeed, true};
+  const std::vector<Pair> pairs = tiny_pairs();
 
   explicit TinyRun(const std::string& name)
       : dir(name), model_dir(write_tiny_model(dir.path())), model(load_model(model_dir.string())) {}
 
   TrainBatches batches() const {
-    return TrainBatches(tiny_pairs(), model.tokenizer, model.files.max_seq_length, kBatchSize,
-                        kSeed, true);
+    return TrainBatches(pairs, model.tokenizer, model.files.max_seq_length, kBatchSize, kSeed,
+                        true);
   }
   AdamWConfig adam() const {
     AdamWConfig c;
