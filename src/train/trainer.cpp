@@ -124,7 +124,8 @@ class Run {
   Throughput throughput_;
   EncodeScratch eval_scratch_;  // evaluations encode as `simtune encode` would
   json card_extra_ = json::object();
-  fs::path last_checkpoint_;  // the newest this run wrote (each is checked finite first)
+  std::string default_metric_;  // the best model's metric without --metric-for-best-model
+  fs::path last_checkpoint_;    // the newest this run wrote (each is checked finite first)
 };
 
 Run::Run(Session& m, const Loss& loss, std::size_t pairs, std::int64_t per_epoch,
@@ -239,7 +240,6 @@ void Run::evaluate_dev(EvalPoint at) {
   };
   // Every metric of this evaluation under its library name, for best-model selection.
   Metrics all;
-  std::string default_metric;
   if (dev_ != nullptr) {
     const SimilarityMetrics metrics = evaluate_pairs(encode, dev_->pairs);
     log_.eval(record_eval(dev_->name, metrics, at, done));
@@ -252,25 +252,28 @@ void Run::evaluate_dev(EvalPoint at) {
         {"spearman_manhattan", metrics.manhattan_spearman},
         {"pearson_dot", metrics.dot_pearson},
         {"spearman_dot", metrics.dot_spearman}};
-    for (const auto& [name, value] : named)
+    for (const auto& [name, value] : named) {
       all.push_back({prefixed_metric(dev_->name, name), value});
-    default_metric = prefixed_metric(dev_->name, "spearman_cosine");
+    }
+    if (default_metric_.empty()) default_metric_ = prefixed_metric(dev_->name, "spearman_cosine");
   }
   for (const auto& evaluator : o.evaluators) {
     const Metrics metrics = evaluator->evaluate(encode);
     evaluator->append_csv((output_ / "eval").string(), at.epoch, at.steps, metrics);
     log_.metrics(evaluator->name(), done, epoch, metrics);
     if (o.on_metrics) o.on_metrics(*evaluator, done, metrics);
-    if (default_metric.empty()) {
-      default_metric = prefixed_metric(evaluator->name(), evaluator->primary_metric(metrics));
+    // Fixed at the first evaluation, as the library fixes its primary_metric.
+    if (default_metric_.empty()) {
+      default_metric_ = prefixed_metric(evaluator->name(), evaluator->primary_metric(metrics));
     }
-    for (const Metric& m : metrics)
+    for (const Metric& m : metrics) {
       all.push_back({prefixed_metric(evaluator->name(), m.name), m.value});
+    }
   }
   const bool chosen = !o.metric_for_best_model.empty();
   const Metric& best =
       chosen ? best_model_metric(all) : *std::find_if(all.begin(), all.end(), [&](const Metric& m) {
-        return m.name == default_metric;
+        return m.name == default_metric_;
       });
   if (!policy.improves(best.value)) return;
   // The default on a dev set keeps the card's wording of runs without other evaluators.
