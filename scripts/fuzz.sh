@@ -78,6 +78,11 @@ printf '\x08\xef\xbb\xbfsentence1\tsentence2\tscore\na\tb\t0.5\n' >"$corpus_root
 printf '\x01{"sentence1": "a", "sentence2": "b", "score": 0.5}\n{"text_a": "c", "text_b": "d", "label": 1}\n' \
   >"$corpus_root/fuzz_pairs/jsonl"
 
+mkdir -p "$corpus_root/fuzz_retrieval"
+printf 'q1\tquery one\nq2\tquery two\n\0d1\tdoc one\nd2\tdoc two\n\0q1\td2\nq2\td1\nq1\td1\n' \
+  >"$corpus_root/fuzz_retrieval/set"
+printf 'anchor\tpositive\tnegative\na\tb\tc\n' >"$corpus_root/fuzz_retrieval/triplets"
+
 # Tokenizer (and other) fuzzers start from the repository's text data where they have no seeds.
 for target in "${targets[@]}"; do
   mkdir -p "$corpus_root/$target"

@@ -1,15 +1,18 @@
 // simtune bench: throughput of encode and train, each also given as a share of this machine's
 // measured peak (bench peak) on the same threads, with the instruction set that ran and the
 // process's own memory high-water mark.
+#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,7 @@
 #include "simtune/core/peak.h"
 #include "simtune/data/pairs.h"
 #include "simtune/dist/group.h"
+#include "simtune/eval/information_retrieval.h"
 #include "simtune/model/loader.h"
 #include "simtune/train/trainer.h"
 
@@ -413,6 +417,65 @@ void add_bench_allreduce(CLI::App* bench) {
 
 }  // namespace
 
+void add_bench_ir(CLI::App* bench) {
+  struct Args {
+    int queries = 1000, corpus = 100000, dimension = 384, relevant = 3, threads = 0;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = bench->add_subcommand(
+      "ir",
+      "Seconds of InformationRetrievalEvaluator's metrics (cosine and dot top-100 of every query, "
+      "then the scores) on random embeddings, encoding excluded");
+  cmd->add_option("--queries", args->queries)->capture_default_str()->check(bounded(1, 1 << 24));
+  cmd->add_option("--corpus", args->corpus)->capture_default_str()->check(bounded(1, 1 << 24));
+  cmd->add_option("--dimension", args->dimension)
+      ->capture_default_str()
+      ->check(bounded(1, 1 << 14));
+  cmd->add_option("--relevant", args->relevant, "Relevant documents per query")
+      ->capture_default_str()
+      ->check(bounded(1, 1000));
+  add_threads_option(cmd, args->threads);
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    set_num_threads(args->threads);
+    std::mt19937 gen(0);
+    std::normal_distribution<float> normal;
+    const auto random_matrix = [&](int rows) {
+      Matrix m{static_cast<std::size_t>(rows), static_cast<std::size_t>(args->dimension), {}};
+      m.data.resize(m.rows * m.cols);
+      for (float& v : m.data) v = normal(gen);
+      return m;
+    };
+    const Matrix queries = random_matrix(args->queries), corpus = random_matrix(args->corpus);
+    std::uniform_int_distribution<std::size_t> doc(0, corpus.rows - 1);
+    std::vector<std::vector<std::size_t>> relevant(queries.rows);
+    for (auto& docs : relevant) {
+      for (int i = 0; i < args->relevant; i++) docs.push_back(doc(gen));
+      std::sort(docs.begin(), docs.end());
+      docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::clock_t cpu0 = std::clock();
+    const Metrics m = retrieval_metrics(queries, corpus, relevant);
+    const double seconds = seconds_since(t0);
+    // CPU time over all threads: on a shared machine, cpu_seconds / threads is what an idle one
+    // would take.
+    const double cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
+    print({{"isa", isa_name(active_isa())},
+           {"threads", omp_get_max_threads()},
+           {"queries", args->queries},
+           {"corpus", args->corpus},
+           {"dimension", args->dimension},
+           {"seconds", seconds},
+           {"cpu_seconds", cpu_seconds},
+           {"cosine_ndcg@10", metric_value(m, "cosine_ndcg@10")}},
+          args->json);
+  });
+}
+
+}  // namespace
+
 void add_bench(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "Measure throughput");
   bench->require_subcommand(1);
@@ -421,6 +484,7 @@ void add_bench(CLI::App& app) {
   add_bench_matmul(bench);
   add_bench_peak(bench);
   add_bench_allreduce(bench);
+  add_bench_ir(bench);
 }
 
 }  // namespace simtune::cli

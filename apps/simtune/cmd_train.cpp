@@ -1,10 +1,13 @@
-// simtune train: fine-tune with CosineSimilarityLoss on (text_a, text_b, score) pairs.
+// simtune train: fine-tune with CosineSimilarityLoss on (text_a, text_b, score) pairs,
+// evaluating as sentence-transformers' evaluators do.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
 #include "cli.h"
 #include "simtune/core/error.h"
+#include "simtune/data/retrieval.h"
+#include "simtune/data/triplets.h"
 #include "simtune/dist/group.h"
 #include "simtune/train/trainer.h"
 
@@ -13,6 +16,8 @@ namespace simtune::cli {
 void add_train(CLI::App& app) {
   struct Args {
     std::string model, train, output, log_file, resume, eval, eval_name, test, test_name;
+    std::string ir_queries, ir_corpus, ir_qrels, ir_name, binary, binary_name, triplet,
+        triplet_name;
     TrainOptions options;
     PairFileOptions pairs;
     bool no_shuffle = false, quiet = false;
@@ -41,6 +46,33 @@ void add_train(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--test-name", args->test_name,
                   "Name of the test evaluation (default: file stem)");
+  // More evaluators, run with the dev set's schedule; each writes the library's CSV to OUT/eval/.
+  CLI::Option* ir = cmd->add_option("--ir-queries", args->ir_queries,
+                                    "InformationRetrievalEvaluator: queries, TSV id<TAB>text")
+                        ->check(CLI::ExistingFile);
+  CLI::Option* ir_corpus =
+      cmd->add_option("--ir-corpus", args->ir_corpus, "... its documents, TSV id<TAB>text")
+          ->check(CLI::ExistingFile);
+  CLI::Option* ir_qrels = cmd->add_option("--ir-qrels", args->ir_qrels,
+                                          "... its relevant documents, TSV query_id<TAB>doc_id")
+                              ->check(CLI::ExistingFile);
+  ir->needs(ir_corpus, ir_qrels);
+  ir_corpus->needs(ir);
+  ir_qrels->needs(ir);
+  cmd->add_option("--ir-name", args->ir_name,
+                  "Name of the IR evaluation (default: queries' file stem)");
+  cmd->add_option("--binary-eval", args->binary,
+                  "BinaryClassificationEvaluator: pairs labelled 0/1 (read as --train's format)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--binary-name", args->binary_name, "Its name (default: file stem)");
+  cmd->add_option("--triplet-eval", args->triplet,
+                  "TripletEvaluator: TSV anchor<TAB>positive<TAB>negative")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--triplet-name", args->triplet_name, "Its name (default: file stem)");
+  cmd->add_option("--metric-for-best-model", t.metric_for_best_model,
+                  "Keep the best model by this metric, the library's name (e.g. "
+                  "eval_sts-dev_spearman_cosine, eval_queries_cosine_ndcg@10; default: the dev "
+                  "set's cosine Spearman, else the first evaluator's primary metric)");
   cmd->add_option("--epochs", t.epochs)->capture_default_str()->check(bounded(1, 1e6));
   cmd->add_option("--batch-size", t.batch_size,
                   "Pairs per step (more than the data: one batch of all of it)")
@@ -116,6 +148,39 @@ void add_train(CLI::App& app) {
     };
     const EvalSet dev = args->eval.empty() ? EvalSet{} : eval_set(args->eval, args->eval_name);
     const EvalSet test = args->test.empty() ? EvalSet{} : eval_set(args->test, args->test_name);
+    const auto name_or_stem = [](const std::string& name, const std::string& path) {
+      return name.empty() ? std::filesystem::path(path).stem().string() : name;
+    };
+    if (!args->ir_queries.empty()) {
+      options.evaluators.push_back(make_retrieval_evaluator(
+          name_or_stem(args->ir_name, args->ir_queries),
+          load_retrieval_set(args->ir_queries, args->ir_corpus, args->ir_qrels)));
+    }
+    if (!args->binary.empty()) {
+      PairFileOptions labels = args->pairs;
+      labels.score_scale = 1;
+      labels.min_score = 0;
+      labels.max_score = 1;
+      options.evaluators.push_back(make_binary_classification_evaluator(
+          name_or_stem(args->binary_name, args->binary), load_pairs(args->binary, labels).pairs,
+          args->binary));
+    }
+    if (!args->triplet.empty()) {
+      options.evaluators.push_back(make_triplet_evaluator(
+          name_or_stem(args->triplet_name, args->triplet), load_triplets(args->triplet)));
+    }
+    if (!options.metric_for_best_model.empty() && args->eval.empty() &&
+        options.evaluators.empty()) {
+      throw CLI::ValidationError("--metric-for-best-model",
+                                 "needs --eval or another evaluator (--ir-queries, "
+                                 "--binary-eval, --triplet-eval)");
+    }
+    options.on_metrics = [&](const Evaluator& evaluator, std::int64_t step, const Metrics& m) {
+      progress.finish();
+      const std::string primary = evaluator.primary_metric(m);
+      std::fprintf(stderr, "eval %s after %lld steps: %s %.4f\n", evaluator.name().c_str(),
+                   static_cast<long long>(step), primary.c_str(), metric_value(m, primary));
+    };
     options.on_eval = [&](const EvalRecord& r) {
       progress.finish();
       warn_if_undefined(r.metrics, r.name);

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "simtune/core/error.h"
+#include "simtune/core/matmul.h"
 
 namespace simtune {
 namespace {
@@ -67,6 +68,71 @@ void top_k_range(SimilarityFunction fn, const float* q, double q_norm, const Mat
   out.assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(keep));
 }
 
+// Exact top-k of cosine or dot scores without a full score matrix and without a double product
+// per pair. A float product of a query block and a packed corpus block (the matrix kernel)
+// screens: its chain over n products is within n * 2^-24 * |q| * |c| of the exact value, so a
+// row whose float score falls further than twice that below the current k-th best cannot enter;
+// every other row is rescored in double (the same `dot` as top_k_range) and kept as there.
+// Results are therefore those of the exhaustive double search, bit for bit.
+void top_k_by_products(const std::vector<SimilarityFunction>& fns, const Matrix& queries,
+                       const Matrix& corpus, const std::vector<double>& q_norms,
+                       const std::vector<double>& c_norms, std::size_t k,
+                       std::vector<std::vector<std::vector<SearchHit>>>& results) {
+  constexpr std::size_t kCorpusBlock = 2048, kQueryBlock = 1024;
+  const std::size_t n = corpus.cols;
+  const double margin = 2.0 * static_cast<double>(n + 1) * 0x1p-24;
+  // Heaps with the worst kept hit on top (`better` as the heap's "less").
+  for (auto& per_function : results) {
+    for (auto& heap : per_function) heap.reserve(k);
+  }
+  std::vector<float> scores(std::min(kQueryBlock, queries.rows) *
+                            std::min(kCorpusBlock, corpus.rows));
+  PackedMatrix packed;
+  for (std::size_t c0 = 0; c0 < corpus.rows; c0 += kCorpusBlock) {
+    const std::size_t nc = std::min(kCorpusBlock, corpus.rows - c0);
+    if (static_cast<std::size_t>(packed.out_features()) == nc) {
+      packed.repack(corpus.row(c0));
+    } else {
+      packed = PackedMatrix(corpus.row(c0), static_cast<int>(nc), static_cast<int>(n));
+    }
+    for (std::size_t q0 = 0; q0 < queries.rows; q0 += kQueryBlock) {
+      const std::size_t nq = std::min(kQueryBlock, queries.rows - q0);
+      matmul_packed(scores.data(), queries.row(q0), packed, static_cast<int>(nq));
+#pragma omp parallel for schedule(static)
+      for (std::size_t i = 0; i < nq; i++) {
+        const std::size_t q = q0 + i;
+        const float* row = scores.data() + i * nc;
+        for (std::size_t f = 0; f < fns.size(); f++) {
+          const bool cosine = fns[f] == SimilarityFunction::Cosine;
+          std::vector<SearchHit>& heap = results[f][q];
+          for (std::size_t j = 0; j < nc; j++) {
+            const std::size_t c = c0 + j;
+            if (heap.size() == k) {
+              const double worst = heap.front().score;
+              const double bound = cosine ? (worst - margin) * q_norms[q] * c_norms[c]
+                                          : worst - margin * q_norms[q] * c_norms[c];
+              if (row[j] < bound) continue;
+            }
+            const double d = dot(queries.row(q), corpus.row(c), n);
+            const SearchHit hit{c, cosine ? d / (q_norms[q] * c_norms[c]) : d};
+            if (heap.size() == k) {
+              if (!better(hit, heap.front())) continue;
+              std::pop_heap(heap.begin(), heap.end(), better);
+              heap.back() = hit;
+            } else {
+              heap.push_back(hit);
+            }
+            std::push_heap(heap.begin(), heap.end(), better);
+          }
+        }
+      }
+    }
+  }
+  for (auto& per_function : results) {
+    for (auto& heap : per_function) std::sort_heap(heap.begin(), heap.end(), better);
+  }
+}
+
 }  // namespace
 
 SimilarityFunction similarity_function(const std::string& name) {
@@ -76,6 +142,20 @@ SimilarityFunction similarity_function(const std::string& name) {
   if (name == "manhattan") return SimilarityFunction::Manhattan;
   throw Error("similarity function \"" + name +
               "\" is not one of cosine, dot, euclidean, manhattan");
+}
+
+std::string similarity_function_name(SimilarityFunction fn) {
+  switch (fn) {
+    case SimilarityFunction::Cosine:
+      return "cosine";
+    case SimilarityFunction::Dot:
+      return "dot";
+    case SimilarityFunction::Euclidean:
+      return "euclidean";
+    case SimilarityFunction::Manhattan:
+      return "manhattan";
+  }
+  return {};
 }
 
 double similarity_score(SimilarityFunction fn, const float* a, const float* b, std::size_t n) {
@@ -104,6 +184,12 @@ double similarity_score(SimilarityFunction fn, const float* a, const float* b, s
 
 std::vector<std::vector<SearchHit>> semantic_search(const Matrix& queries, const Matrix& corpus,
                                                     std::size_t top_k, SimilarityFunction fn) {
+  return std::move(semantic_search_each(queries, corpus, top_k, {fn}).front());
+}
+
+std::vector<std::vector<std::vector<SearchHit>>> semantic_search_each(
+    const Matrix& queries, const Matrix& corpus, std::size_t top_k,
+    const std::vector<SimilarityFunction>& fns) {
   if (queries.cols != corpus.cols) {
     throw Error("query embeddings have " + std::to_string(queries.cols) +
                 " dimensions, corpus embeddings " + std::to_string(corpus.cols));
@@ -112,14 +198,34 @@ std::vector<std::vector<SearchHit>> semantic_search(const Matrix& queries, const
   check_finite(corpus, "corpus embedding");
   const std::vector<double> q_norms = row_norms(queries);
   const std::vector<double> c_norms = row_norms(corpus);
-  std::vector<std::vector<SearchHit>> results(queries.rows);
+  std::vector<std::vector<std::vector<SearchHit>>> results(
+      fns.size(), std::vector<std::vector<SearchHit>>(queries.rows));
+  if (top_k == 0 || corpus.rows == 0) return results;
+  // Cosine and dot share one pass of products; the distances score every pair.
+  std::vector<SimilarityFunction> by_products;
+  std::vector<std::vector<std::vector<SearchHit>>> product_results;
+  for (std::size_t f = 0; f < fns.size(); f++) {
+    if (fns[f] == SimilarityFunction::Cosine || fns[f] == SimilarityFunction::Dot) {
+      by_products.push_back(fns[f]);
+      product_results.push_back(std::move(results[f]));
+      continue;
+    }
 #pragma omp parallel
-  {
-    std::vector<SearchHit> scratch;
+    {
+      std::vector<SearchHit> scratch;
 #pragma omp for schedule(dynamic)
-    for (std::size_t q = 0; q < queries.rows; q++) {
-      top_k_range(fn, queries.row(q), q_norms[q], corpus, c_norms, 0, corpus.rows, top_k, scratch,
-                  results[q]);
+      for (std::size_t q = 0; q < queries.rows; q++) {
+        top_k_range(fns[f], queries.row(q), q_norms[q], corpus, c_norms, 0, corpus.rows, top_k,
+                    scratch, results[f][q]);
+      }
+    }
+  }
+  if (!by_products.empty()) {
+    top_k_by_products(by_products, queries, corpus, q_norms, c_norms, top_k, product_results);
+    for (std::size_t f = 0, p = 0; f < fns.size(); f++) {
+      if (fns[f] == SimilarityFunction::Cosine || fns[f] == SimilarityFunction::Dot) {
+        results[f] = std::move(product_results[p++]);
+      }
     }
   }
   return results;

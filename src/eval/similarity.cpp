@@ -1,13 +1,10 @@
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <numeric>
 
 #include "simtune/core/check.h"
 #include "simtune/core/error.h"
-#include "simtune/core/file.h"
 #include "simtune/eval/evaluator.h"
 
 namespace simtune {
@@ -107,22 +104,13 @@ SimilarityMetrics evaluate_pairs(const EncodeFn& encode, const std::vector<Pair>
 
 void append_metrics_csv(const std::string& dir, const std::string& name, int epoch, long steps,
                         const SimilarityMetrics& m) {
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path path =
-      std::filesystem::path(dir) / ("similarity_evaluation_" + name + "_results.csv");
-  const bool fresh = !std::filesystem::exists(path);
-  AppendFile out(path, false);
-  if (fresh) {
-    out.append(
-        "epoch,steps,cosine_pearson,cosine_spearman,euclidean_pearson,euclidean_spearman,"
-        "manhattan_pearson,manhattan_spearman,dot_pearson,dot_spearman\n");
-  }
-  char row[512];
-  std::snprintf(row, sizeof row, "%d,%ld,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", epoch,
-                steps, m.cosine_pearson, m.cosine_spearman, m.euclidean_pearson,
-                m.euclidean_spearman, m.manhattan_pearson, m.manhattan_spearman, m.dot_pearson,
-                m.dot_spearman);
-  out.append(row);
+  append_results_csv(
+      dir, "similarity_evaluation_" + name + "_results.csv",
+      {"cosine_pearson", "cosine_spearman", "euclidean_pearson", "euclidean_spearman",
+       "manhattan_pearson", "manhattan_spearman", "dot_pearson", "dot_spearman"},
+      epoch, steps,
+      {m.cosine_pearson, m.cosine_spearman, m.euclidean_pearson, m.euclidean_spearman,
+       m.manhattan_pearson, m.manhattan_spearman, m.dot_pearson, m.dot_spearman});
 }
 
 }  // namespace simtune

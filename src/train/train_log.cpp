@@ -49,6 +49,14 @@ void TrainLog::eval(const EvalRecord& r) {
                "\n");
 }
 
+void TrainLog::metrics(const std::string& name, std::int64_t step, double epoch,
+                       const Metrics& metrics) {
+  if (!file_.is_open()) return;
+  json line = {{"eval", name}, {"step", step}, {"epoch", epoch}};
+  for (const Metric& m : metrics) line[m.name] = m.value;
+  file_.append(line.dump() + "\n");
+}
+
 void TrainLog::test(const EvalRecord& r) {
   if (!file_.is_open()) return;
   file_.append(json{{"eval", r.name},

@@ -20,6 +20,8 @@ class TrainLog {
   // A dev evaluation (every metric's Spearman), or the final test (cosine only).
   void eval(const EvalRecord& record);
   void test(const EvalRecord& record);
+  // An evaluator's metrics under the library's names.
+  void metrics(const std::string& name, std::int64_t step, double epoch, const Metrics& metrics);
 
   const std::vector<StepReport>& steps() const { return steps_; }
 

@@ -104,6 +104,8 @@ class Run {
   void record(StepReport report, std::size_t pairs);
   // Where to go back to after a divergence, for the error message.
   std::string resume_hint() const;
+  // Whether the run evaluates at all (a dev set or other evaluators).
+  bool evaluates() const { return dev_ != nullptr || !o.evaluators.empty(); }
   void evaluate_dev(EvalPoint at);
   void checkpoint_if_due();
   void finish(const EvalSet* test);
@@ -114,6 +116,9 @@ class Run {
   void save_model();
   EvalRecord record_eval(const std::string& name, const SimilarityMetrics& metrics, EvalPoint at,
                          std::int64_t done);
+  // The metric options.metric_for_best_model names (or the default) among `metrics`, every
+  // evaluator's under "<evaluator>_<metric>".
+  const Metric& best_model_metric(const Metrics& metrics) const;
 
   Session& m_;
   const Loss& loss_;
@@ -124,7 +129,8 @@ class Run {
   Throughput throughput_;
   EncodeScratch eval_scratch_;  // evaluations encode as `simtune encode` would
   json card_extra_ = json::object();
-  fs::path last_checkpoint_;  // the newest this run wrote (each is checked finite first)
+  std::string default_metric_;  // the best model's metric without --metric-for-best-model
+  fs::path last_checkpoint_;    // the newest this run wrote (each is checked finite first)
 };
 
 Run::Run(Session& m, const Loss& loss, std::size_t pairs, std::int64_t per_epoch,
@@ -214,19 +220,72 @@ EvalRecord Run::record_eval(const std::string& name, const SimilarityMetrics& me
   return result.evals.back();
 }
 
+const Metric& Run::best_model_metric(const Metrics& metrics) const {
+  std::string wanted = o.metric_for_best_model;
+  if (wanted.starts_with("eval_")) wanted.erase(0, 5);
+  for (const Metric& m : metrics) {
+    if (m.name == wanted) return m;
+  }
+  // A bare metric name stands for the first evaluator's metric of that name.
+  for (const Metric& m : metrics) {
+    if (m.name.ends_with("_" + wanted)) return m;
+  }
+  std::string names;
+  for (const Metric& m : metrics) names += (names.empty() ? "" : ", ") + m.name;
+  throw Error("--metric-for-best-model " + o.metric_for_best_model +
+              ": no evaluator gives it (they give: " + names + ")");
+}
+
 void Run::evaluate_dev(EvalPoint at) {
   if (!m_.group.root()) return;
   const std::int64_t done = m_.state.step;
+  const double epoch = static_cast<double>(done) / static_cast<double>(steps_per_epoch);
   const PackedWeights packed = PackedWeights::every_layer(m_.state.weights, m_.model.files.bert);
   const EncodeModel model{m_.model.files, m_.model.tokenizer, m_.state.weights, packed};
-  const SimilarityMetrics metrics = evaluate_pairs(
-      [&](const std::vector<std::string>& texts) {
-        return encode_texts(model, eval_scratch_, texts, EncodeOptions{});
-      },
-      dev_->pairs);
-  log_.eval(record_eval(dev_->name, metrics, at, done));
-  if (!policy.improves(metrics.main_score())) return;
-  card_extra_["best " + dev_->name + " cosine Spearman"] = format_float(policy.best());
+  const EncodeFn encode = [&](const std::vector<std::string>& texts) {
+    return encode_texts(model, eval_scratch_, texts, EncodeOptions{});
+  };
+  // Every metric of this evaluation under its library name, for best-model selection.
+  Metrics all;
+  if (dev_ != nullptr) {
+    const SimilarityMetrics metrics = evaluate_pairs(encode, dev_->pairs);
+    log_.eval(record_eval(dev_->name, metrics, at, done));
+    const std::pair<const char*, double> named[] = {
+        {"pearson_cosine", metrics.cosine_pearson},
+        {"spearman_cosine", metrics.cosine_spearman},
+        {"pearson_euclidean", metrics.euclidean_pearson},
+        {"spearman_euclidean", metrics.euclidean_spearman},
+        {"pearson_manhattan", metrics.manhattan_pearson},
+        {"spearman_manhattan", metrics.manhattan_spearman},
+        {"pearson_dot", metrics.dot_pearson},
+        {"spearman_dot", metrics.dot_spearman}};
+    for (const auto& [name, value] : named) {
+      all.push_back({prefixed_metric(dev_->name, name), value});
+    }
+    if (default_metric_.empty()) default_metric_ = prefixed_metric(dev_->name, "spearman_cosine");
+  }
+  for (const auto& evaluator : o.evaluators) {
+    const Metrics metrics = evaluator->evaluate(encode);
+    evaluator->append_csv((output_ / "eval").string(), at.epoch, at.steps, metrics);
+    log_.metrics(evaluator->name(), done, epoch, metrics);
+    if (o.on_metrics) o.on_metrics(*evaluator, done, metrics);
+    // Fixed at the first evaluation, as the library fixes its primary_metric.
+    if (default_metric_.empty()) {
+      default_metric_ = prefixed_metric(evaluator->name(), evaluator->primary_metric(metrics));
+    }
+    for (const Metric& m : metrics) {
+      all.push_back({prefixed_metric(evaluator->name(), m.name), m.value});
+    }
+  }
+  const bool chosen = !o.metric_for_best_model.empty();
+  const Metric& best =
+      chosen ? best_model_metric(all) : *std::find_if(all.begin(), all.end(), [&](const Metric& m) {
+        return m.name == default_metric_;
+      });
+  if (!policy.improves(best.value)) return;
+  // The default on a dev set keeps the card's wording of runs without other evaluators.
+  card_extra_[!chosen && dev_ != nullptr ? "best " + dev_->name + " cosine Spearman"
+                                         : "best eval_" + best.name] = format_float(policy.best());
   card_extra_["best model at step"] = done;
   save_model();
 }
@@ -242,7 +301,7 @@ void Run::checkpoint_if_due() {
 
 void Run::finish(const EvalSet* test) {
   if (!m_.group.root()) return;
-  if (dev_ == nullptr) save_model();
+  if (!evaluates()) save_model();
   if (test == nullptr) return;
   // The test set scores the model the output holds: the best on dev, or the last.
   const Encoder best_model = Encoder::load(output_);
@@ -295,7 +354,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   StepSetup setup{model, *loss, run.schedule, o.lr, o.max_grad_norm, run.dropout.enabled(), &sync};
 
   const std::int64_t first_step = state.step;
-  if (dev != nullptr && state.step == 0) run.evaluate_dev(EvalPoint{});
+  if (run.evaluates() && state.step == 0) run.evaluate_dev(EvalPoint{});
   const auto start = Clock::now();
   while (state.step < run.total) {
     const Batch& batch = batches.at(state.step);
@@ -306,7 +365,7 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
       throw Diverged(e.what() + run.resume_hint());
     }
     run.record(report, batch.global_size);
-    if (const auto at = run.policy.due_after(state.step); at && dev != nullptr) {
+    if (const auto at = run.policy.due_after(state.step); at && run.evaluates()) {
       run.evaluate_dev(*at);
     }
     run.checkpoint_if_due();

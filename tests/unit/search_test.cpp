@@ -87,6 +87,36 @@ TEST(SemanticSearch, TiesGoToTheLowerIndexAndZeroVectorsScoreZero) {
   EXPECT_EQ(two[1].corpus_id, 4u);
 }
 
+// Past one block of queries (1024) and of corpus rows (2048), with ties across corpus blocks and
+// rows that differ in the last bits only, where the float products that screen candidates cannot
+// decide: cosine and dot both rank exactly as the exhaustive double search.
+TEST(SemanticSearch, BlockedProductsRankExactlyAcrossBlocks) {
+  Matrix corpus = random_matrix(2100, 16, 7);
+  Matrix queries = random_matrix(1030, 16, 8);
+  for (std::size_t k = 0; k < 16; k++) {
+    corpus.row(2090)[k] = corpus.row(5)[k];                         // a tie
+    corpus.row(2091)[k] = std::nextafter(corpus.row(5)[k], 10.0f);  // near ties
+    corpus.row(2092)[k] = std::nextafter(corpus.row(5)[k], -10.0f);
+    queries.row(1024)[k] = corpus.row(5)[k];  // ranks the four first
+  }
+  for (SimilarityFunction fn : {SimilarityFunction::Cosine, SimilarityFunction::Dot}) {
+    const auto got = semantic_search(queries, corpus, 7, fn);
+    for (std::size_t q : {0u, 1u, 1023u, 1024u, 1029u}) {
+      std::vector<SearchHit> want;
+      for (std::size_t c = 0; c < corpus.rows; c++) {
+        want.push_back({c, similarity_score(fn, queries.row(q), corpus.row(c), corpus.cols)});
+      }
+      std::stable_sort(want.begin(), want.end(),
+                       [](const SearchHit& x, const SearchHit& y) { return x.score > y.score; });
+      ASSERT_EQ(got[q].size(), 7u);
+      for (std::size_t r = 0; r < 7; r++) {
+        EXPECT_EQ(got[q][r].corpus_id, want[r].corpus_id) << "query " << q << " rank " << r;
+        EXPECT_EQ(got[q][r].score, want[r].score);
+      }
+    }
+  }
+}
+
 TEST(SemanticSearch, RejectsMismatchedWidthsAndNonFiniteValues) {
   EXPECT_THROW(semantic_search(random_matrix(2, 3, 1), random_matrix(2, 4, 1)), Error);
   Matrix bad = random_matrix(2, 3, 1);

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "simtune/core/matrix.h"
 #include "simtune/data/pairs.h"
+#include "simtune/eval/metrics.h"
 
 namespace simtune {
 
@@ -34,7 +34,6 @@ SimilarityMetrics similarity_metrics(const Matrix& a, const Matrix& b,
                                      const std::vector<double>& gold);
 
 // Encodes both sides of `pairs` with `encode` and scores them.
-using EncodeFn = std::function<Matrix(const std::vector<std::string>&)>;
 SimilarityMetrics evaluate_pairs(const EncodeFn& encode, const std::vector<Pair>& pairs);
 
 // Appends a row to <dir>/similarity_evaluation_<name>_results.csv, writing the header first

@@ -20,6 +20,8 @@ namespace simtune {
 enum class SimilarityFunction { Cosine, Dot, Euclidean, Manhattan };
 // From "cosine", "dot", "euclidean" or "manhattan"; throws Error naming the name otherwise.
 SimilarityFunction similarity_function(const std::string& name);
+// The library's name of a function: "cosine", "dot", "euclidean" or "manhattan".
+std::string similarity_function_name(SimilarityFunction fn);
 // model.similarity of two n-float vectors, in double: cosine, dot product, or the negative
 // euclidean / manhattan distance (higher is more similar for all four).
 double similarity_score(SimilarityFunction fn, const float* a, const float* b, std::size_t n);
@@ -35,6 +37,13 @@ struct SearchHit {
 std::vector<std::vector<SearchHit>> semantic_search(
     const Matrix& queries, const Matrix& corpus, std::size_t top_k = 10,
     SimilarityFunction fn = SimilarityFunction::Cosine);
+
+// semantic_search for several functions at once: results[f] is semantic_search(queries, corpus,
+// top_k, fns[f]); cosine and dot share one pass of float products, which only screen (each hit's
+// score is the exact double one), so no full score matrix is ever held.
+std::vector<std::vector<std::vector<SearchHit>>> semantic_search_each(
+    const Matrix& queries, const Matrix& corpus, std::size_t top_k,
+    const std::vector<SimilarityFunction>& fns);
 
 struct ParaphrasePair {
   double score = 0;

@@ -11,6 +11,7 @@
 
 #include "simtune/data/pairs.h"
 #include "simtune/eval/evaluator.h"
+#include "simtune/eval/evaluators.h"
 
 namespace simtune {
 
@@ -55,8 +56,19 @@ struct TrainOptions {
   int checkpoint_limit = 3;           // keep the newest N checkpoints
   std::filesystem::path resume;       // a checkpoint directory to continue from
   std::int64_t eval_steps = 0;        // > 0: also evaluate every N steps (besides each epoch)
+  // More evaluators (retrieval, binary classification, triplets), run when the dev set is:
+  // before training, after every epoch and every eval_steps; each appends its library-layout CSV
+  // to output/eval/ and a line to the log.
+  std::vector<std::shared_ptr<const Evaluator>> evaluators;
+  // The metric that picks the best model, by the library's name: "eval_<evaluator>_<metric>"
+  // ("eval_" and the evaluator's name optional; the dev set's metrics are its
+  // "spearman_cosine", "pearson_dot", ...). Empty: the dev set's cosine Spearman, or without a
+  // dev set the first evaluator's primary metric (cosine or dot NDCG@10, max_ap, max_accuracy).
+  std::string metric_for_best_model;
   std::function<void(const StepReport&)> on_step;  // progress display; may be empty
   std::function<void(const EvalRecord&)> on_eval;  // evaluation results; may be empty
+  // An evaluator's results after some steps; may be empty.
+  std::function<void(const Evaluator&, std::int64_t, const Metrics&)> on_metrics;
 };
 
 struct TrainResult {
@@ -75,7 +87,8 @@ class Trainer {
   // directory, each file replaced atomically). With `dev`, the model is evaluated before
   // training, after every epoch and every eval_steps, metrics are appended to
   // output/eval/similarity_evaluation_<name>_results.csv, and `output` holds the model with the
-  // best cosine Spearman so far; `test` is then evaluated once on that best model.
+  // best cosine Spearman so far (or options.metric_for_best_model; options.evaluators run at the
+  // same points, also without `dev`); `test` is then evaluated once on that best model.
   // Checkpoints go to output/checkpoints/checkpoint-<step>. A NaN/inf loss or gradient stops
   // with Error naming the step; earlier checkpoints stay.
   TrainResult train(const std::vector<Pair>& pairs, const std::filesystem::path& output,
