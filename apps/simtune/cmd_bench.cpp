@@ -415,8 +415,6 @@ void add_bench_allreduce(CLI::App* bench) {
   });
 }
 
-}  // namespace
-
 void add_bench_ir(CLI::App* bench) {
   struct Args {
     int queries = 1000, corpus = 100000, dimension = 384, relevant = 3, threads = 0;
