@@ -78,6 +78,20 @@ printf '\x08\xef\xbb\xbfsentence1\tsentence2\tscore\na\tb\t0.5\n' >"$corpus_root
 printf '\x01{"sentence1": "a", "sentence2": "b", "score": 0.5}\n{"text_a": "c", "text_b": "d", "label": 1}\n' \
   >"$corpus_root/fuzz_pairs/jsonl"
 
+# Teacher-embedding matrices as numpy writes them (float32, float64, format version 2).
+mkdir -p "$corpus_root/fuzz_npy"
+/usr/bin/python3 - "$corpus_root/fuzz_npy" <<'PY'
+import sys
+import numpy as np
+from numpy.lib import format as npy
+out = sys.argv[1]
+np.save(f"{out}/f32.npy", np.arange(6, dtype=np.float32).reshape(2, 3))
+np.save(f"{out}/f64.npy", np.linspace(-1, 1, 8).reshape(4, 2))
+with open(f"{out}/v2.npy", "wb") as f:
+    npy.write_array(f, np.ones((1, 4), dtype=np.float32), version=(2, 0))
+PY
+printf '\x43%s\n' '{"anchor": "a", "positive": "b", "negative": "c"}' >"$corpus_root/fuzz_pairs/triplets"
+
 # Tokenizer (and other) fuzzers start from the repository's text data where they have no seeds.
 for target in "${targets[@]}"; do
   mkdir -p "$corpus_root/$target"
