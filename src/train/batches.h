@@ -5,40 +5,57 @@
 #include <cstdint>
 #include <vector>
 
+#include "simtune/core/matrix.h"
 #include "simtune/data/pairs.h"
 #include "simtune/text/tokenizer.h"
 #include "train/gradients.h"
 
 namespace simtune {
 
-// One step's examples: `texts` holds every example's first text, then every second text (the
-// layout Loss::forward_backward reads), `labels` one per example.
+// One step's examples: `texts` holds every example's first text, then every second text, then
+// each further column's (the layout Loss::forward_backward reads), `labels` one per example (a
+// score), or one row per example (a teacher embedding).
 struct Batch {
   std::vector<const TokenIds*> texts;
   std::vector<float> labels;
-  int size() const { return static_cast<int>(labels.size()); }
+  int examples = 0;
+  int size() const { return examples; }
 };
 
 class TrainBatches {
  public:
+  // teacher: one row per example, the label instead of its score (MSELoss).
+  // no_duplicates: sentence-transformers' NoDuplicatesBatchSampler: each batch is filled from the
+  // epoch's order skipping examples that share a text with the batch (they wait for a later
+  // batch), so in-batch negatives are never copies of a positive; an epoch may then have more
+  // batches than steps_per_epoch(), and the run's length stays epochs * steps_per_epoch() steps,
+  // as in the library.
   TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& tokenizer,
-               std::size_t max_seq_length, std::size_t batch_size, std::uint64_t seed,
-               bool shuffle);
+               std::size_t max_seq_length, std::size_t batch_size, std::uint64_t seed, bool shuffle,
+               bool no_duplicates = false, const Matrix* teacher = nullptr);
 
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  // Texts per example: 2 plus the examples' negatives.
+  int columns() const { return static_cast<int>(ids_.size()); }
   // The batch of optimizer step `step` (0-based); valid until the next call.
   const Batch& at(std::int64_t step);
 
  private:
-  std::vector<TokenIds> ids_a_, ids_b_;
+  std::vector<std::vector<TokenIds>> ids_;  // [column][example]
   std::vector<float> scores_;
+  const Matrix* teacher_;
   std::size_t batch_size_;
   std::uint64_t seed_;
   bool shuffle_;
   std::int64_t steps_per_epoch_;
-  std::vector<std::size_t> order_;
-  std::int64_t order_epoch_ = -1;
+  bool no_duplicates_;
+  std::vector<std::uint64_t> text_keys_;  // [example * columns + column]: hash of the text
+  // The current epoch: its examples in batch order, where each batch ends, its first step.
+  std::vector<std::size_t> order_, batch_ends_;
+  std::int64_t order_epoch_ = -1, epoch_first_step_ = 0;
   Batch batch_;
+
+  void start_epoch(std::int64_t epoch, std::int64_t first_step);
 };
 
 // Epoch e's order of n examples: a Fisher-Yates shuffle from a generator seeded by (seed, e), or

@@ -25,6 +25,16 @@ void check_finite(std::int64_t step, float loss, double norm) {
 
 }  // namespace
 
+float forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
+                       const BertWeights& weights, const BertWeights& grads, Rng* rng) {
+  const float* emb = model.forward(batch.texts, weights, rng);
+  float* d_emb = model.zeroed_d_embeddings();
+  const float value =
+      loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(), model.dimension());
+  model.backward(grads, weights);
+  return value;
+}
+
 TrainState::TrainState(BertParams p, const BertConfig& config, AdamWConfig adam_config,
                        std::uint64_t seed)
     : params(std::move(p)),
@@ -36,12 +46,12 @@ TrainState::TrainState(BertParams p, const BertConfig& config, AdamWConfig adam_
 
 StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
   s.grads.zero_for_batch(batch.texts);
-  const float* emb =
-      setup.model.forward(batch.texts, s.weights, setup.dropout ? &s.dropout_rng : nullptr);
-  float* d_emb = setup.model.zeroed_d_embeddings();
-  const float loss = setup.loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(),
-                                                 setup.model.dimension());
-  setup.model.backward(s.grad_weights, s.weights);
+  Rng* rng = setup.dropout ? &s.dropout_rng : nullptr;
+  const float loss =
+      setup.grad_cache != nullptr
+          ? setup.grad_cache->forward_backward(setup.model, setup.loss, batch, s.weights,
+                                               s.grad_weights, rng)
+          : forward_backward(setup.model, setup.loss, batch, s.weights, s.grad_weights, rng);
   const double norm = grad_norm(s.grads);
   check_finite(s.step, loss, norm);
   const float lr = static_cast<float>(setup.lr * setup.schedule.at(s.step));

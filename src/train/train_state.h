@@ -12,6 +12,7 @@
 #include "simtune/train/trainer.h"
 #include "train/batches.h"
 #include "train/embedding_pass.h"
+#include "train/grad_cache.h"
 #include "train/gradients.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
@@ -41,12 +42,18 @@ struct StepSetup {
   float lr = 0;  // peak learning rate
   float max_grad_norm = 0;
   bool dropout = false;
+  GradCache* grad_cache = nullptr;  // set: the loss runs over mini-batches (grad_cache.h)
 };
 
 // Training diverged: a loss, gradient or weight became NaN or infinite.
 struct Diverged : Error {
   using Error::Error;
 };
+
+// The batch through the model, the loss and back: accumulates the parameters' gradient into
+// `grads` and returns the loss (the uncached path of train_step; GradCache is the cached one).
+float forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
+                       const BertWeights& weights, const BertWeights& grads, Rng* rng);
 
 // One optimizer step on `batch`. Fills the report's step, loss, lr and grad_norm. Throws
 // Diverged naming the step and the likely cause when the loss or the gradient norm is not
