@@ -5,7 +5,6 @@ off, for each loss (a) the first batch's loss and every gradient against torch a
 (b) 50 steps of `simtune train --loss NAME`: per-step loss within 1e-4 relative, lr and gradient
 norm per step. Batches of 4 keep each loss short; the test scripts pick the losses."""
 
-import os
 import time
 
 import numpy as np
@@ -26,7 +25,9 @@ def prepare(args):
     negative is the next pair's second sentence, the pairs with 0/1 labels (written as 0 or 5,
     for the score scale every run passes), and the STS pairs with a teacher embedding each
     (workdir/teacher.npy, for MSELoss)."""
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    # One thread: these small batches gain little from two, and on a loaded machine (ctest -j)
+    # every op of a two-thread torch waits for its slower thread.
+    torch.set_num_threads(1)
     model_dir = args.workdir / "model"
     oc.run([args.simtune, "init", "--config", oc.MINILM_DIR, "--seed", 0, "--out", model_dir])
     pairs = train_reference.read_sts_pairs(parity.STS_TRAIN, parity.SCORE_SCALE,
