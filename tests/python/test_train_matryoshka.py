@@ -7,9 +7,9 @@ truncate_dim cuts them (then normalised when asked), within 1e-5."""
 import numpy as np
 import torch.nn.functional as F
 
+import oracle_common as oc  # first: it puts scripts/oracle on sys.path
 import bert_reference
 import loss_parity
-import oracle_common as oc
 import test_train_parity as parity
 import train_reference
 
