@@ -44,6 +44,17 @@ for isa in $isas; do
 done
 echo "pytorch: $(torch_train)"
 echo "pytorch, OPENBLAS_CORETYPE unset: $(unset OPENBLAS_CORETYPE; torch_train)"
+echo "== MultipleNegativesRankingLoss on the STS pairs (scores ignored), batch 64, dropout on"
+echo "simtune: $("$simtune" bench train --model "$work/model" --train data/stsbenchmark/sts-train.csv \
+  --loss MultipleNegativesRankingLoss --batch-size 64 --steps 8 --json)"
+echo "pytorch: $(/usr/bin/python3 bench/torch_train.py --model "$work/model" \
+  --train data/stsbenchmark/sts-train.csv --ids-a "$work/train-a.ids.jsonl" \
+  --ids-b "$work/train-b.ids.jsonl" --score-scale 5 --loss MultipleNegativesRankingLoss \
+  --batch-size 64 --steps 8)"
+echo "== CachedMultipleNegativesRankingLoss, batch 1024 in mini-batches of 32: peak RSS"
+echo "simtune: $("$simtune" bench train --model "$work/model" --train data/stsbenchmark/sts-train.csv \
+  --loss CachedMultipleNegativesRankingLoss --batch-size 1024 --mini-batch-size 32 --warmup 0 \
+  --steps 2 --json)"
 echo "== thread scaling: train at batch 64, encode at batch 32, 1 thread to all cores in powers of 2"
 threads=1
 while [ "$threads" -le "$(nproc)" ]; do

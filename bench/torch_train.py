@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch side of `simtune bench train`: training throughput of the reference trainer
-(scripts/oracle/train_reference.py: sentence-transformers' fit with CosineSimilarityLoss,
-AdamW, clipping, linear warmup) on the same model directory and the same token ids.
+(scripts/oracle/train_reference.py: sentence-transformers' fit with CosineSimilarityLoss or
+--loss, AdamW, clipping, linear warmup) on the same model directory and the same token ids.
 
 Input: the pair file (--train, STS layout: score in column 5) for the labels, and the ids of
 its two text columns from `simtune tokenize` (--ids-a, --ids-b: JSONL, one {"ids": [...]} a
@@ -35,6 +35,8 @@ def parse_args():
     parser.add_argument("--ids-b", required=True, type=Path, help="JSONL ids of the second texts")
     parser.add_argument("--score-scale", type=float, default=5.0)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--loss", default="CosineSimilarityLoss",
+                        help="a train_reference.LOSSES name (scored or (anchor, positive) losses)")
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps")
     parser.add_argument("--warmup-steps", type=int, default=2, help="untimed steps first")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
@@ -62,7 +64,8 @@ def main():
     total = args.warmup_steps + args.steps
     schedule = [batches[i % len(batches)] for i in range(total)]
 
-    trainer = train_reference.Trainer(model, train_reference.TrainConfig(total_steps=total), dropout=True)
+    trainer = train_reference.Trainer(model, train_reference.TrainConfig(total_steps=total), dropout=True,
+                                      loss=args.loss)
     for batch in schedule[:args.warmup_steps]:
         trainer.step(*batch)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -73,6 +76,7 @@ def main():
     tokens = sum(len(ids) for batch in schedule[args.warmup_steps:] for ids in batch[0] + batch[1])
     print(json.dumps({
         "engine": "pytorch " + torch.__version__,
+        "loss": args.loss,
         "blas": args.blas,
         "blas_libraries": torch_encode.loaded_blas(),
         "openblas_core": torch_encode.openblas_core(),

@@ -29,11 +29,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.score_scale = (mode & 4) ? 5.0f : 1.0f;
   if (mode & 8) options.score_column = (mode & 16) ? "score" : "3";
   if (mode & 32) options.text_a_column = "99999999999999999999";
+  // Label-free reading (the ranking losses') and hard-negative columns.
+  if (mode & 64) options.read_score = false;
+  if (mode & 128) options.negative_columns = {(mode & 16) ? "negative" : "4"};
   try {
     const simtune::PairData pairs = simtune::load_pairs(path, options);
     for (const simtune::Pair& p : pairs.pairs) {
-      SIMTUNE_CHECK(std::isfinite(p.score) && p.score >= options.min_score &&
-                    p.score <= options.max_score);
+      SIMTUNE_CHECK(options.read_score ? std::isfinite(p.score) && p.score >= options.min_score &&
+                                             p.score <= options.max_score
+                                       : p.score == 0.0);
+      SIMTUNE_CHECK(p.negatives.size() == pairs.pairs.front().negatives.size());
     }
   } catch (const simtune::Error&) {
   }

@@ -82,6 +82,19 @@ mkdir -p "$corpus_root/fuzz_retrieval"
 printf 'q1\tquery one\nq2\tquery two\n\0d1\tdoc one\nd2\tdoc two\n\0q1\td2\nq2\td1\nq1\td1\n' \
   >"$corpus_root/fuzz_retrieval/set"
 printf 'anchor\tpositive\tnegative\na\tb\tc\n' >"$corpus_root/fuzz_retrieval/triplets"
+# Teacher-embedding matrices as numpy writes them (float32, float64, format version 2).
+mkdir -p "$corpus_root/fuzz_npy"
+/usr/bin/python3 - "$corpus_root/fuzz_npy" <<'PY'
+import sys
+import numpy as np
+from numpy.lib import format as npy
+out = sys.argv[1]
+np.save(f"{out}/f32.npy", np.arange(6, dtype=np.float32).reshape(2, 3))
+np.save(f"{out}/f64.npy", np.linspace(-1, 1, 8).reshape(4, 2))
+with open(f"{out}/v2.npy", "wb") as f:
+    npy.write_array(f, np.ones((1, 4), dtype=np.float32), version=(2, 0))
+PY
+printf '\x43%s\n' '{"anchor": "a", "positive": "b", "negative": "c"}' >"$corpus_root/fuzz_pairs/triplets"
 
 # Tokenizer (and other) fuzzers start from the repository's text data where they have no seeds.
 for target in "${targets[@]}"; do

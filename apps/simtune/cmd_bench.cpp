@@ -28,6 +28,7 @@
 #include "simtune/dist/group.h"
 #include "simtune/eval/information_retrieval.h"
 #include "simtune/model/loader.h"
+#include "simtune/train/losses.h"
 #include "simtune/train/trainer.h"
 
 namespace simtune::cli {
@@ -218,7 +219,8 @@ double train_forward_flops(const TrainArgs& args, const std::vector<Pair>& pairs
 }
 
 json bench_train(const TrainArgs& args) {
-  const PairData data = load_pairs(args.train, args.pairs);
+  const PairData data =
+      load_pairs(args.train, with_loss_shape(args.pairs, loss_shape(args.options.loss)));
   TrainOptions options = args.options;
   options.shuffle = false;
   options.max_steps = args.warmup + args.steps;
@@ -242,7 +244,8 @@ json bench_train(const TrainArgs& args) {
   const double seconds = std::chrono::duration<double>(window_end - window_start).count();
   const double pairs = static_cast<double>(args.steps) * static_cast<double>(options.batch_size);
   const double gflops = 3.0 * train_forward_flops(args, data.pairs) / seconds / 1e9;
-  json result = {{"steps", args.steps},
+  json result = {{"loss", options.loss},
+                 {"steps", args.steps},
                  {"batch_size", options.batch_size},
                  {"seconds", seconds},
                  {"pairs_per_s", pairs / seconds},
@@ -269,6 +272,15 @@ void add_bench_train(CLI::App* bench) {
       ->check(bounded(0, kMaxCount));
   cmd->add_option("--dropout", args->options.dropout, "Dropout (default: config.json's)")
       ->check(bounded(0, 1, Bound::closed, Bound::open));
+  std::vector<std::string> loss_names;
+  for (const LossShape& l : loss_shapes()) loss_names.push_back(l.name);
+  cmd->add_option("--loss", args->options.loss, "A loss of simtune train --loss")
+      ->capture_default_str()
+      ->check(CLI::IsMember(loss_names));
+  cmd->add_option("--mini-batch-size", args->options.mini_batch_size,
+                  "Texts per forward pass of a cached loss")
+      ->capture_default_str()
+      ->check(bounded(1, kMaxBatch));
   cmd->add_option("--score-scale", args->pairs.score_scale)
       ->capture_default_str()
       ->check(bounded(0, kMaxFloat, Bound::open));

@@ -32,6 +32,10 @@ void add_encode(CLI::App& app) {
                   "Truncate to this many tokens (default: the model's max_seq_length)")
       ->check(bounded(1, kMaxSeqLength));
   cmd->add_flag("--normalize", args->options.normalize, "L2-normalise the embeddings");
+  cmd->add_option("--dimensions", args->options.dimensions,
+                  "Keep the first N values of each embedding (sentence-transformers' "
+                  "truncate_dim; --normalize then normalises the cut vector)")
+      ->check(bounded(1, kMaxCount));
   add_prompt_options(cmd, args->options);
   add_threads_option(cmd, args->threads);
   cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,

@@ -1,5 +1,6 @@
-// simtune train: fine-tune with CosineSimilarityLoss on (text_a, text_b, score) pairs,
-// evaluating as sentence-transformers' evaluators do.
+// simtune train: fine-tune with one of sentence-transformers' losses on examples read in that
+// loss's shape (scored pairs, or anchors with positives and hard negatives), evaluating as the
+// library's evaluators do.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -9,13 +10,15 @@
 #include "simtune/data/retrieval.h"
 #include "simtune/data/triplets.h"
 #include "simtune/dist/group.h"
+#include "simtune/train/losses.h"
 #include "simtune/train/trainer.h"
 
 namespace simtune::cli {
 
 void add_train(CLI::App& app) {
   struct Args {
-    std::string model, train, output, log_file, resume, eval, eval_name, test, test_name;
+    std::string model, train, output, log_file, resume, eval, eval_name, test, test_name,
+        batch_sampler = "batch_sampler", teacher;
     std::string ir_queries, ir_corpus, ir_qrels, ir_name, binary, binary_name, triplet,
         triplet_name;
     TrainOptions options;
@@ -27,13 +30,39 @@ void add_train(CLI::App& app) {
   TrainOptions& t = args->options;
   PairFileOptions& p = args->pairs;
   CLI::App* cmd = app.add_subcommand(
-      "train", "Fine-tune on sentence pairs with CosineSimilarityLoss (sentence-transformers fit)");
+      "train", "Fine-tune with a sentence-transformers loss (the library's fit)");
   cmd->add_option("--model", args->model, "Model directory to start from")->required();
   cmd->add_option("--train", args->train,
                   "Pairs: .tsv/.csv (tab-separated; STS benchmark layout recognised) or .jsonl")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--output", args->output, "Output model directory")->required();
+  std::string loss_help = "Loss (sentence-transformers' name):";
+  std::vector<std::string> loss_names;
+  for (const LossShape& l : loss_shapes()) {
+    loss_help += "\n  " + l.name + ": " + l.summary;
+    loss_names.push_back(l.name);
+  }
+  cmd->add_option("--loss", t.loss, loss_help)
+      ->capture_default_str()
+      ->check(CLI::IsMember(loss_names));
+  cmd->add_option("--teacher-embeddings", args->teacher,
+                  "MSELoss: .npy of the teacher's embedding of each training example, in order")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--mini-batch-size", t.mini_batch_size,
+                  "Texts per forward pass of CachedMultipleNegativesRankingLoss (memory grows "
+                  "with this, not with --batch-size)")
+      ->capture_default_str()
+      ->check(bounded(1, kMaxBatch));
+  cmd->add_option("--matryoshka-dims", t.matryoshka_dims,
+                  "MatryoshkaLoss around --loss at these dimensions, e.g. 384,256,128,64")
+      ->delimiter(',')
+      ->check(bounded(1, kMaxCount));
+  cmd->add_option("--matryoshka-weights", t.matryoshka_weights,
+                  "Weights of the Matryoshka dimensions (default: 1 each)")
+      ->delimiter(',')
+      ->needs("--matryoshka-dims")
+      ->check(bounded(-kMaxFloat, kMaxFloat));
   cmd->add_option("--eval", args->eval,
                   "Dev pairs: evaluate before training, every epoch (and --eval-steps); the "
                   "output keeps the best model by cosine Spearman")
@@ -100,6 +129,11 @@ void add_train(CLI::App& app) {
   cmd->add_option("--max-steps", t.max_steps, "Stop after N steps (the schedule spans N steps)")
       ->check(bounded(1, kMaxCount));
   cmd->add_flag("--no-shuffle", args->no_shuffle, "Batches in file order");
+  cmd->add_option("--batch-sampler", args->batch_sampler,
+                  "batch_sampler, or no_duplicates (the library's NoDuplicatesBatchSampler: no "
+                  "text twice in a batch, for in-batch negatives)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"batch_sampler", "no_duplicates"}));
   cmd->add_option("--dropout", t.dropout, "Dropout probability (default: config.json's; 0 = off)")
       ->check(bounded(0, 1, Bound::closed, Bound::open));
   cmd->add_option("--log-file", args->log_file, "JSONL log, one line per step");
@@ -117,6 +151,10 @@ void add_train(CLI::App& app) {
   cmd->add_option("--text-a-column", p.text_a_column, "Column of the first text (1-based or name)");
   cmd->add_option("--text-b-column", p.text_b_column, "Column of the second text");
   cmd->add_option("--score-column", p.score_column, "Column of the score");
+  cmd->add_option("--negative-columns", p.negative_columns,
+                  "Columns (or JSONL keys) of hard negatives, comma-separated (default: header "
+                  "columns negative, negative_1, ...)")
+      ->delimiter(',');
   cmd->add_flag("--skip-bad-rows", p.skip_bad_rows,
                 "Skip and count malformed rows instead of stopping");
   add_threads_option(cmd, args->threads);
@@ -125,11 +163,21 @@ void add_train(CLI::App& app) {
     set_num_threads(args->threads);
     TrainOptions options = args->options;
     options.shuffle = !args->no_shuffle;
+    options.no_duplicates = args->batch_sampler == "no_duplicates";
+    if (!options.matryoshka_weights.empty() &&
+        options.matryoshka_weights.size() != options.matryoshka_dims.size()) {
+      throw CLI::ValidationError("--matryoshka-weights",
+                                 "needs one weight per dimension of "
+                                 "--matryoshka-dims");
+    }
     options.log_file = args->log_file;
     options.resume = args->resume;
+    options.teacher_embeddings = args->teacher;
     // Under mpirun rank 0 alone reports; the trainer splits each batch over the ranks.
     const bool root = dist::Group::world().root();
-    const PairData data = load_pairs(args->train, args->pairs);
+    // The training file in the loss's shape; evaluation sets stay scored pairs.
+    const PairData data =
+        load_pairs(args->train, with_loss_shape(args->pairs, loss_shape(options.loss)));
     if (data.skipped > 0 && root) {
       std::fprintf(stderr, "skipped %zu bad rows (first: %s)\n", data.skipped,
                    data.first_skipped.c_str());
@@ -143,8 +191,10 @@ void add_train(CLI::App& app) {
     };
     // Evaluation sets use the same columns and score scale as the training file.
     auto eval_set = [&](const std::string& path, const std::string& name) {
+      PairFileOptions eval_pairs = args->pairs;
+      eval_pairs.negative_columns.clear();
       return EvalSet{name.empty() ? std::filesystem::path(path).stem().string() : name,
-                     load_pairs(path, args->pairs).pairs};
+                     load_pairs(path, eval_pairs).pairs};
     };
     const EvalSet dev = args->eval.empty() ? EvalSet{} : eval_set(args->eval, args->eval_name);
     const EvalSet test = args->test.empty() ? EvalSet{} : eval_set(args->test, args->test_name);

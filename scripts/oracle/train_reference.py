@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""PyTorch reference for `simtune train`: sentence-transformers' fit() with CosineSimilarityLoss,
-on the model of bert_reference.py, written from sentence_transformers/SentenceTransformer.py (fit),
-losses/CosineSimilarityLoss.py and transformers' get_linear_schedule_with_warmup.
+"""PyTorch reference for `simtune train`: sentence-transformers' fit() with its losses, on the
+model of bert_reference.py, written from sentence_transformers/SentenceTransformer.py (fit),
+losses/CosineSimilarityLoss.py, MultipleNegativesRankingLoss.py,
+MultipleNegativesSymmetricRankingLoss.py, CoSENTLoss.py, AnglELoss.py, ContrastiveLoss.py,
+OnlineContrastiveLoss.py, TripletLoss.py, MSELoss.py, MatryoshkaLoss.py, util.py (cos_sim, pairwise_cos_sim,
+pairwise_angle_sim) and transformers' get_linear_schedule_with_warmup.
 
-One optimizer step on a batch of pairs (texts_a, texts_b, labels):
-  u, v = pooled embeddings of texts_a and texts_b, each side run as its own padded batch
-  loss = MSE(cosine_similarity(u, v), labels)
+One optimizer step on a batch of examples (texts_a, texts_b, labels, negative columns):
+  embeddings of each column, each run as its own padded batch
+  loss = the loss's formula (LOSSES) of the embeddings and labels
   loss.backward(); clip_grad_norm_(params, max_grad_norm); optimizer.step();
   optimizer.zero_grad(); scheduler.step()
 torch.optim.AdamW with fit()'s two parameter groups: no weight decay for names containing
@@ -60,11 +63,12 @@ def read_sts_pairs(path, score_scale=5.0, limit=None):
     return pairs
 
 
-def batches(ids_a, ids_b, labels, batch_size):
-    """[(ids_a, ids_b, labels tensor)] of consecutive pairs in the given order; the last batch
-    may be short (fit()'s DataLoader keeps it)."""
+def batches(ids_a, ids_b, labels, batch_size, negatives=()):
+    """[(ids_a, ids_b, labels tensor, [ids of each negative column])] of consecutive examples in
+    the given order; the last batch may be short (fit()'s DataLoader keeps it)."""
     return [(ids_a[i:i + batch_size], ids_b[i:i + batch_size],
-             torch.tensor(labels[i:i + batch_size], dtype=torch.float32))
+             torch.tensor(labels[i:i + batch_size], dtype=torch.float32),
+             [column[i:i + batch_size] for column in negatives])
             for i in range(0, len(labels), batch_size)]
 
 
@@ -75,23 +79,132 @@ def trainable_parameters(model):
             + [("dense." + name, p) for name, p in model.dense.named_parameters()])
 
 
-def cosine_similarity_loss(model, ids_a, ids_b, labels):
-    """CosineSimilarityLoss of one batch: MSE(cos(u, v), labels), u and v padded separately."""
-    u = bert_reference.forward_ids(model, ids_a)[2]
-    v = bert_reference.forward_ids(model, ids_b)[2]
-    return F.mse_loss(torch.cosine_similarity(u, v), labels)
+def cos_sim(a, b):
+    """util.cos_sim: the cosine of every row of a with every row of b."""
+    return F.normalize(a, p=2, dim=1) @ F.normalize(b, p=2, dim=1).T
 
 
-def gradients(model, ids_a, ids_b, labels):
+def pairwise_cos_sim(a, b):
+    """util.pairwise_cos_sim: the cosine of row i of a with row i of b."""
+    return (F.normalize(a, p=2, dim=1) * F.normalize(b, p=2, dim=1)).sum(dim=-1)
+
+
+def pairwise_angle_sim(x, y):
+    """util.pairwise_angle_sim: the embeddings as complex vectors (first half real, second half
+    imaginary), |sum(re + im)| of their quotient normalised by the norms."""
+    a, b = torch.chunk(x, 2, dim=1)
+    c, d = torch.chunk(y, 2, dim=1)
+    z = torch.sum(c**2 + d**2, dim=1, keepdim=True)
+    re = (a * c + b * d) / z
+    im = (b * c - a * d) / z
+    dz = torch.sum(a**2 + b**2, dim=1, keepdim=True) ** 0.5
+    dw = torch.sum(c**2 + d**2, dim=1, keepdim=True) ** 0.5
+    re /= dz / dw
+    im /= dz / dw
+    return torch.abs(torch.sum(torch.concat((re, im), dim=1), dim=1))
+
+
+def multiple_negatives_ranking(embeddings, labels, scale=20.0, symmetric=False):
+    """MultipleNegativesRankingLoss: cross-entropy of scale * cos_sim(anchors, all candidates),
+    each anchor's target its own positive; the symmetric variant averages in the cross-entropy
+    of each positive over the anchors."""
+    anchors, candidates = embeddings[0], torch.cat(embeddings[1:])
+    scores = cos_sim(anchors, candidates) * scale
+    targets = torch.arange(len(anchors))
+    loss = F.cross_entropy(scores, targets)
+    if not symmetric:
+        return loss
+    backward = F.cross_entropy(scores[:, :len(anchors)].transpose(0, 1), targets)
+    return (loss + backward) / 2
+
+
+def cosent(embeddings, labels, similarity=pairwise_cos_sim, scale=20.0):
+    """CoSENTLoss: logsumexp over 0 and s_i - s_j of every pair with label_i < label_j."""
+    scores = similarity(embeddings[0], embeddings[1]) * scale
+    scores = scores[:, None] - scores[None, :]
+    ordered = (labels[:, None] < labels[None, :]).float()
+    scores = scores - (1 - ordered) * 1e12
+    scores = torch.cat((torch.zeros(1), scores.view(-1)), dim=0)
+    return torch.logsumexp(scores, dim=0)
+
+
+def cosine_distance(x, y):
+    """SiameseDistanceMetric.COSINE_DISTANCE."""
+    return 1 - F.cosine_similarity(x, y)
+
+
+def contrastive(embeddings, labels, margin=0.5):
+    """ContrastiveLoss: mean of 0.5 * (y d^2 + (1 - y) relu(margin - d)^2)."""
+    distances = cosine_distance(embeddings[0], embeddings[1])
+    losses = 0.5 * (labels.float() * distances.pow(2)
+                    + (1 - labels).float() * F.relu(margin - distances).pow(2))
+    return losses.mean()
+
+
+def online_contrastive(embeddings, labels, margin=0.5):
+    """OnlineContrastiveLoss: the contrastive terms of the hard positives and negatives, summed."""
+    distance_matrix = cosine_distance(embeddings[0], embeddings[1])
+    negs = distance_matrix[labels == 0]
+    poss = distance_matrix[labels == 1]
+    negative_pairs = negs[negs < (poss.max() if len(poss) > 1 else negs.mean())]
+    positive_pairs = poss[poss > (negs.min() if len(negs) > 1 else poss.mean())]
+    return positive_pairs.pow(2).sum() + F.relu(margin - negative_pairs).pow(2).sum()
+
+
+def triplet(embeddings, labels, margin=5.0):
+    """TripletLoss with TripletDistanceMetric.EUCLIDEAN."""
+    distance_pos = F.pairwise_distance(embeddings[0], embeddings[1], p=2)
+    distance_neg = F.pairwise_distance(embeddings[0], embeddings[2], p=2)
+    return F.relu(distance_pos - distance_neg + margin).mean()
+
+
+LOSSES = {
+    "CosineSimilarityLoss":
+        lambda e, labels: F.mse_loss(torch.cosine_similarity(e[0], e[1]), labels),
+    "MultipleNegativesRankingLoss": multiple_negatives_ranking,
+    "MultipleNegativesSymmetricRankingLoss":
+        lambda e, labels: multiple_negatives_ranking(e, labels, symmetric=True),
+    "CoSENTLoss": cosent,
+    "AnglELoss": lambda e, labels: cosent(e, labels, similarity=pairwise_angle_sim),
+    "ContrastiveLoss": contrastive,
+    "OnlineContrastiveLoss": online_contrastive,
+    "TripletLoss": triplet,
+    # MSELoss: every column against the example's teacher embedding (labels (B, D)).
+    "MSELoss": lambda e, labels: F.mse_loss(torch.cat(e), labels.repeat(len(e), 1)),
+}
+
+
+def matryoshka(loss, dims, weights=None):
+    """MatryoshkaLoss around `loss` (a LOSSES name): the dimensions largest first, each with its
+    weight (default 1), the loss of the embeddings cut to each summed with the weights."""
+    weights = weights or [1.0] * len(dims)
+    dims, weights = zip(*sorted(zip(dims, weights), key=lambda x: x[0], reverse=True))
+
+    def total(embeddings, labels):
+        value = 0.0
+        for dim, weight in zip(dims, weights):
+            value = value + weight * LOSSES[loss]([e[..., :dim] for e in embeddings], labels)
+        return value
+    return total
+
+
+def batch_loss(model, ids_a, ids_b, labels, negatives=(), loss="CosineSimilarityLoss"):
+    """The loss (a LOSSES name or a function like them) of one batch; every column embedded as
+    its own padded batch, as fit() does."""
+    embeddings = [bert_reference.forward_ids(model, ids)[2] for ids in [ids_a, ids_b, *negatives]]
+    return (LOSSES[loss] if isinstance(loss, str) else loss)(embeddings, labels)
+
+
+def gradients(model, ids_a, ids_b, labels, negatives=(), loss="CosineSimilarityLoss"):
     """(loss, {HF name: gradient array}) of one batch with dropout off, weights unchanged."""
     model.eval()
     params = trainable_parameters(model)
     model.zero_grad(set_to_none=True)
-    loss = cosine_similarity_loss(model, ids_a, ids_b, labels)
-    loss.backward()
+    value = batch_loss(model, ids_a, ids_b, labels, negatives, loss)
+    value.backward()
     grads = {name: p.grad.detach().numpy().copy() for name, p in params}
     model.zero_grad(set_to_none=True)
-    return loss.item(), grads
+    return value.item(), grads
 
 
 def make_optimizer(model, config):
@@ -119,19 +232,20 @@ class Trainer:
     """fit()'s inner loop, one step() per batch. dropout=True trains with the config's dropout
     probabilities (model.train()); False keeps dropout off, as the parity tests need."""
 
-    def __init__(self, model, config, dropout=False):
+    def __init__(self, model, config, dropout=False, loss="CosineSimilarityLoss"):
         self.model = model
+        self.loss = loss
         self.config = config
         self.params = [p for _, p in trainable_parameters(model)]
         self.optimizer = make_optimizer(model, config)
         self.scheduler = linear_schedule(self.optimizer, config.warmup(), config.total_steps)
         model.train(dropout)
 
-    def step(self, ids_a, ids_b, labels):
+    def step(self, ids_a, ids_b, labels, negatives=()):
         """One optimizer step; returns {"loss", "lr", "grad_norm"} as `simtune train` logs them:
         the loss before the update, the lr used, the total gradient norm before clipping."""
         lr = self.optimizer.param_groups[0]["lr"]
-        loss = cosine_similarity_loss(self.model, ids_a, ids_b, labels)
+        loss = batch_loss(self.model, ids_a, ids_b, labels, negatives, self.loss)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
         self.optimizer.step()

@@ -46,9 +46,22 @@ std::optional<double> parse_number(std::string_view text) {
 
 // Resolved 0-based column indices.
 struct Columns {
-  std::size_t a, b, score;
-  std::size_t needed() const { return std::max({a, b, score}) + 1; }
+  std::size_t a, b;
+  std::optional<std::size_t> score;  // none when the score is not read
+  std::vector<std::size_t> negatives;
+  std::size_t needed() const {
+    std::size_t n = std::max({a, b, score.value_or(0)});
+    for (std::size_t c : negatives) n = std::max(n, c);
+    return n + 1;
+  }
 };
+
+// The library's names for hard-negative columns: "negative", then "negative_1", "negative_2"...
+bool is_negative_name(std::string_view name) {
+  if (name == "negative") return true;
+  if (!name.starts_with("negative_") || name.size() == 9) return false;
+  return name.find_first_not_of("0123456789", 9) == std::string_view::npos;
+}
 
 std::optional<std::size_t> find_name(const std::vector<std::string_view>& header,
                                      std::initializer_list<std::string_view> names) {
@@ -95,11 +108,23 @@ class RowSink {
     if (out_.skipped++ == 0) out_.first_skipped = message;
   }
 
-  void add(std::size_t line, std::string a, std::string b, std::string_view score_text) {
-    if (!is_valid_utf8(a) || !is_valid_utf8(b)) return bad(line, "text is not valid UTF-8");
-    const auto raw = parse_number(score_text);
-    if (!raw) return bad(line, "score \"" + std::string(score_text) + "\" is not a number");
+  // score_text: none when the score is not read.
+  void add(std::size_t line, std::string a, std::string b,
+           std::optional<std::string_view> score_text, std::vector<std::string> negatives) {
+    bool valid = is_valid_utf8(a) && is_valid_utf8(b);
+    for (const std::string& n : negatives) valid = valid && is_valid_utf8(n);
+    if (!valid) return bad(line, "text is not valid UTF-8");
+    if (!score_text) {
+      out_.pairs.push_back({std::move(a), std::move(b), 0.0, std::move(negatives)});
+      return;
+    }
+    const auto raw = parse_number(*score_text);
+    if (!raw) return bad(line, "score \"" + std::string(*score_text) + "\" is not a number");
     const double score = *raw / options_.score_scale;
+    if (!options_.read_score) {
+      out_.pairs.push_back({std::move(a), std::move(b), 0.0, std::move(negatives)});
+      return;
+    }
     if (score < options_.min_score || score > options_.max_score) {
       char buf[160];
       std::snprintf(buf, sizeof buf, "score %g is outside [%g, %g] after dividing by %g%s", score,
@@ -107,7 +132,7 @@ class RowSink {
                     options_.score_scale == 1.0f ? " (STS scores need --score-scale 5)" : "");
       return bad(line, buf);
     }
-    out_.pairs.push_back({std::move(a), std::move(b), score});
+    out_.pairs.push_back({std::move(a), std::move(b), score, std::move(negatives)});
   }
 
  private:
@@ -149,7 +174,19 @@ void load_delimited(std::istream& in, const std::string& name, const PairFileOpt
       };
       columns = Columns{pick(options.text_a_column, header_a, 5, 0),
                         pick(options.text_b_column, header_b, 6, 1),
-                        pick(options.score_column, header_s, 4, 2)};
+                        std::nullopt,
+                        {}};
+      if (options.read_score || !options.score_column.empty()) {
+        columns->score = pick(options.score_column, header_s, 4, 2);
+      }
+      for (const std::string& spec : options.negative_columns) {
+        columns->negatives.push_back(resolve(spec, header, where));
+      }
+      if (options.negative_columns.empty() && is_header) {
+        for (std::size_t i = 0; i < fields.size(); i++) {
+          if (is_negative_name(fields[i])) columns->negatives.push_back(i);
+        }
+      }
       if (is_header) continue;
     }
     if (fields.size() < columns->needed()) {
@@ -157,8 +194,11 @@ void load_delimited(std::istream& in, const std::string& name, const PairFileOpt
                             " fields, found " + std::to_string(fields.size()));
       continue;
     }
+    std::vector<std::string> negatives;
+    for (std::size_t c : columns->negatives) negatives.emplace_back(fields[c]);
     sink.add(line_no, std::string(fields[columns->a]), std::string(fields[columns->b]),
-             fields[columns->score]);
+             columns->score ? std::optional(fields[*columns->score]) : std::nullopt,
+             std::move(negatives));
   }
 }
 
@@ -167,6 +207,10 @@ void load_jsonl(std::istream& in, const std::string& name, const PairFileOptions
   RowSink sink(name, options, out);
   const std::string key_a = options.text_a_column, key_b = options.text_b_column,
                     key_s = options.score_column;
+  const bool read_score = options.read_score || !key_s.empty();
+  // Negative keys: the given ones, else those of the first object, then required in every row.
+  std::optional<std::vector<std::string>> negative_keys;
+  if (!options.negative_columns.empty()) negative_keys = options.negative_columns;
   std::string line;
   std::size_t line_no = 0;
   while (std::getline(in, line)) {
@@ -196,19 +240,37 @@ void load_jsonl(std::istream& in, const std::string& name, const PairFileOptions
       }
       return nullptr;
     };
-    const auto* a = field(key_a, {"sentence1", "text_a"});
-    const auto* b = field(key_b, {"sentence2", "text_b"});
-    const auto* s = field(key_s, {"score", "label"});
-    if (a == nullptr || b == nullptr || s == nullptr || !a->is_string() || !b->is_string()) {
-      sink.bad(line_no,
-               "expected string fields sentence1/sentence2 (or text_a/text_b) and a "
-               "score (or label)");
+    const auto* a = field(key_a, {"sentence1", "text_a", "anchor"});
+    const auto* b = field(key_b, {"sentence2", "text_b", "positive"});
+    const auto* s = read_score ? field(key_s, {"score", "label"}) : nullptr;
+    if (a == nullptr || b == nullptr || (read_score && s == nullptr) || !a->is_string() ||
+        !b->is_string()) {
+      sink.bad(line_no, std::string("expected string fields sentence1/sentence2 (or "
+                                    "text_a/text_b, anchor/positive)") +
+                            (read_score ? " and a score (or label)" : ""));
       continue;
     }
+    if (!negative_keys) {
+      negative_keys.emplace();
+      for (const auto& item : row.items()) {
+        if (is_negative_name(item.key())) negative_keys->push_back(item.key());
+      }
+    }
+    std::vector<std::string> negatives;
+    for (const std::string& key : *negative_keys) {
+      if (!row.contains(key) || !row[key].is_string()) break;
+      negatives.push_back(row[key].get<std::string>());
+    }
+    if (negatives.size() != negative_keys->size()) {
+      sink.bad(line_no, "expected a string field \"" + (*negative_keys)[negatives.size()] +
+                            "\" (every row has the negatives of the first)");
+      continue;
+    }
+    std::string score_text;
+    if (s != nullptr) score_text = s->is_string() ? s->get<std::string>() : s->dump();
     sink.add(line_no, a->get<std::string>(), b->get<std::string>(),
-             s->is_number()   ? s->dump()
-             : s->is_string() ? s->get<std::string>()
-                              : s->dump());
+             s != nullptr ? std::optional<std::string_view>(score_text) : std::nullopt,
+             std::move(negatives));
   }
 }
 

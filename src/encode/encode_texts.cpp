@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "simtune/core/error.h"
+#include "simtune/model/pooling.h"
 
 namespace simtune {
 
@@ -69,9 +70,13 @@ Matrix encode_token_ids(const EncodeModel& model, EncodeScratch& scratch,
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return ids[a].size() > ids[b].size(); });
 
+  const std::size_t keep =
+      options.dimensions > 0 && options.dimensions < static_cast<std::size_t>(D)
+          ? options.dimensions
+          : static_cast<std::size_t>(D);
   Matrix result;
   result.rows = ids.size();
-  result.cols = static_cast<std::size_t>(D);
+  result.cols = keep;
   result.data.assign(result.rows * result.cols, 0.0f);
   for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
     const std::size_t end = std::min(order.size(), begin + batch_size);
@@ -84,10 +89,15 @@ Matrix encode_token_ids(const EncodeModel& model, EncodeScratch& scratch,
                              model.files.normalize || options.normalize);
     const int B = scratch.batch.sequences();
     for (int b = 0; b < B; b++) {
-      std::copy_n(emb + static_cast<std::size_t>(b) * D, D,
+      std::copy_n(emb + static_cast<std::size_t>(b) * D, keep,
                   result.row(order[begin + static_cast<std::size_t>(b)]));
     }
     if (options.progress) options.progress(end, order.size());
+  }
+  // The library cuts the model's output (after any Normalize module) and normalises what is left
+  // only when asked to.
+  if (keep < static_cast<std::size_t>(D) && options.normalize) {
+    normalize_forward(result.data.data(), static_cast<int>(result.rows), static_cast<int>(keep));
   }
   return result;
 }

@@ -1,8 +1,12 @@
 #include "train/batches.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
+#include <string_view>
+#include <unordered_set>
 
+#include "simtune/core/error.h"
 #include "simtune/core/rng.h"
 
 namespace simtune {
@@ -19,48 +23,127 @@ std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int
   return order;
 }
 
+namespace {
+
+// NoDuplicatesBatchSampler's pass over one epoch's order: `order` rearranged into its batches,
+// whose ends are returned. Each batch takes, in order, the remaining examples none of whose texts
+// is already in it, until full; the skipped ones stay, in order, for the next batch.
+std::vector<std::size_t> no_duplicate_batches(std::vector<std::size_t>& order,
+                                              const std::vector<std::uint64_t>& keys,
+                                              std::size_t columns, std::size_t batch_size) {
+  std::vector<std::size_t> remaining = std::move(order), rest, ends;
+  order.clear();
+  std::unordered_set<std::uint64_t> in_batch;
+  while (!remaining.empty()) {
+    in_batch.clear();
+    rest.clear();
+    const std::size_t start = order.size();
+    std::size_t k = 0;
+    for (; k < remaining.size() && order.size() - start < batch_size; k++) {
+      const std::uint64_t* texts = keys.data() + remaining[k] * columns;
+      if (std::any_of(texts, texts + columns,
+                      [&](std::uint64_t t) { return in_batch.count(t) > 0; })) {
+        rest.push_back(remaining[k]);
+        continue;
+      }
+      order.push_back(remaining[k]);
+      in_batch.insert(texts, texts + columns);
+    }
+    rest.insert(rest.end(), remaining.begin() + static_cast<std::ptrdiff_t>(k), remaining.end());
+    ends.push_back(order.size());
+    std::swap(remaining, rest);
+  }
+  return ends;
+}
+
+}  // namespace
+
 TrainBatches::TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& tokenizer,
                            std::size_t max_seq_length, std::size_t batch_size, std::uint64_t seed,
-                           bool shuffle, int rank, int ranks)
+                           bool shuffle, bool no_duplicates, const Matrix* teacher, int rank,
+                           int ranks)
     : pairs_(pairs),
       tokenizer_(tokenizer),
       max_seq_length_(max_seq_length),
-      ids_a_(pairs.size()),
-      ids_b_(pairs.size()),
+      ids_(2 + (pairs.empty() ? 0 : pairs[0].negatives.size()),
+           std::vector<TokenIds>(pairs.size())),
       tokenized_(pairs.size(), 0),
+      teacher_(teacher),
       batch_size_(batch_size),
       rank_(rank),
       ranks_(ranks),
       seed_(seed),
       shuffle_(shuffle),
-      steps_per_epoch_(static_cast<std::int64_t>((pairs.size() + batch_size - 1) / batch_size)) {}
+      steps_per_epoch_(static_cast<std::int64_t>((pairs.size() + batch_size - 1) / batch_size)),
+      no_duplicates_(no_duplicates) {
+  for (std::size_t i = 0; i < pairs.size(); i++) {
+    const Pair& p = pairs[i];
+    if (p.negatives.size() + 2 != ids_.size()) {
+      throw Error("example " + std::to_string(i + 1) + " has " +
+                  std::to_string(p.negatives.size() + 2) + " texts, the first has " +
+                  std::to_string(ids_.size()) + ": every example needs the same columns");
+    }
+    if (!no_duplicates) continue;
+    const std::hash<std::string_view> hash;
+    text_keys_.push_back(hash(p.a));
+    text_keys_.push_back(hash(p.b));
+    for (const std::string& n : p.negatives) text_keys_.push_back(hash(n));
+  }
+}
 
-void TrainBatches::tokenize(std::size_t pair) {
-  if (tokenized_[pair]) return;
-  ids_a_[pair] = tokenizer_.encode(pairs_[pair].a, max_seq_length_);
-  ids_b_[pair] = tokenizer_.encode(pairs_[pair].b, max_seq_length_);
-  tokenized_[pair] = 1;
+void TrainBatches::tokenize(std::size_t example) {
+  if (tokenized_[example]) return;
+  const Pair& p = pairs_[example];
+  ids_[0][example] = tokenizer_.encode(p.a, max_seq_length_);
+  ids_[1][example] = tokenizer_.encode(p.b, max_seq_length_);
+  for (std::size_t c = 0; c < p.negatives.size(); c++) {
+    ids_[2 + c][example] = tokenizer_.encode(p.negatives[c], max_seq_length_);
+  }
+  tokenized_[example] = 1;
+}
+
+void TrainBatches::start_epoch(std::int64_t epoch, std::int64_t first_step) {
+  order_ = epoch_order(pairs_.size(), seed_, epoch, shuffle_);
+  if (no_duplicates_) {
+    batch_ends_ = no_duplicate_batches(order_, text_keys_, ids_.size(), batch_size_);
+  } else {
+    batch_ends_.clear();
+    for (std::size_t end = batch_size_; end < order_.size() + batch_size_; end += batch_size_) {
+      batch_ends_.push_back(std::min(end, order_.size()));
+    }
+  }
+  order_epoch_ = epoch;
+  epoch_first_step_ = first_step;
 }
 
 const Batch& TrainBatches::at(std::int64_t step) {
-  const std::int64_t epoch = step / steps_per_epoch_;
-  if (epoch != order_epoch_) {
-    order_ = epoch_order(ids_a_.size(), seed_, epoch, shuffle_);
-    order_epoch_ = epoch;
+  // Epochs may differ in length (no_duplicates), so a step is found by walking them from the
+  // start, or on from the current one.
+  if (order_epoch_ < 0 || step < epoch_first_step_) start_epoch(0, 0);
+  while (step >= epoch_first_step_ + static_cast<std::int64_t>(batch_ends_.size())) {
+    start_epoch(order_epoch_ + 1,
+                epoch_first_step_ + static_cast<std::int64_t>(batch_ends_.size()));
   }
-  const std::size_t begin = static_cast<std::size_t>(step % steps_per_epoch_) * batch_size_;
-  const std::size_t global = std::min(ids_a_.size(), begin + batch_size_) - begin;
+  const std::size_t index = static_cast<std::size_t>(step - epoch_first_step_);
+  const std::size_t batch_begin = index == 0 ? 0 : batch_ends_[index - 1];
+  const std::size_t global = batch_ends_[index] - batch_begin;
   const dist::Share share = dist::share_of(global, rank_, ranks_);
+  const std::size_t begin = batch_begin + share.begin, end = batch_begin + share.end;
+  for (std::size_t k = begin; k < end; k++) tokenize(order_[k]);
   batch_.texts.clear();
   batch_.labels.clear();
-  for (std::size_t k = begin + share.begin; k < begin + share.end; k++) tokenize(order_[k]);
-  for (std::size_t k = begin + share.begin; k < begin + share.end; k++) {
-    batch_.texts.push_back(&ids_a_[order_[k]]);
+  for (const std::vector<TokenIds>& column : ids_) {
+    for (std::size_t k = begin; k < end; k++) batch_.texts.push_back(&column[order_[k]]);
   }
-  for (std::size_t k = begin + share.begin; k < begin + share.end; k++) {
-    batch_.texts.push_back(&ids_b_[order_[k]]);
-    batch_.labels.push_back(static_cast<float>(pairs_[order_[k]].score));
+  for (std::size_t k = begin; k < end; k++) {
+    if (teacher_ == nullptr) {
+      batch_.labels.push_back(static_cast<float>(pairs_[order_[k]].score));
+      continue;
+    }
+    const float* row = teacher_->row(order_[k]);
+    batch_.labels.insert(batch_.labels.end(), row, row + teacher_->cols);
   }
+  batch_.examples = static_cast<int>(end - begin);
   batch_.global_size = global;
   batch_.weight =
       static_cast<float>(static_cast<double>(share.size()) / static_cast<double>(global));

@@ -24,15 +24,50 @@ Norms dots(const float* u, const float* v, int D) {
   return n;
 }
 
+// One row of pairwise_cosine_backward: du, dv (D) += g * d cos / du, d cos / dv.
+void add_cosine_gradient(float* du, float* dv, float g, const float* u, const float* v, float cos,
+                         int D) {
+  const Norms n = dots(u, v, D);
+  const float nu = std::sqrt(n.uu), nv = std::sqrt(n.vv);
+  if (nu * nv <= kCosEps) {
+    // Clamped denominator: cos = u.v / eps, linear in each side.
+    for (int i = 0; i < D; i++) {
+      du[i] += g * v[i] / kCosEps;
+      dv[i] += g * u[i] / kCosEps;
+    }
+    return;
+  }
+  // d cos / du = v / (|u||v|) - cos * u / |u|^2, and symmetrically for v.
+  const float inv = 1.0f / (nu * nv);
+  for (int i = 0; i < D; i++) {
+    du[i] += g * (v[i] * inv - cos * u[i] / n.uu);
+    dv[i] += g * (u[i] * inv - cos * v[i] / n.vv);
+  }
+}
+
 }  // namespace
 
-float cosine_similarity_loss_forward(float* cos, const float* u, const float* v,
-                                     const float* labels, int B, int D) noexcept {
-  float loss = 0.0f;
+void pairwise_cosine_forward(float* cos, const float* u, const float* v, int B, int D) noexcept {
   for (int b = 0; b < B; b++) {
     const std::int64_t row = static_cast<std::int64_t>(b) * D;
     const Norms n = dots(u + row, v + row, D);
     cos[b] = n.uv / std::max(std::sqrt(n.uu) * std::sqrt(n.vv), kCosEps);
+  }
+}
+
+void pairwise_cosine_backward(float* du, float* dv, const float* dcos, const float* u,
+                              const float* v, const float* cos, int B, int D) noexcept {
+  for (int b = 0; b < B; b++) {
+    const std::int64_t row = static_cast<std::int64_t>(b) * D;
+    add_cosine_gradient(du + row, dv + row, dcos[b], u + row, v + row, cos[b], D);
+  }
+}
+
+float cosine_similarity_loss_forward(float* cos, const float* u, const float* v,
+                                     const float* labels, int B, int D) noexcept {
+  pairwise_cosine_forward(cos, u, v, B, D);
+  float loss = 0.0f;
+  for (int b = 0; b < B; b++) {
     const float diff = cos[b] - labels[b];
     loss += diff * diff;
   }
@@ -44,25 +79,8 @@ void cosine_similarity_loss_backward(float* du, float* dv, const float* u, const
                                      float dloss) noexcept {
   for (int b = 0; b < B; b++) {
     const std::int64_t row = static_cast<std::int64_t>(b) * D;
-    const float* ur = u + row;
-    const float* vr = v + row;
-    const Norms n = dots(ur, vr, D);
-    const float nu = std::sqrt(n.uu), nv = std::sqrt(n.vv);
     const float dcos = dloss * 2.0f * (cos[b] - labels[b]) / static_cast<float>(B);
-    if (nu * nv <= kCosEps) {
-      // Clamped denominator: cos = u.v / eps, linear in each side.
-      for (int i = 0; i < D; i++) {
-        du[row + i] += dcos * vr[i] / kCosEps;
-        dv[row + i] += dcos * ur[i] / kCosEps;
-      }
-      continue;
-    }
-    // d cos / du = v / (|u||v|) - cos * u / |u|^2, and symmetrically for v.
-    const float inv = 1.0f / (nu * nv);
-    for (int i = 0; i < D; i++) {
-      du[row + i] += dcos * (vr[i] * inv - cos[b] * ur[i] / n.uu);
-      dv[row + i] += dcos * (ur[i] * inv - cos[b] * vr[i] / n.vv);
-    }
+    add_cosine_gradient(du + row, dv + row, dcos, u + row, v + row, cos[b], D);
   }
 }
 

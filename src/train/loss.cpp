@@ -1,14 +1,116 @@
 #include "train/loss.h"
 
+#include <limits>
+
 #include "simtune/core/error.h"
+#include "train/contrastive_loss.h"
+#include "train/cosent_loss.h"
 #include "train/cosine_similarity_loss.h"
+#include "train/mse_loss.h"
+#include "train/multiple_negatives_ranking_loss.h"
+#include "train/triplet_loss.h"
 
 namespace simtune {
+namespace {
+
+constexpr double kAnyLabel = std::numeric_limits<double>::infinity();
+
+struct LossEntry {
+  LossShape shape;
+  std::unique_ptr<Loss> (*make)(int columns);
+};
 
 // The one table of losses: a new loss adds its line here.
-std::unique_ptr<Loss> make_loss(const std::string& name) {
-  if (name == "CosineSimilarityLoss") return std::make_unique<CosineSimilarityLoss>();
-  throw Error("unknown loss \"" + name + "\" (simtune has CosineSimilarityLoss)");
+const std::vector<LossEntry>& loss_table() {
+  static const std::vector<LossEntry> table = {
+      {{"CosineSimilarityLoss", "(a, b, score): MSE of cosine and score", true, 0, 1, 2, 2},
+       [](int) -> std::unique_ptr<Loss> { return std::make_unique<CosineSimilarityLoss>(); }},
+      {{"MultipleNegativesRankingLoss",
+        "(anchor, positive[, negative...]): in-batch negatives, scale 20", false, 0, 0, 2, 0, false,
+        false, true},
+       [](int columns) -> std::unique_ptr<Loss> {
+         return std::make_unique<MultipleNegativesRankingLoss>("MultipleNegativesRankingLoss",
+                                                               columns, false);
+       }},
+      {{"CachedMultipleNegativesRankingLoss",
+        "MultipleNegativesRankingLoss over a large batch in --mini-batch-size pieces (GradCache)",
+        false, 0, 0, 2, 0, true, false, true},
+       [](int columns) -> std::unique_ptr<Loss> {
+         return std::make_unique<MultipleNegativesRankingLoss>("CachedMultipleNegativesRankingLoss",
+                                                               columns, false);
+       }},
+      {{"MultipleNegativesSymmetricRankingLoss",
+        "(anchor, positive[, negative...]): both directions", false, 0, 0, 2, 0, false, false,
+        true},
+       [](int columns) -> std::unique_ptr<Loss> {
+         return std::make_unique<MultipleNegativesRankingLoss>(
+             "MultipleNegativesSymmetricRankingLoss", columns, true);
+       }},
+      {{"CoSENTLoss", "(a, b, score): pairwise ranking of cosines, scale 20", true, -kAnyLabel,
+        kAnyLabel, 2, 2, false, false, true},
+       [](int) -> std::unique_ptr<Loss> { return std::make_unique<CoSENTLoss>(false); }},
+      {{"AnglELoss", "(a, b, score): CoSENT over angle similarity, scale 20", true, -kAnyLabel,
+        kAnyLabel, 2, 2, false, false, true},
+       [](int) -> std::unique_ptr<Loss> { return std::make_unique<CoSENTLoss>(true); }},
+      {{"ContrastiveLoss", "(a, b, label 1 similar / 0 not): cosine distance, margin 0.5", true, 0,
+        1, 2, 2},
+       [](int) -> std::unique_ptr<Loss> { return std::make_unique<ContrastiveLoss>(false); }},
+      {{"OnlineContrastiveLoss", "(a, b, label 1/0): ContrastiveLoss on the hard pairs only", true,
+        0, 1, 2, 2, false, false, true},
+       [](int) -> std::unique_ptr<Loss> { return std::make_unique<ContrastiveLoss>(true); }},
+      {{"TripletLoss", "(anchor, positive, negative): euclidean distance, margin 5", false, 0, 0, 3,
+        3},
+       [](int) -> std::unique_ptr<Loss> { return std::make_unique<TripletLoss>(); }},
+      {{"MSELoss",
+        "(text, translation...) with --teacher-embeddings: distillation, MSE to the teacher", false,
+        0, 0, 2, 0, false, true},
+       [](int columns) -> std::unique_ptr<Loss> { return std::make_unique<MSELoss>(columns); }},
+  };
+  return table;
+}
+
+const LossEntry& entry(const std::string& name) {
+  std::string names;
+  for (const LossEntry& e : loss_table()) {
+    if (e.shape.name == name) return e;
+    names += (names.empty() ? "" : ", ") + e.shape.name;
+  }
+  throw Error("unknown loss \"" + name + "\" (simtune has " + names + ")");
+}
+
+}  // namespace
+
+const std::vector<LossShape>& loss_shapes() {
+  static const std::vector<LossShape> shapes = [] {
+    std::vector<LossShape> s;
+    for (const LossEntry& e : loss_table()) s.push_back(e.shape);
+    return s;
+  }();
+  return shapes;
+}
+
+const LossShape& loss_shape(const std::string& name) {
+  return entry(name).shape;
+}
+
+PairFileOptions with_loss_shape(PairFileOptions options, const LossShape& loss) {
+  options.read_score = loss.takes_label;
+  options.min_score = static_cast<float>(loss.min_label);
+  options.max_score = static_cast<float>(loss.max_label);
+  return options;
+}
+
+std::unique_ptr<Loss> make_loss(const std::string& name, int columns) {
+  const LossEntry& e = entry(name);
+  const LossShape& s = e.shape;
+  if (columns < s.min_texts || (s.max_texts > 0 && columns > s.max_texts)) {
+    throw Error(name + " takes examples of " + std::to_string(s.min_texts) +
+                (s.max_texts == s.min_texts ? ""
+                 : s.max_texts == 0         ? " or more"
+                                            : " to " + std::to_string(s.max_texts)) +
+                " texts; the data has " + std::to_string(columns) + " per example");
+  }
+  return e.make(columns);
 }
 
 }  // namespace simtune

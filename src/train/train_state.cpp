@@ -29,6 +29,20 @@ void scale(float* x, std::size_t n, float factor) {
 
 }  // namespace
 
+float forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
+                       const BertWeights& weights, const BertWeights& grads, Rng* rng) {
+  const float* emb = model.forward(batch.texts, weights, rng);
+  float* d_emb = model.zeroed_d_embeddings();
+  float value =
+      loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(), model.dimension());
+  if (batch.weight != 1.0f) {
+    value *= batch.weight;
+    scale(d_emb, batch.texts.size() * static_cast<std::size_t>(model.dimension()), batch.weight);
+  }
+  model.backward(grads, weights);
+  return value;
+}
+
 TrainState::TrainState(BertParams p, const BertConfig& config, AdamWConfig adam_config,
                        std::uint64_t seed)
     : params(std::move(p)),
@@ -40,20 +54,14 @@ TrainState::TrainState(BertParams p, const BertConfig& config, AdamWConfig adam_
 
 StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
   s.grads.zero_for_batch(batch.texts);
+  Rng* rng = setup.dropout ? &s.dropout_rng : nullptr;
   float loss = 0.0f;
   // A rank whose share of a small batch is empty still takes part in the gradient sum.
-  if (!batch.texts.empty()) {
-    const float* emb =
-        setup.model.forward(batch.texts, s.weights, setup.dropout ? &s.dropout_rng : nullptr);
-    float* d_emb = setup.model.zeroed_d_embeddings();
-    loss = setup.loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(),
-                                       setup.model.dimension());
-    if (batch.weight != 1.0f) {
-      loss *= batch.weight;
-      scale(d_emb, batch.texts.size() * static_cast<std::size_t>(setup.model.dimension()),
-            batch.weight);
-    }
-    setup.model.backward(s.grad_weights, s.weights);
+  if (batch.size() > 0) {
+    loss = setup.grad_cache != nullptr
+               ? setup.grad_cache->forward_backward(setup.model, setup.loss, batch, s.weights,
+                                                    s.grad_weights, rng)
+               : forward_backward(setup.model, setup.loss, batch, s.weights, s.grad_weights, rng);
   }
   if (setup.sync != nullptr) loss = setup.sync->all_reduce(s.grads, loss);
   const double norm = grad_norm(s.grads);

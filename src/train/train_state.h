@@ -12,6 +12,7 @@
 #include "simtune/train/trainer.h"
 #include "train/batches.h"
 #include "train/embedding_pass.h"
+#include "train/grad_cache.h"
 #include "train/gradient_sync.h"
 #include "train/gradients.h"
 #include "train/loss.h"
@@ -44,12 +45,19 @@ struct StepSetup {
   bool dropout = false;
   // Data-parallel training: sums the ranks' gradients and losses after backward (none alone).
   GradientSync* sync = nullptr;
+  GradCache* grad_cache = nullptr;  // set: the loss runs over mini-batches (grad_cache.h)
 };
 
 // Training diverged: a loss, gradient or weight became NaN or infinite.
 struct Diverged : Error {
   using Error::Error;
 };
+
+// The batch through the model, the loss and back: accumulates the parameters' gradient into
+// `grads` and returns the loss (the uncached path of train_step; GradCache is the cached one).
+// Under mpirun the loss and its gradient count by the share's weight in the global batch.
+float forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
+                       const BertWeights& weights, const BertWeights& grads, Rng* rng);
 
 // One optimizer step on `batch` (this rank's share of the step's global batch). Fills the report's
 // step, loss, lr and grad_norm. Throws Diverged naming the step and the likely cause when the loss

@@ -16,15 +16,18 @@
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
 #include "simtune/core/rng.h"
+#include "simtune/data/npy.h"
 #include "simtune/dist/group.h"
 #include "simtune/encode/encode_texts.h"
 #include "simtune/encode/encoder.h"
 #include "simtune/model/loader.h"
+#include "simtune/train/losses.h"
 #include "simtune/train/report.h"
 #include "train/batches.h"
 #include "train/checkpoint.h"
 #include "train/eval_policy.h"
 #include "train/loss.h"
+#include "train/matryoshka_loss.h"
 #include "train/model_card.h"
 #include "train/train_log.h"
 #include "train/train_state.h"
@@ -52,6 +55,35 @@ AdamWConfig adam_config(const TrainOptions& o) {
   c.eps = o.adam_eps;
   c.weight_decay = o.weight_decay;
   return c;
+}
+
+// The teacher's embeddings a loss distils from (none for the others), checked against the data
+// and the model.
+Matrix teacher_embeddings(const TrainOptions& o, std::size_t examples, int dimension) {
+  const bool wanted = loss_shape(o.loss).teacher;
+  if (!wanted) {
+    if (!o.teacher_embeddings.empty()) {
+      throw Error("teacher embeddings are for MSELoss, not " + o.loss);
+    }
+    return {};
+  }
+  if (o.teacher_embeddings.empty()) {
+    throw Error(o.loss + " needs teacher embeddings (a .npy, one row per training example)");
+  }
+  if (!o.matryoshka_dims.empty()) {
+    throw Error("MatryoshkaLoss cannot wrap " + o.loss + ": its labels are full-size embeddings");
+  }
+  Matrix m = load_npy_matrix(o.teacher_embeddings);
+  const std::string name = o.teacher_embeddings.string();
+  if (m.rows != examples) {
+    throw Error(name + ": " + std::to_string(m.rows) + " teacher embeddings for " +
+                std::to_string(examples) + " training examples");
+  }
+  if (m.cols != static_cast<std::size_t>(dimension)) {
+    throw Error(name + ": teacher embeddings of " + std::to_string(m.cols) +
+                " values, but the model embeds in " + std::to_string(dimension));
+  }
+  return m;
 }
 
 // Pairs per second over a window of about five seconds.
@@ -329,11 +361,19 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   const TrainOptions& o = m.options;
   if (pairs.empty()) throw Error("no training pairs");
   if (o.batch_size == 0) throw Error("batch size must be at least 1");
+  if (m.group.size() > 1 && loss_shape(o.loss).batch_wide) {
+    throw Error("--loss " + o.loss + " couples the examples of a batch, so a batch split over " +
+                std::to_string(m.group.size()) +
+                " mpirun processes would train another objective; run it in one process (the "
+                "gather of embeddings across ranks is not there yet)");
+  }
   // A batch larger than the data is one batch of all of it, as sentence-transformers' DataLoader
   // makes it; the run (model card, checkpoints) records the batch it really used.
   m.options.batch_size = std::min(o.batch_size, pairs.size());
+  const Matrix teacher = teacher_embeddings(o, pairs.size(), m.model.files.embedding_dimension());
   TrainBatches batches(pairs, m.model.tokenizer, m.model.files.max_seq_length, o.batch_size, o.seed,
-                       o.shuffle, m.group.rank(), m.group.size());
+                       o.shuffle, o.no_duplicates, teacher.rows > 0 ? &teacher : nullptr,
+                       m.group.rank(), m.group.size());
   TrainState& state = m.state;
   const double best = o.resume.empty() ? -std::numeric_limits<double>::infinity()
                                        : load_checkpoint(o.resume, state, run_identity(o));
@@ -342,7 +382,12 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
     state.dropout_rng =
         Rng(splitmix64(state.dropout_rng.next_u64(), static_cast<std::uint64_t>(m.group.rank())));
   }
-  const std::unique_ptr<Loss> loss = make_loss("CosineSimilarityLoss");
+  std::unique_ptr<Loss> loss = make_loss(o.loss, batches.columns());
+  if (!o.matryoshka_dims.empty()) {
+    loss =
+        std::make_unique<MatryoshkaLoss>(std::move(loss), o.matryoshka_dims, o.matryoshka_weights,
+                                         m.model.files.embedding_dimension());
+  }
   Run run(m, *loss, pairs.size(), batches.steps_per_epoch(), output, dev);
   if (state.step > run.total) {
     throw Error(o.resume.string() + ": the checkpoint is at step " + std::to_string(state.step) +
@@ -351,7 +396,11 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   run.policy.restore_best(best);
   EmbeddingPass model(m.model.files, run.dropout);
   GradientSync sync(m.group);
-  StepSetup setup{model, *loss, run.schedule, o.lr, o.max_grad_norm, run.dropout.enabled(), &sync};
+  GradCache grad_cache(o.mini_batch_size);
+  StepSetup setup{model,           *loss,
+                  run.schedule,    o.lr,
+                  o.max_grad_norm, run.dropout.enabled(),
+                  &sync,           loss_shape(o.loss).cached ? &grad_cache : nullptr};
 
   const std::int64_t first_step = state.step;
   if (run.evaluates() && state.step == 0) run.evaluate_dev(EvalPoint{});

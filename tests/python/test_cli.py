@@ -143,6 +143,50 @@ def check_training(args, checks, model):
     code, _, err = simtune(args, "train", "--model", model, "--train", bad, "--output", w / "skip-out",
                            "--skip-bad-rows", "--quiet", "--max-steps", 1)
     expect(checks, "--skip-bad-rows counts and continues", code, 0, err, "skipped 1 bad rows")
+    check_loss_options(args, checks, model)
+
+
+def check_loss_options(args, checks, model):
+    """--loss and its data: the wrong number of texts per example, a label out of the loss's
+    range, MSELoss without teachers and Matryoshka dimensions past the model's are one-line
+    errors (exit 1), option misuse is a usage error (exit 2); each loss runs a step."""
+    w = args.workdir
+    triplets = w / "triplets.tsv"
+    triplets.write_text("anchor\tpositive\tnegative\na man\ta person\ta car\n"
+                        "rain\tit rains\tsun\nshort\tlong\n")
+    code, _, err = simtune(args, "train", "--model", model, "--train", triplets, "--output",
+                           w / "t-out", "--loss", "TripletLoss")
+    expect(checks, "a short triplet row names file and line", code, 1, err,
+           f"{triplets}:4: expected at least 3 fields, found 2")
+    code, _, err = train(args, model, w / "t-out", "--loss", "TripletLoss")
+    expect(checks, "TripletLoss refuses pairs", code, 1, err,
+           "TripletLoss takes examples of 3 texts; the data has 2 per example")
+    labels = w / "labels.tsv"
+    labels.write_text("sentence1\tsentence2\tlabel\na\tb\t1\nc\td\t2\n")
+    code, _, err = simtune(args, "train", "--model", model, "--train", labels, "--output", w / "c-out",
+                           "--loss", "ContrastiveLoss")
+    expect(checks, "a label outside the loss's range names file and line", code, 1, err,
+           f"{labels}:3: score 2 is outside [0, 1]")
+    code, _, err = train(args, model, w / "m-out", "--loss", "MSELoss")
+    expect(checks, "MSELoss without teacher embeddings", code, 1, err, "needs teacher embeddings")
+    code, _, err = train(args, model, w / "m-out", "--matryoshka-dims", "64,16")
+    expect(checks, "a Matryoshka dimension past the model's", code, 1, err,
+           "Matryoshka dimension 64 is outside the model's 1..32")
+    code, _, err = train(args, model, w / "m-out", "--matryoshka-dims", "16,8",
+                         "--matryoshka-weights", "1")
+    expect(checks, "one Matryoshka weight per dimension", code, 2, err, "--matryoshka-weights")
+    code, _, err = train(args, model, w / "m-out", "--loss", "NoSuchLoss")
+    expect(checks, "an unknown loss is a usage error", code, 2, err, "NoSuchLoss")
+    for loss, extra in (("MultipleNegativesRankingLoss", ["--batch-sampler", "no_duplicates"]),
+                        ("CachedMultipleNegativesRankingLoss", ["--mini-batch-size", 5]),
+                        ("MultipleNegativesSymmetricRankingLoss", ["--matryoshka-dims", "32,16"]),
+                        ("CoSENTLoss", []), ("AnglELoss", []), ("OnlineContrastiveLoss", [])):
+        code, _, err = train(args, model, w / "loss-out", "--loss", loss, "--max-steps", 1, *extra)
+        expect(checks, f"--loss {loss} {' '.join(map(str, extra))} runs a step", code, 0, err)
+    code, _, err = simtune(args, "train", "--model", model, "--train", triplets, "--output",
+                           w / "loss-out", "--loss", "TripletLoss", "--skip-bad-rows",
+                           "--max-steps", 1, "--quiet")
+    expect(checks, "--loss TripletLoss runs a step", code, 0, err)
 
 
 def main():

@@ -83,16 +83,22 @@ def is_key_bias(name):
     return name.endswith("attention.self.key.bias")
 
 
-def check_gradients(args, checks, model_dir, batch):
-    """(a): simtune_grad_dump's loss and gradients on the first batch vs torch autograd."""
+def check_gradients(args, checks, model_dir, batch, train_file=STS_TRAIN,
+                    loss_args=("--loss", "CosineSimilarityLoss"), reference_loss="CosineSimilarityLoss",
+                    exactly_zero=()):
+    """(a): simtune_grad_dump's loss and gradients on the first batch of `train_file` (read with
+    the score scale; loss_args pick the loss) vs torch autograd of reference_loss on `batch`, its
+    examples. exactly_zero: further tensors whose exact gradient the loss makes zero, checked as
+    the key biases are."""
     grads_file = args.workdir / "grads.safetensors"
     start = time.perf_counter()
-    output = oc.read_jsonl(oc.run([args.grad_dump, "--model", model_dir, "--train", STS_TRAIN,
-                                   "--score-scale", SCORE_SCALE, "--batch-size", BATCH_SIZE,
-                                   "--out", grads_file]))
-    print(f"simtune_grad_dump: {time.perf_counter() - start:.1f} s")
+    output = oc.read_jsonl(oc.run([args.grad_dump, "--model", model_dir, "--train", train_file,
+                                   "--score-scale", SCORE_SCALE, "--batch-size", len(batch[0]),
+                                   *loss_args, "--out", grads_file]))
+    print(f"simtune_grad_dump {' '.join(map(str, loss_args))}: {time.perf_counter() - start:.1f} s")
     actual = safetensors_io.load_f32(grads_file)
-    loss, expected = train_reference.gradients(bert_reference.load_model(model_dir), *batch)
+    loss, expected = train_reference.gradients(bert_reference.load_model(model_dir), *batch,
+                                               loss=reference_loss)
 
     checks.true("batch loss", relative_diff(output[-1]["loss"], loss) <= LOSS_TOLERANCE,
                 f"simtune {output[-1]['loss']!r}, reference {loss!r} (tolerance {LOSS_TOLERANCE:g} relative)")
@@ -110,7 +116,7 @@ def check_gradients(args, checks, model_dir, batch):
     ratios = []
     for name in sorted(expected):
         reference = expected[name]
-        if is_key_bias(name):
+        if is_key_bias(name) or name in exactly_zero:
             # Noise is ~1e-7 of the layer's key.weight gradient; a wrong gradient is of its order.
             scale = np.abs(expected[name.replace(".bias", ".weight")]).max()
             checks.close(f"gradient {name} (exactly 0, rounding noise only)", actual[name],
@@ -132,10 +138,12 @@ def check_gradients(args, checks, model_dir, batch):
                 f"{len(bad)} outside" if bad else "")
 
 
-def check_log(checks, log, reference_log):
+def check_log(checks, log, reference_log, what=""):
     """Per-step loss, lr and gradient norm of `simtune train --log-file` vs the reference."""
     steps = [row.get("step") for row in log]
-    if not checks.true("log steps", steps == list(range(1, STEPS + 1)), f"got steps {steps[:5]}... ({len(steps)} lines)"):
+    count = len(reference_log)
+    if not checks.true(f"{what}log steps", steps == list(range(1, count + 1)),
+                       f"got steps {steps[:5]}... ({len(steps)} lines)"):
         return
     for key, tolerance in (("loss", STEP_LOSS_TOLERANCE), ("lr", LR_TOLERANCE),
                            ("grad_norm", GRAD_NORM_TOLERANCE)):
@@ -148,7 +156,7 @@ def check_log(checks, log, reference_log):
             if key == "lr":
                 detail += (" -- the reference decays the lr to 0 at --max-steps "
                            "(total = max_steps, warmup = ceil(0.1 * max_steps))")
-        checks.true(f"per-step {key} over {STEPS} steps", not bad, detail)
+        checks.true(f"{what}per-step {key} over {count} steps", not bad, detail)
 
 
 def check_training(args, checks, model_dir, pairs, ids_a, ids_b):

@@ -7,15 +7,20 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "simtune/core/error.h"
 #include "simtune/core/matmul.h"
 #include "simtune/model/dense.h"
 #include "simtune/model/head.h"
 #include "simtune/model/kernels.h"
 #include "simtune/model/pooling.h"
+#include "train/cosent_loss.h"
+#include "train/loss.h"
+#include "train/matryoshka_loss.h"
 
 namespace simtune {
 namespace {
@@ -273,6 +278,78 @@ TEST(Gradcheck, SentenceHeadThroughDenseAndNormalize) {
   expect_grad("dense 0 weight", w0, dw0, loss);
   expect_grad("dense 0 bias", b0, db0, loss);
   expect_grad("dense 1 weight", w1, dw1, loss);
+}
+
+// A loss through its Loss interface (which runs its forward and backward kernels): the
+// gradient it accumulates against central differences of the (float) loss it returns. h is small
+// because the ranking losses multiply similarities by 20.
+void expect_loss_grad(const std::string& name, int columns, int B, int D,
+                      const std::vector<float>& labels) {
+  const std::unique_ptr<Loss> l = make_loss(name, columns);
+  auto emb = randn(static_cast<std::size_t>(columns) * B * D, 41);
+  std::vector<float> scratch(emb.size());
+  auto loss = [&] {
+    return static_cast<double>(
+        l->forward_backward(scratch.data(), emb.data(), labels.data(), B, D));
+  };
+  std::vector<float> d(emb.size(), 0.0f);
+  l->forward_backward(d.data(), emb.data(), labels.data(), B, D);
+  expect_grad(name.c_str(), emb, d, loss, 2e-3, 2e-2);
+}
+
+TEST(Gradcheck, RankingLossesWithAndWithoutHardNegatives) {
+  const std::vector<float> no_labels(5, 0.0f);
+  expect_loss_grad("MultipleNegativesRankingLoss", 2, 5, 6, no_labels);
+  expect_loss_grad("MultipleNegativesRankingLoss", 4, 5, 6, no_labels);
+  expect_loss_grad("MultipleNegativesSymmetricRankingLoss", 2, 5, 6, no_labels);
+  expect_loss_grad("MultipleNegativesSymmetricRankingLoss", 3, 5, 6, no_labels);
+}
+
+TEST(Gradcheck, CoSENTAndAnglEWithTiedLabels) {
+  const std::vector<float> labels = {0.2f, 0.9f, 0.2f, 0.5f, 1.0f, 0.0f};
+  expect_loss_grad("CoSENTLoss", 2, 6, 8, labels);
+  expect_loss_grad("AnglELoss", 2, 6, 8, labels);
+}
+
+TEST(Gradcheck, ContrastiveOnlineContrastiveAndTriplet) {
+  // Mixed labels, so both of OnlineContrastiveLoss's kinds and its bars take part.
+  const std::vector<float> labels = {1, 0, 1, 0, 0, 1};
+  expect_loss_grad("ContrastiveLoss", 2, 6, 8, labels);
+  expect_loss_grad("OnlineContrastiveLoss", 2, 6, 8, labels);
+  expect_loss_grad("ContrastiveLoss", 2, 6, 8, {0.2f, 0.9f, 0.5f, 1.0f, 0.0f, 0.4f});
+  expect_loss_grad("TripletLoss", 3, 6, 8, std::vector<float>(6, 0.0f));
+}
+
+TEST(Gradcheck, MatryoshkaAroundRankingAndCoSENT) {
+  const int B = 4, D = 8;
+  const std::vector<float> labels = {0.1f, 0.7f, 0.3f, 0.9f};
+  for (const char* name : {"MultipleNegativesRankingLoss", "CoSENTLoss"}) {
+    MatryoshkaLoss l(make_loss(name, 2), {4, 8, 2}, {0.5f, 1.0f, 2.0f}, D);
+    auto emb = randn(2 * B * D, 61);
+    std::vector<float> scratch(emb.size()), d(emb.size(), 0.0f);
+    auto loss = [&] {
+      return static_cast<double>(
+          l.forward_backward(scratch.data(), emb.data(), labels.data(), B, D));
+    };
+    l.forward_backward(d.data(), emb.data(), labels.data(), B, D);
+    expect_grad(name, emb, d, loss, 2e-3, 2e-2);
+  }
+  EXPECT_THROW(MatryoshkaLoss(make_loss("CoSENTLoss", 2), {16}, {}, D), Error);
+  EXPECT_THROW(MatryoshkaLoss(make_loss("CoSENTLoss", 2), {4, 2}, {1.0f}, D), Error);
+}
+
+TEST(Gradcheck, AngleSimilarityBothSides) {
+  const int B = 3, D = 8;
+  auto u = randn(B * D, 51), v = randn(B * D, 52), R = randn(B, 53);
+  std::vector<float> sim(B);
+  auto loss = [&] {
+    angle_similarity_forward(sim.data(), u.data(), v.data(), B, D);
+    return dot(sim, R);
+  };
+  std::vector<float> du(B * D, 0.0f), dv(B * D, 0.0f);
+  angle_similarity_backward(du.data(), dv.data(), R.data(), u.data(), v.data(), B, D);
+  expect_grad("angle du", u, du, loss, 1e-3);
+  expect_grad("angle dv", v, dv, loss, 1e-3);
 }
 
 }  // namespace

@@ -133,3 +133,79 @@ TEST(Pairs, HugeNumbersAndColumnIndicesAreNamed) {
 
 }  // namespace
 }  // namespace simtune
+
+#include "temp_dir.h"
+
+namespace simtune {
+namespace {
+
+fs::path write_in(const testing::TempDir& dir, const std::string& name, const std::string& text) {
+  const fs::path p = dir.path() / name;
+  std::ofstream(p, std::ios::binary) << text;
+  return p;
+}
+
+TEST(Examples, AnchorPositiveNegativesByHeaderAndByIndex) {
+  testing::TempDir dir("examples");
+  PairFileOptions o;
+  o.read_score = false;
+  const auto named =
+      load_pairs(write_in(dir, "t.tsv",
+                          "anchor\tpositive\tnegative\tnegative_1\nq\tp\tn0\tn1\nr\ts\tm0\tm1\n"),
+                 o);
+  ASSERT_EQ(named.pairs.size(), 2u);
+  EXPECT_EQ(named.pairs[1].a, "r");
+  EXPECT_EQ(named.pairs[1].b, "s");
+  EXPECT_EQ(named.pairs[1].negatives, (std::vector<std::string>{"m0", "m1"}));
+  o.negative_columns = {"4"};
+  const auto indexed = load_pairs(write_in(dir, "plain.tsv", "q\tp\t0.3\tn\n"), o);
+  EXPECT_EQ(indexed.pairs[0].negatives, std::vector<std::string>{"n"});
+  EXPECT_EQ(indexed.pairs[0].score, 0.0);
+  const std::string short_row = error_of(write_in(dir, "short.tsv", "q\tp\t0.3\tn\nq\tp\n"), o);
+  EXPECT_NE(short_row.find("short.tsv:2: expected at least 4 fields, found 2"), std::string::npos)
+      << short_row;
+}
+
+TEST(Examples, LabelFreeReadingOfAnStsFileIgnoresTheScore) {
+  PairFileOptions o;
+  o.read_score = false;  // scores of 0..5 would be out of range for a scored loss without a scale
+  const auto sts = load_pairs(SIMTUNE_SOURCE_DIR "/data/stsbenchmark/sts-train.csv", o);
+  ASSERT_EQ(sts.pairs.size(), 5749u);
+  EXPECT_EQ(sts.pairs[0].a, "A plane is taking off.");
+  EXPECT_EQ(sts.pairs[0].b, "An air plane is taking off.");
+  EXPECT_TRUE(sts.pairs[0].negatives.empty());
+  testing::TempDir dir("examples");
+  const auto two = load_pairs(write_in(dir, "two.tsv", "q\tp\nr\ts\n"), o);
+  EXPECT_EQ(two.pairs.size(), 2u);
+}
+
+TEST(Examples, JsonlNegativesMustBeInEveryRow) {
+  testing::TempDir dir("examples");
+  PairFileOptions o;
+  o.read_score = false;
+  const auto ok =
+      load_pairs(write_in(dir, "t.jsonl",
+                          "{\"anchor\":\"q\",\"positive\":\"p\",\"negative\":\"n\"}\n"
+                          "{\"anchor\":\"r\",\"positive\":\"s\",\"negative\":\"m\",\"score\":9}\n"),
+                 o);
+  ASSERT_EQ(ok.pairs.size(), 2u);
+  EXPECT_EQ(ok.pairs[1].negatives, std::vector<std::string>{"m"});
+  const std::string e = error_of(write_in(dir, "missing.jsonl",
+                                          "{\"anchor\":\"q\",\"positive\":\"p\",\"negative\":\"n\"}"
+                                          "\n{\"anchor\":\"r\",\"positive\":\"s\"}\n"),
+                                 o);
+  EXPECT_NE(e.find("missing.jsonl:2: expected a string field \"negative\""), std::string::npos)
+      << e;
+}
+
+TEST(Examples, ALabelOutsideTheLossRangeNamesFileAndLine) {
+  testing::TempDir dir("examples");
+  PairFileOptions o;
+  o.min_score = -1;
+  o.max_score = 1;
+  const std::string e = error_of(write_in(dir, "range.tsv", "a\tb\t0.5\nc\td\t-2\n"), o);
+  EXPECT_NE(e.find("range.tsv:2: score -2 is outside [-1, 1]"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace simtune

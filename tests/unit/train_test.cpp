@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <set>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -34,6 +35,7 @@
 #include "train/cosine_similarity_loss.h"
 #include "train/embedding_pass.h"
 #include "train/eval_policy.h"
+#include "train/grad_cache.h"
 #include "train/gradients.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
@@ -346,6 +348,7 @@ struct TinyBatch {
   TinyBatch() {
     for (const TokenIds& t : ids) batch.texts.push_back(&t);
     batch.labels = {0.9f, 0.1f, 0.5f};
+    batch.examples = 3;
   }
   std::vector<std::int32_t> rows() const {
     std::vector<std::int32_t> r;
@@ -441,6 +444,74 @@ TEST(TrainStep, LossIsTheLossOfTheEmbeddingsAndParametersMove) {
     EXPECT_EQ(any_grad, hit) << "row " << r;
     EXPECT_EQ(any_moment, hit) << "row " << r;
   }
+}
+
+TEST(GradCache, EqualsTheUncachedLossAndGradientOnTheSameBatch) {
+  // CachedMultipleNegativesRankingLoss against MultipleNegativesRankingLoss: 6 texts in
+  // mini-batches of 4 and 2, and of 1; dropout off, as the library's equality holds per mask.
+  BertParams init = BertParams::init(tiny_config(), 5);
+  const ModelFiles files = tiny_files();
+  TinyBatch tiny;
+  const BertWeights w = bert_weights(init.layout, files.bert, init.values.data());
+  std::vector<float> want(init.layout.total, 0.0f);
+  EmbeddingPass pass(files, Dropout{});
+  const std::unique_ptr<Loss> mnrl = make_loss("MultipleNegativesRankingLoss", 2);
+  const float want_loss = forward_backward(
+      pass, *mnrl, tiny.batch, w, bert_weights(init.layout, files.bert, want.data()), nullptr);
+  double scale = 0;
+  for (float g : want) scale = std::max(scale, static_cast<double>(std::abs(g)));
+  ASSERT_GT(scale, 0.0);
+  for (std::size_t mini : {4u, 1u}) {
+    std::vector<float> got(init.layout.total, 0.0f);
+    EmbeddingPass cached_pass(files, Dropout{});
+    const std::unique_ptr<Loss> cached = make_loss("CachedMultipleNegativesRankingLoss", 2);
+    GradCache cache(mini);
+    const float got_loss =
+        cache.forward_backward(cached_pass, *cached, tiny.batch, w,
+                               bert_weights(init.layout, files.bert, got.data()), nullptr);
+    EXPECT_NEAR(got_loss, want_loss, 1e-5 * std::abs(want_loss)) << "mini-batch " << mini;
+    double worst = 0;
+    for (std::size_t i = 0; i < got.size(); i++) {
+      worst = std::max(worst, std::abs(static_cast<double>(got[i]) - want[i]));
+    }
+    EXPECT_LE(worst, 1e-5 * scale) << "mini-batch " << mini;
+  }
+}
+
+TEST(GradCache, WithDropoutTheLossIsOfOnePassAndTheGeneratorEndsThere) {
+  // The loss is MNRL of the embeddings each mini-batch gets on its first forward (the generator
+  // going on from one to the next), and the replayed second forwards leave the generator where
+  // that one pass left it, so a resumed run draws the same masks.
+  BertParams init = BertParams::init(tiny_config(), 5);
+  const ModelFiles files = tiny_files();
+  TinyBatch tiny;
+  const BertWeights w = bert_weights(init.layout, files.bert, init.values.data());
+  const Dropout dropout{0.3f, 0.3f};
+  const std::unique_ptr<Loss> loss = make_loss("CachedMultipleNegativesRankingLoss", 2);
+  Rng rng(11), one_pass(11);
+  std::vector<float> grads(init.layout.total, 0.0f);
+  EmbeddingPass pass(files, dropout);
+  GradCache cache(2);
+  const float got = cache.forward_backward(
+      pass, *loss, tiny.batch, w, bert_weights(init.layout, files.bert, grads.data()), &rng);
+
+  EmbeddingPass probe(files, dropout);
+  const int D = probe.dimension();
+  std::vector<float> emb;
+  for (std::size_t begin = 0; begin < tiny.batch.texts.size(); begin += 2) {
+    const float* e =
+        probe.forward({tiny.batch.texts[begin], tiny.batch.texts[begin + 1]}, w, &one_pass);
+    emb.insert(emb.end(), e, e + 2 * D);
+  }
+  EXPECT_EQ(rng.state(), one_pass.state());
+  std::vector<float> d(emb.size(), 0.0f);
+  const std::unique_ptr<Loss> mnrl = make_loss("MultipleNegativesRankingLoss", 2);
+  EXPECT_EQ(got, mnrl->forward_backward(d.data(), emb.data(), tiny.batch.labels.data(),
+                                        tiny.batch.size(), D));
+  double norm = 0;
+  for (float g : grads) norm += static_cast<double>(g) * g;
+  EXPECT_TRUE(std::isfinite(norm));
+  EXPECT_GT(norm, 0.0);
 }
 
 TEST(TrainStep, SameStepsFromIdenticalStatesAreBitIdentical) {
@@ -780,6 +851,61 @@ TEST(TrainerCheckpoint, ResumedTrainerWritesByteIdenticalModel) {
                 read_file(resumed / "checkpoints/checkpoint-6" / f))
         << "checkpoint-6/" << f << " differs";
   }
+}
+
+TEST(TrainBatches, NoDuplicatesDefersExamplesSharingATextAndKeepsTheRunLength) {
+  TinyRun run("nodup");
+  // Labels number the examples. With batch 2 in file order: {0, 3} (1 shares "the cat" with 0,
+  // 2 shares "a cat sat" with 0), then {1, 2}, then {4}.
+  const std::vector<Pair> pairs = {{"the cat", "a cat sat", 0},
+                                   {"the cat", "a dog", 1},
+                                   {"a bird", "a cat sat", 2},
+                                   {"the sky", "the sun", 3},
+                                   {"the big house", "a small car", 4}};
+  TrainBatches batches(pairs, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, false,
+                       true);
+  EXPECT_EQ(batches.steps_per_epoch(), 3);
+  const std::vector<std::vector<float>> want = {{0, 3}, {1, 2}, {4}, {0, 3}};
+  for (std::int64_t step = 0; step < 4; step++) {
+    const Batch& b = batches.at(step);
+    EXPECT_EQ(b.labels, want[step]) << "step " << step;
+    EXPECT_EQ(b.texts.size(), 2 * b.labels.size());
+  }
+  // Back to an earlier step, as a resumed run asks.
+  EXPECT_EQ(batches.at(1).labels, want[1]);
+  // Shuffled, every epoch still holds each example once and no batch repeats a text.
+  TrainBatches shuffled(pairs, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, true,
+                        true);
+  std::vector<float> seen;
+  for (std::int64_t step = 0; seen.size() < pairs.size(); step++) {
+    const Batch& b = shuffled.at(step);
+    std::set<std::string> texts;
+    for (float label : b.labels) {
+      const Pair& p = pairs[static_cast<std::size_t>(label)];
+      EXPECT_TRUE(texts.insert(p.a).second && texts.insert(p.b).second) << "step " << step;
+      seen.push_back(label);
+    }
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<float>{0, 1, 2, 3, 4}));
+}
+
+TEST(TrainBatches, HardNegativeColumnsFollowThePositives) {
+  TinyRun run("columns");
+  const std::vector<Pair> pairs = {{"the cat", "a cat sat", 0, {"the sky", "a dog"}},
+                                   {"a bird", "the sun", 1, {"the big house", "a small car"}}};
+  TrainBatches batches(pairs, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, false);
+  EXPECT_EQ(batches.columns(), 4);
+  const Batch& b = batches.at(0);
+  ASSERT_EQ(b.texts.size(), 8u);
+  const std::size_t max_length = run.model.files.max_seq_length;
+  EXPECT_EQ(*b.texts[1], run.model.tokenizer.encode("a bird", max_length));
+  EXPECT_EQ(*b.texts[2], run.model.tokenizer.encode("a cat sat", max_length));
+  EXPECT_EQ(*b.texts[5], run.model.tokenizer.encode("the big house", max_length));
+  EXPECT_EQ(*b.texts[7], run.model.tokenizer.encode("a small car", max_length));
+  std::vector<Pair> ragged = pairs;
+  ragged[1].negatives.pop_back();
+  EXPECT_THROW(TrainBatches(ragged, run.model.tokenizer, max_length, 2, kSeed, false), Error);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-// Sentence-pair datasets: (text_a, text_b, score) rows from TSV/CSV or JSONL files.
+// Training and evaluation examples in the shapes sentence-transformers' losses take: two texts
+// and a score ((text_a, text_b, score), (text_a, text_b, label), (anchor, positive)), or an
+// anchor, a positive and hard negatives ((anchor, positive, negative...)), from TSV/CSV or JSONL.
 #pragma once
 
 #include <cstddef>
@@ -9,8 +11,10 @@
 namespace simtune {
 
 struct Pair {
-  std::string a, b;
-  double score = 0.0;  // after scaling (double, so evaluation sees the file's values)
+  std::string a, b;    // text_a / anchor, text_b / positive
+  double score = 0.0;  // after scaling (double, so evaluation sees the file's values); 0 when
+                       // the file is read without scores
+  std::vector<std::string> negatives = {};  // further texts, the same count in every example
 };
 
 struct PairFileOptions {
@@ -18,6 +22,13 @@ struct PairFileOptions {
   // naming sentence1/sentence2/score (or text_a/text_b/label), else the STS benchmark layout
   // (score 5, sentences 6 and 7) when rows have 7+ fields, else 1, 2, 3.
   std::string text_a_column, text_b_column, score_column;
+  // Columns (or JSONL keys) of further texts, the hard negatives of (anchor, positive,
+  // negative...); empty = auto: header columns / keys "negative", "negative_1", "negative_2"...
+  // (none without a header row).
+  std::vector<std::string> negative_columns;
+  // false for losses that take no label: the score is not read (an STS file still works) unless
+  // score_column names it, and then it is only checked to be a number.
+  bool read_score = true;
   char delimiter = '\t';     // for delimited files; ".csv" files are still tab-separated
                              // unless told otherwise, as the STS benchmark's are
   float score_scale = 1.0f;  // scores are divided by this
@@ -32,10 +43,10 @@ struct PairData {
   std::string first_skipped;  // the first skipped row's error, for the report
 };
 
-// Reads pairs; the format follows the extension (.jsonl: one object per line with
-// sentence1/sentence2/score or text_a/text_b/label; anything else: delimited text, LF or CRLF,
-// no quoting, extra trailing fields ignored). Bad rows throw Error("file:line: what is wrong")
-// unless skip_bad_rows.
+// Reads examples; the format follows the extension (.jsonl: one object per line with
+// sentence1/sentence2/score, text_a/text_b/label or anchor/positive[/negative...]; anything else:
+// delimited text, LF or CRLF, no quoting, extra trailing fields ignored). Bad rows throw
+// Error("file:line: what is wrong") unless skip_bad_rows.
 PairData load_pairs(const std::filesystem::path& path, const PairFileOptions& options = {});
 
 }  // namespace simtune

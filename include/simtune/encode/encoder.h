@@ -21,6 +21,9 @@ struct EncodeOptions {
   std::size_t batch_size = 32;     // sentences per forward pass
   std::size_t max_seq_length = 0;  // 0: the model's (sentence_bert_config.json)
   bool normalize = false;          // L2-normalise (also done when the model has Normalize)
+  // > 0: keep each embedding's first `dimensions` values (normalised after the cut when
+  // `normalize`), as sentence-transformers' truncate_dim; 0 or more than the model's: all.
+  std::size_t dimensions = 0;
   // Text prepended to every input, as sentence-transformers' encode(prompt=...); it overrides
   // prompt_name. Unset with prompt_name empty: the model's default_prompt_name, if any.
   std::optional<std::string> prompt;

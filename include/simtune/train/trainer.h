@@ -1,5 +1,6 @@
-// The training facade: fine-tune a model directory on sentence pairs with CosineSimilarityLoss,
-// as sentence-transformers' fit does, and save a model directory Python loads.
+// The training facade: fine-tune a model directory on examples (pairs, scored pairs, anchors with
+// positives and negatives) with one of sentence-transformers' losses (losses.h), as the library's
+// fit does, and save a model directory Python loads.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,13 @@ struct EvalRecord {
 };
 
 struct TrainOptions {
+  std::string loss = "CosineSimilarityLoss";  // a name from loss_shapes() (losses.h)
+  // Non-empty: MatryoshkaLoss around `loss` at these dimensions, with these weights (empty: 1s).
+  std::vector<int> matryoshka_dims;
+  std::vector<float> matryoshka_weights;
+  std::size_t mini_batch_size = 32;  // texts per forward pass of a cached loss (GradCache)
+  // A .npy of one teacher embedding per training example, in file order (MSELoss).
+  std::filesystem::path teacher_embeddings;
   int epochs = 4;
   std::size_t batch_size = 16;
   float lr = 2e-5f;
@@ -50,6 +58,7 @@ struct TrainOptions {
   std::uint64_t seed = 42;
   std::int64_t max_steps = -1;        // > 0: the run (and its schedule) is this many steps
   bool shuffle = true;                // reshuffle every epoch with the seed
+  bool no_duplicates = false;         // NoDuplicatesBatchSampler: no text twice in a batch
   float dropout = -1.0f;              // >= 0 overrides config.json's dropout probabilities
   std::filesystem::path log_file;     // JSONL, one line per step
   std::int64_t checkpoint_steps = 0;  // > 0: save a resumable checkpoint every N steps
