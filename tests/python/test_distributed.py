@@ -12,6 +12,9 @@ whether splitting it over ranks changes it. A tiny model (MiniLM's config and to
     uninterrupted N=2 run; resumed with N=1: within 1e-6 of it.
 (c) `mpirun -np 2` and `-np 3 simtune encode`: the .npy output byte for byte one process's.
 (d) A rank killed (SIGKILL) mid-training: mpirun exits non-zero within seconds, saying so.
+(e) Another loss made of per-example terms (ContrastiveLoss): N=2 within 1e-6 of
+    one process; a loss whose examples interact (MultipleNegativesRankingLoss) is refused under
+    mpirun with a message, not trained as another objective.
 Skipped (exit 77) where mpirun is missing.
 """
 
@@ -202,6 +205,17 @@ def main():
         checks.true(f"encode with {ranks} ranks: byte for byte one process's",
                     output.read_bytes() == expected)
     checks.true("encode: rows", np.load(work / "alone.npy").shape[0] == 103)
+
+    # (e)
+    contrastive = ["--loss", "ContrastiveLoss"]
+    compare_runs(checks, "ContrastiveLoss N=2 vs N=1", training.train("c-two", 2, contrastive),
+                 training.train("c-alone", 1, contrastive), TOLERANCE, steps)
+    _, mnrl = training.command("mnrl", ["--loss", "MultipleNegativesRankingLoss"])
+    refused = subprocess.run([str(part) for part in mpirun(2) + mnrl], capture_output=True,
+                             text=True, timeout=RUN_TIMEOUT)
+    checks.true("MultipleNegativesRankingLoss under mpirun: refused",
+                refused.returncode != 0 and "couples the examples" in refused.stderr,
+                f"exit {refused.returncode}: {refused.stderr[-300:]}")
 
     # (d)
     kill_a_rank(checks, training)
