@@ -33,7 +33,9 @@ class Tally:
             if status == 429:
                 self.slowest_429 = max(self.slowest_429, seconds)
             if self.cutoff is not None:
-                before = sent < self.cutoff
+                # A connection refused never reached the server (the client took its timestamp,
+                # then dialled after the listener closed): not a request in flight.
+                before = sent < self.cutoff and status != "ConnectionRefusedError"
                 self.lost_before_cutoff += before and status not in (200, 503)
                 self.ok_after_cutoff += before and status == 200 and sent + seconds > self.cutoff
 
