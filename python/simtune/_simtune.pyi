@@ -47,15 +47,18 @@ class PairFileOptions:
     text_a_column: str
     text_b_column: str
     score_column: str
+    negative_columns: List[str]
     score_scale: float
     skip_bad_rows: bool
     def __init__(self) -> None: ...
+
+def with_loss_shape(options: PairFileOptions, loss: str) -> PairFileOptions: ...
 
 class Pairs:
     @staticmethod
     def from_file(path: str, options: PairFileOptions) -> Pairs: ...
     @staticmethod
-    def from_list(rows: Sequence[Tuple[str, str, float]]) -> Pairs: ...
+    def from_list(rows: Sequence[Tuple[Union[str, float], ...]], options: PairFileOptions) -> Pairs: ...
     def __len__(self) -> int: ...
     @property
     def skipped(self) -> int: ...
@@ -80,6 +83,12 @@ class TrainOptions:
     checkpoint_limit: int
     resume: str
     eval_steps: int
+    loss: str
+    matryoshka_dims: List[int]
+    matryoshka_weights: List[float]
+    mini_batch_size: int
+    teacher_embeddings: str
+    no_duplicates: bool
     def __init__(self) -> None: ...
 
 class StepReport:

@@ -9,7 +9,7 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 from . import _simtune
 from .sentence_transformer import SentenceTransformer
 
-PairsLike = Union[str, os.PathLike, Sequence[Tuple[str, str, float]]]
+PairsLike = Union[str, os.PathLike, Sequence[Tuple[Union[str, float], ...]]]
 
 
 def _pairs(source: PairsLike, options: _simtune.PairFileOptions) -> _simtune.Pairs:
@@ -19,9 +19,9 @@ def _pairs(source: PairsLike, options: _simtune.PairFileOptions) -> _simtune.Pai
     # sentences2, scores) and InputExamples (texts, label).
     if hasattr(source, "sentences1"):
         rows = zip(source.sentences1, source.sentences2, source.scores)
-        return _simtune.Pairs.from_list(list(rows))
+        return _simtune.Pairs.from_list(list(rows), options)
     return _simtune.Pairs.from_list(
-        [(r.texts[0], r.texts[1], r.label) if hasattr(r, "texts") else r for r in source]
+        [(*r.texts, r.label) if hasattr(r, "texts") else r for r in source], options
     )
 
 
@@ -60,7 +60,13 @@ def fit(
     text_a_column: Optional[str] = None,
     text_b_column: Optional[str] = None,
     score_column: Optional[str] = None,
+    negative_columns: Optional[Sequence[str]] = None,
     skip_bad_rows: bool = False,
+    matryoshka_dims: Optional[Sequence[int]] = None,
+    matryoshka_weights: Optional[Sequence[float]] = None,
+    mini_batch_size: int = 32,
+    teacher_embeddings: Optional[Union[str, os.PathLike]] = None,
+    batch_sampler: str = "batch_sampler",
     log_file: Optional[Union[str, os.PathLike]] = None,
     checkpoint_steps: int = 0,
     checkpoint_limit: int = 3,
@@ -71,11 +77,19 @@ def fit(
     options under the same names, and the same numbers: for a seed, the training log
     (`log_file`) is the command line's, bit for bit.
 
-    `train`, `evaluator` (dev pairs) and `test` are a pair file (TSV/CSV/JSONL, read with
-    score_scale and the column options, as the command line reads them) or a list of
-    (text_a, text_b, score) with scores already in [0, 1]; a list of sentence-transformers'
-    InputExample (texts, label) and an EmbeddingSimilarityEvaluator (sentences1, sentences2,
-    scores, name) are read as such. With an evaluator the model is
+    `loss` is any of `simtune train --loss`'s (sentence-transformers' names and defaults:
+    CosineSimilarityLoss, MultipleNegativesRankingLoss, CoSENTLoss, ...), wrapped in
+    MatryoshkaLoss with `matryoshka_dims` (and `matryoshka_weights`); `mini_batch_size` is the
+    cached loss's, `teacher_embeddings` MSELoss's .npy, `batch_sampler="no_duplicates"` the
+    library's NoDuplicatesBatchSampler.
+
+    `train` is read in the loss's shape: a file (TSV/CSV/JSONL, with score_scale and the column
+    options, as the command line reads it) or a list of tuples, texts then the label when the
+    loss takes one: (text_a, text_b, score) with scores already in the loss's range (for
+    CosineSimilarityLoss [0, 1]), or (anchor, positive[, negative...]). `evaluator` (dev pairs)
+    and `test` are scored pairs, in a file or as (text_a, text_b, score) with scores in [0, 1].
+    A list of sentence-transformers' InputExample (texts, label) and an
+    EmbeddingSimilarityEvaluator (sentences1, sentences2, scores, name) are read as such. With an evaluator the model is
     evaluated before training, every epoch and every eval_steps, and `output` keeps the best
     model; `test` is evaluated once on the saved model. `callback(report)` runs after every
     step with a StepReport (step, total_steps, epoch, loss, lr, grad_norm, pairs_per_s).
@@ -87,11 +101,14 @@ def fit(
     leaves the trained model in the object. Returns a TrainResult (steps, last_loss,
     seconds, evals).
 
-    Only CosineSimilarityLoss is implemented. The model's weights and configuration are read
+    The model's weights and configuration are read
     from its directory (`model.path`), so an unsaved max_seq_length change does not apply.
     """
-    if loss != "CosineSimilarityLoss":
-        raise ValueError(f"loss={loss!r}: simtune implements only CosineSimilarityLoss")
+    if batch_sampler not in ("batch_sampler", "no_duplicates"):
+        raise ValueError(f"batch_sampler={batch_sampler!r}: expected 'batch_sampler' or "
+                         "'no_duplicates'")
+    if matryoshka_weights and len(matryoshka_weights) != len(matryoshka_dims or ()):
+        raise ValueError("matryoshka_weights: needs one weight per dimension of matryoshka_dims")
     if callback is not None and not callable(callback):
         raise TypeError("callback: expected a callable taking a StepReport")
     file_options = _simtune.PairFileOptions()
@@ -100,6 +117,9 @@ def fit(
     file_options.text_a_column = text_a_column or ""
     file_options.text_b_column = text_b_column or ""
     file_options.score_column = score_column or ""
+    file_options.negative_columns = list(negative_columns or ())
+    # The training data in the loss's shape (its score, or none); evaluation sets stay scored pairs.
+    train_options = _simtune.with_loss_shape(file_options, loss)
 
     options = _simtune.TrainOptions()
     for positive, value in (("epochs", epochs), ("batch_size", batch_size)):
@@ -122,8 +142,18 @@ def fit(
     options.checkpoint_limit = checkpoint_limit
     options.resume = os.fspath(resume) if resume is not None else ""
     options.eval_steps = eval_steps
+    options.loss = loss
+    options.matryoshka_dims = list(matryoshka_dims or ())
+    options.matryoshka_weights = list(matryoshka_weights or ())
+    if mini_batch_size < 1:
+        raise ValueError(f"mini_batch_size must be at least 1, got {mini_batch_size}")
+    options.mini_batch_size = mini_batch_size
+    options.teacher_embeddings = (
+        os.fspath(teacher_embeddings) if teacher_embeddings is not None else ""
+    )
+    options.no_duplicates = batch_sampler == "no_duplicates"
 
-    pairs = _pairs(train, file_options)
+    pairs = _pairs(train, train_options)
     dev = _pairs(evaluator, file_options) if evaluator is not None else None
     test_pairs = _pairs(test, file_options) if test is not None else None
     result = _simtune.train(

@@ -7,32 +7,56 @@
 #include <optional>
 
 #include "bindings.h"
+#include "simtune/train/losses.h"
 #include "simtune/train/trainer.h"
 
 namespace simtune::python {
 
 namespace {
 
-PairData pairs_from_list(const py::handle& rows, const char* what) {
+// Rows as sentence-transformers' datasets hold them: texts, then the label when there is one:
+// (text_a, text_b, score) or (anchor, positive[, negative...]). The label is read and range-checked
+// as `options` reads a file's score (a loss without labels ignores a trailing number).
+PairData pairs_from_list(const py::handle& rows, const PairFileOptions& options, const char* what) {
   if (py::isinstance<py::str>(rows) || !py::isinstance<py::sequence>(rows)) {
     throw py::type_error(std::string(what) +
-                         ": expected a file path or a list of (text_a, "
-                         "text_b, score)");
+                         ": expected a file path or a list of (text_a, text_b, score) or "
+                         "(anchor, positive[, negative...])");
   }
   PairData data;
   std::size_t i = 0;
   for (const py::handle row : rows) {
     const std::string where = std::string(what) + "[" + std::to_string(i++) + "]";
-    if (!py::isinstance<py::sequence>(row) || py::isinstance<py::str>(row) || py::len(row) != 3) {
-      throw py::type_error(where + ": expected (text_a, text_b, score)");
+    if (!py::isinstance<py::sequence>(row) || py::isinstance<py::str>(row)) {
+      throw py::type_error(where + ": expected a tuple of texts and, last, a score");
     }
     const auto r = py::reinterpret_borrow<py::sequence>(row);
-    const std::vector<std::string> texts = to_texts(py::make_tuple(r[0], r[1]), where.c_str());
-    const py::object score = r[2];
-    if (!py::isinstance<py::float_>(score) && !py::isinstance<py::int_>(score)) {
-      throw py::type_error(where + ": score must be a number");
+    const std::size_t n = py::len(r);
+    const bool has_score =
+        n > 0 && (py::isinstance<py::float_>(r[n - 1]) ||
+                  (py::isinstance<py::int_>(r[n - 1]) && !py::isinstance<py::bool_>(r[n - 1])));
+    const std::size_t texts_end = has_score ? n - 1 : n;
+    if (texts_end < 2) {
+      throw py::type_error(where + ": expected at least two texts, then the score if any");
     }
-    data.pairs.push_back({texts[0], texts[1], score.cast<double>()});
+    py::tuple texts_of(texts_end);
+    for (std::size_t k = 0; k < texts_end; k++) texts_of[k] = r[k];
+    std::vector<std::string> texts = to_texts(texts_of, where.c_str());
+    double score = 0.0;
+    if (options.read_score) {
+      if (!has_score) throw py::type_error(where + ": the loss takes a score, last in the tuple");
+      score = r[n - 1].cast<double>();
+      if (!(score >= options.min_score && score <= options.max_score)) {
+        throw py::value_error(where + ": score " + py::str(r[n - 1]).cast<std::string>() +
+                              " is outside [" +
+                              py::str(py::float_(options.min_score)).cast<std::string>() + ", " +
+                              py::str(py::float_(options.max_score)).cast<std::string>() + "]");
+      }
+    }
+    Pair pair{std::move(texts[0]), std::move(texts[1]), score};
+    pair.negatives.assign(std::make_move_iterator(texts.begin() + 2),
+                          std::make_move_iterator(texts.end()));
+    data.pairs.push_back(std::move(pair));
   }
   return data;
 }
@@ -43,8 +67,17 @@ void bind_options(py::module_& m) {
       .def_readwrite("text_a_column", &PairFileOptions::text_a_column)
       .def_readwrite("text_b_column", &PairFileOptions::text_b_column)
       .def_readwrite("score_column", &PairFileOptions::score_column)
+      .def_readwrite("negative_columns", &PairFileOptions::negative_columns)
       .def_readwrite("score_scale", &PairFileOptions::score_scale)
       .def_readwrite("skip_bad_rows", &PairFileOptions::skip_bad_rows);
+  m.def(
+      "with_loss_shape",
+      [](const PairFileOptions& options, const std::string& loss) {
+        return with_loss_shape(options, loss_shape(loss));
+      },
+      py::arg("options"), py::arg("loss"),
+      "The options set to read a training file in the shape `loss` takes (its score or none, "
+      "the label's range); ValueError for a loss simtune does not have.");
   py::class_<PairData>(m, "Pairs", "Training or evaluation pairs, read once.")
       .def_static(
           "from_file",
@@ -65,8 +98,11 @@ void bind_options(py::module_& m) {
           },
           py::arg("path"), py::arg("options"))
       .def_static(
-          "from_list", [](const py::handle& rows) { return pairs_from_list(rows, "pairs"); },
-          py::arg("rows"))
+          "from_list",
+          [](const py::handle& rows, const PairFileOptions& options) {
+            return pairs_from_list(rows, options, "pairs");
+          },
+          py::arg("rows"), py::arg("options"))
       .def("__len__", [](const PairData& d) { return d.pairs.size(); })
       .def_readonly("skipped", &PairData::skipped)
       .def_readonly("first_skipped", &PairData::first_skipped);
@@ -90,7 +126,13 @@ void bind_options(py::module_& m) {
       .def_readwrite("checkpoint_steps", &TrainOptions::checkpoint_steps)
       .def_readwrite("checkpoint_limit", &TrainOptions::checkpoint_limit)
       .def_readwrite("resume", &TrainOptions::resume)
-      .def_readwrite("eval_steps", &TrainOptions::eval_steps);
+      .def_readwrite("eval_steps", &TrainOptions::eval_steps)
+      .def_readwrite("loss", &TrainOptions::loss)
+      .def_readwrite("matryoshka_dims", &TrainOptions::matryoshka_dims)
+      .def_readwrite("matryoshka_weights", &TrainOptions::matryoshka_weights)
+      .def_readwrite("mini_batch_size", &TrainOptions::mini_batch_size)
+      .def_readwrite("teacher_embeddings", &TrainOptions::teacher_embeddings)
+      .def_readwrite("no_duplicates", &TrainOptions::no_duplicates);
 }
 
 void bind_results(py::module_& m) {

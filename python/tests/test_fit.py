@@ -78,6 +78,29 @@ def leftover_temporaries(directory):
     return [p for p in directory.rglob("*") if ".tmp" in p.name]
 
 
+def test_other_losses_train_as_the_cli_does(cli, workdir, tiny_dir):
+    # (anchor, positive, negative) rows: MultipleNegativesRankingLoss with a hard-negative column
+    # inside MatryoshkaLoss, as `simtune train --loss ... --matryoshka-dims` reads them from a file.
+    rows = sts_rows(30)
+    triplets = [(a, b, rows[(i + 7) % len(rows)][1]) for i, (a, b, _) in enumerate(rows)]
+    path = workdir / "triplets.tsv"
+    path.write_text("anchor\tpositive\tnegative\n" + "".join("\t".join(t) + "\n" for t in triplets),
+                    encoding="utf-8")
+    cli("train", "--model", tiny_dir, "--train", path, "--loss", "MultipleNegativesRankingLoss",
+        "--matryoshka-dims", "32,16", "--batch-sampler", "no_duplicates", "--max-steps", 5,
+        "--batch-size", 6, "--seed", 5, "--log-file", workdir / "cli-mnrl.jsonl", "--output",
+        workdir / "cli-mnrl-out", "--quiet")
+    for name, train in (("file", path), ("list", triplets)):
+        simtune.fit(simtune.SentenceTransformer(tiny_dir), train,
+                    loss="MultipleNegativesRankingLoss", matryoshka_dims=[32, 16],
+                    batch_sampler="no_duplicates", max_steps=5, batch_size=6, seed=5,
+                    log_file=workdir / f"py-mnrl-{name}.jsonl", output=workdir / f"py-mnrl-{name}")
+        assert log_without_timing(workdir / f"py-mnrl-{name}.jsonl") == \
+            log_without_timing(workdir / "cli-mnrl.jsonl")
+        assert (workdir / f"py-mnrl-{name}" / "model.safetensors").read_bytes() == \
+            (workdir / "cli-mnrl-out" / "model.safetensors").read_bytes()
+
+
 def test_exception_in_callback_stops_cleanly(workdir, tiny_dir):
     out, log = workdir / "stopped", workdir / "stopped.jsonl"
 
@@ -139,9 +162,14 @@ def test_bad_training_input(workdir, tiny_dir):
     unreadable.mkdir(exist_ok=True)
     with pytest.raises(OSError, match="unreadable"):
         simtune.fit(model, unreadable, output=workdir / "never")
-    with pytest.raises(ValueError, match="only CosineSimilarityLoss"):
-        simtune.fit(model, [("a", "b", 1.0)], loss="MultipleNegativesRankingLoss",
-                    output=workdir / "never")
+    with pytest.raises(ValueError, match='unknown loss "NoSuchLoss"'):
+        simtune.fit(model, [("a", "b", 1.0)], loss="NoSuchLoss", output=workdir / "never")
+    with pytest.raises(ValueError, match=r"pairs\[0\]: score 3.0 is outside \[0.0, 1.0\]"):
+        simtune.fit(model, [("a", "b", 3.0)], output=workdir / "never")
+    with pytest.raises(TypeError, match=r"pairs\[0\]: the loss takes a score"):
+        simtune.fit(model, [("a", "b")], output=workdir / "never")
+    with pytest.raises(ValueError, match="TripletLoss takes examples of 3 texts"):
+        simtune.fit(model, [("a", "b")], loss="TripletLoss", output=workdir / "never")
     with pytest.raises(TypeError, match=r"pairs\[1\]"):
         simtune.fit(model, [("a", "b", 1.0), ("a", None, 1.0)], output=workdir / "never")
     with pytest.raises(ValueError, match="score"):
