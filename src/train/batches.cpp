@@ -144,6 +144,7 @@ const Batch& TrainBatches::at(std::int64_t step) {
     batch_.labels.insert(batch_.labels.end(), row, row + teacher_->cols);
   }
   batch_.examples = static_cast<int>(end - begin);
+  batch_.columns = columns();
   batch_.global_size = global;
   batch_.weight =
       static_cast<float>(static_cast<double>(share.size()) / static_cast<double>(global));

@@ -24,6 +24,7 @@ struct Batch {
   std::vector<const TokenIds*> texts;
   std::vector<float> labels;
   int examples = 0;
+  int columns = 2;  // texts per example
   float weight = 1.0f;
   std::size_t global_size = 0;  // examples in the global batch, over every rank
   int size() const { return examples; }

@@ -56,8 +56,14 @@ StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
   s.grads.zero_for_batch(batch.texts);
   Rng* rng = setup.dropout ? &s.dropout_rng : nullptr;
   float loss = 0.0f;
-  // A rank whose share of a small batch is empty still takes part in the gradient sum.
-  if (batch.size() > 0) {
+  // A rank whose share of a small batch is empty still takes part in the exchanges.
+  if (setup.gather != nullptr) {
+    const bool any = batch.size() > 0;
+    const float* emb = any ? setup.model.forward(batch.texts, s.weights, rng) : nullptr;
+    float* d_emb = any ? setup.model.zeroed_d_embeddings() : nullptr;
+    loss = setup.gather->forward_backward(setup.loss, d_emb, emb, batch, setup.model.dimension());
+    if (any) setup.model.backward(s.grad_weights, s.weights);
+  } else if (batch.size() > 0) {
     loss = setup.grad_cache != nullptr
                ? setup.grad_cache->forward_backward(setup.model, setup.loss, batch, s.weights,
                                                     s.grad_weights, rng)

@@ -11,6 +11,7 @@
 #include "simtune/model/params.h"
 #include "simtune/train/trainer.h"
 #include "train/batches.h"
+#include "train/embedding_gather.h"
 #include "train/embedding_pass.h"
 #include "train/grad_cache.h"
 #include "train/gradient_sync.h"
@@ -46,6 +47,8 @@ struct StepSetup {
   // Data-parallel training: sums the ranks' gradients and losses after backward (none alone).
   GradientSync* sync = nullptr;
   GradCache* grad_cache = nullptr;  // set: the loss runs over mini-batches (grad_cache.h)
+  // Set under mpirun for a loss whose examples interact: it sees the whole batch's embeddings.
+  EmbeddingGather* gather = nullptr;
 };
 
 // Training diverged: a loss, gradient or weight became NaN or infinite.

@@ -361,11 +361,10 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   const TrainOptions& o = m.options;
   if (pairs.empty()) throw Error("no training pairs");
   if (o.batch_size == 0) throw Error("batch size must be at least 1");
-  if (m.group.size() > 1 && loss_shape(o.loss).batch_wide) {
-    throw Error("--loss " + o.loss + " couples the examples of a batch, so a batch split over " +
-                std::to_string(m.group.size()) +
-                " mpirun processes would train another objective; run it in one process (the "
-                "gather of embeddings across ranks is not there yet)");
+  const bool gathers = m.group.size() > 1 && loss_shape(o.loss).batch_wide;
+  if (gathers && loss_shape(o.loss).cached) {
+    throw Error("--loss " + o.loss + " under mpirun: the cached loss runs in one process only " +
+                "(MultipleNegativesRankingLoss gathers the ranks' embeddings instead)");
   }
   // A batch larger than the data is one batch of all of it, as sentence-transformers' DataLoader
   // makes it; the run (model card, checkpoints) records the batch it really used.
@@ -397,10 +396,16 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   EmbeddingPass model(m.model.files, run.dropout);
   GradientSync sync(m.group);
   GradCache grad_cache(o.mini_batch_size);
-  StepSetup setup{model,           *loss,
-                  run.schedule,    o.lr,
-                  o.max_grad_norm, run.dropout.enabled(),
-                  &sync,           loss_shape(o.loss).cached ? &grad_cache : nullptr};
+  EmbeddingGather gather(m.group);
+  StepSetup setup{model,
+                  *loss,
+                  run.schedule,
+                  o.lr,
+                  o.max_grad_norm,
+                  run.dropout.enabled(),
+                  &sync,
+                  loss_shape(o.loss).cached ? &grad_cache : nullptr,
+                  gathers ? &gather : nullptr};
 
   const std::int64_t first_step = state.step;
   if (run.evaluates() && state.step == 0) run.evaluate_dev(EvalPoint{});

@@ -12,9 +12,10 @@ whether splitting it over ranks changes it. A tiny model (MiniLM's config and to
     uninterrupted N=2 run; resumed with N=1: within 1e-6 of it.
 (c) `mpirun -np 2` and `-np 3 simtune encode`: the .npy output byte for byte one process's.
 (d) A rank killed (SIGKILL) mid-training: mpirun exits non-zero within seconds, saying so.
-(e) Another loss made of per-example terms (ContrastiveLoss): N=2 within 1e-6 of
-    one process; a loss whose examples interact (MultipleNegativesRankingLoss) is refused under
-    mpirun with a message, not trained as another objective.
+(e) Other losses, N=2 within 1e-6 of one process: one of per-example terms (ContrastiveLoss)
+    and two whose examples interact, for which the ranks gather the batch's embeddings
+    (MultipleNegativesRankingLoss, with the last step's lone pair its own negative; CoSENTLoss);
+    the cached loss is refused under mpirun with a message.
 Skipped (exit 77) where mpirun is missing.
 """
 
@@ -87,9 +88,10 @@ def weights(out):
     return safetensors_io.load_f32(out / "model.safetensors")
 
 
-def compare_runs(checks, name, a, b, atol, steps):
-    """Per-step loss (relative) and every final weight (absolute) of runs a and b within atol;
-    atol 0 asks for the same bits."""
+def compare_runs(checks, name, a, b, atol, steps, weights_atol=None):
+    """Per-step loss (relative) and every final weight (absolute, weights_atol if given) of runs a
+    and b within atol; atol 0 asks for the same bits."""
+    weights_atol = atol if weights_atol is None else weights_atol
     la, lb = losses(a), losses(b)
     checks.true(f"{name}: steps {steps.start}..{steps.stop - 1} logged",
                 all(s in la and s in lb for s in steps))
@@ -101,9 +103,9 @@ def compare_runs(checks, name, a, b, atol, steps):
     checks.true(f"{name}: same tensors", sorted(wa) == sorted(wb))
     diffs = {t: float(np.abs(wa[t].astype(np.float64) - wb[t]).max()) if wa[t].shape == wb[t].shape
              else float("inf") for t in set(wa) & set(wb)}
-    tensor = max(diffs, key=lambda t: (not diffs[t] <= atol, diffs[t]))
-    checks.true(f"{name}: final weights", all(d <= atol for d in diffs.values()),
-                f"max abs diff {diffs[tensor]:.3g} in {tensor} (tolerance {atol:g})")
+    tensor = max(diffs, key=lambda t: (not diffs[t] <= weights_atol, diffs[t]))
+    checks.true(f"{name}: final weights", all(d <= weights_atol for d in diffs.values()),
+                f"max abs diff {diffs[tensor]:.3g} in {tensor} (tolerance {weights_atol:g})")
 
 
 def find_rank(mpirun_pid, rank):
@@ -207,14 +209,18 @@ def main():
     checks.true("encode: rows", np.load(work / "alone.npy").shape[0] == 103)
 
     # (e)
-    contrastive = ["--loss", "ContrastiveLoss"]
-    compare_runs(checks, "ContrastiveLoss N=2 vs N=1", training.train("c-two", 2, contrastive),
-                 training.train("c-alone", 1, contrastive), TOLERANCE, steps)
-    _, mnrl = training.command("mnrl", ["--loss", "MultipleNegativesRankingLoss"])
-    refused = subprocess.run([str(part) for part in mpirun(2) + mnrl], capture_output=True,
+    # CoSENT's exponentials at scale 20 amplify the split sums' last-bit differences over 50
+    # steps: its per-step loss holds 1e-6, its weights drift to about 1.3e-6.
+    for loss, weights_atol in (("ContrastiveLoss", TOLERANCE),
+                               ("MultipleNegativesRankingLoss", TOLERANCE), ("CoSENTLoss", 3e-6)):
+        extra = ["--loss", loss]
+        compare_runs(checks, f"{loss} N=2 vs N=1", training.train(f"{loss}-two", 2, extra),
+                     training.train(f"{loss}-alone", 1, extra), TOLERANCE, steps, weights_atol)
+    _, cached = training.command("cached", ["--loss", "CachedMultipleNegativesRankingLoss"])
+    refused = subprocess.run([str(part) for part in mpirun(2) + cached], capture_output=True,
                              text=True, timeout=RUN_TIMEOUT)
-    checks.true("MultipleNegativesRankingLoss under mpirun: refused",
-                refused.returncode != 0 and "couples the examples" in refused.stderr,
+    checks.true("CachedMultipleNegativesRankingLoss under mpirun: refused",
+                refused.returncode != 0 and "one process only" in refused.stderr,
                 f"exit {refused.returncode}: {refused.stderr[-300:]}")
 
     # (d)
