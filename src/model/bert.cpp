@@ -7,7 +7,17 @@
 #include "simtune/core/threads.h"
 
 namespace simtune {
-namespace {}  // namespace
+namespace {
+
+// Arena capacity for `need` when `have` is held: grown by half again at least, so batches that
+// creep upwards reallocate a few times, not at every new maximum. The arena is left
+// uninitialised: its pages are touched (and faulted in) only as far as batches use them, so the
+// extra capacity costs address space, not memory.
+std::int64_t grown(std::int64_t need, std::int64_t have) {
+  return need <= have ? have : std::max(need, have + have / 2);
+}
+
+}  // namespace
 
 void PackedBatch::clear() {
   ids.clear();
@@ -64,12 +74,13 @@ void Activations::for_each_slot(Visit&& visit) {
 
 void Activations::reserve(std::int64_t tokens, std::int64_t probs) {
   if (tokens <= tokens_ && probs <= probs_) return;
-  tokens_ = std::max(tokens, tokens_);
-  probs_ = std::max(probs, probs_);
+  tokens_ = grown(tokens, tokens_);
+  probs_ = grown(probs, probs_);
   std::int64_t total = 0;
   for_each_slot([&](float*&, std::int64_t n) { total += n; });
-  arena_.assign(static_cast<std::size_t>(total), 0.0f);
-  float* p = arena_.data();
+  arena_.reset();
+  arena_.reset(new float[static_cast<std::size_t>(total)]);
+  float* p = arena_.get();
   for_each_slot([&](float*& slot, std::int64_t n) {
     slot = n > 0 ? p : nullptr;
     p += n;
@@ -82,16 +93,17 @@ ActivationGrads::ActivationGrads(const BertConfig& config)
 
 void ActivationGrads::reserve(std::int64_t tokens, std::int64_t probs) {
   if (tokens <= tokens_ && probs <= probs_) return;
-  tokens_ = std::max(tokens, tokens_);
-  probs_ = std::max(probs, probs_);
+  tokens_ = grown(tokens, tokens_);
+  probs_ = grown(probs, probs_);
   const std::int64_t N = tokens_, C = C_, I = I_;
   float** slots[] = {&dhidden, &dattention_ln, &ddense,  &dctx,    &dqkv,
                      &dprobs,  &dfc,           &dfc_pre, &demb_sum};
   const std::int64_t sizes[] = {N * C, N * C, N * C, N * C, N * 3 * C, probs_, N * I, N * I, N * C};
   std::int64_t total = 0;
   for (auto n : sizes) total += n;
-  arena_.assign(static_cast<std::size_t>(total), 0.0f);
-  float* p = arena_.data();
+  arena_.reset();
+  arena_.reset(new float[static_cast<std::size_t>(total)]);
+  float* p = arena_.get();
   for (std::size_t i = 0; i < std::size(slots); i++) {
     *slots[i] = p;
     p += sizes[i];

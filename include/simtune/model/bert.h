@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "simtune/core/matmul.h"
@@ -84,7 +85,7 @@ class Activations {
   int C_, I_;
   std::int64_t tokens_ = 0;
   std::int64_t probs_ = 0;
-  std::vector<float> arena_;
+  std::unique_ptr<float[]> arena_;
 };
 
 // Gradient buffers for the activations backward passes through; sized like Activations.
@@ -108,7 +109,7 @@ class ActivationGrads {
   int C_, I_;
   std::int64_t tokens_ = 0;
   std::int64_t probs_ = 0;
-  std::vector<float> arena_;
+  std::unique_ptr<float[]> arena_;
 };
 
 // A layer's four weight matrices packed for linear_forward.
