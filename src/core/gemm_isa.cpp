@@ -250,7 +250,13 @@ void gemm(const GemmArgs& g) noexcept {
           for (int k = 0; k < t.kc; k++) {
             const float* src = b + (k0 + k) * g.b_ks;
             float* row = slice + k * kWidth;
-            for (int j = 0; j < kWidth; j++) row[j] = j < t.cols ? src[j] : 0.0f;
+            // A whole row as a fixed-size copy (vector moves); only the last tile is padded.
+            if (t.cols == kWidth) {
+              std::memcpy(row, src, sizeof(float) * kWidth);
+            } else {
+              std::memcpy(row, src, sizeof(float) * t.cols);
+              std::fill(row + t.cols, row + kWidth, 0.0f);
+            }
           }
           t.b = slice;
           t.b_ks = kWidth;
