@@ -50,6 +50,8 @@ pairs = [(f[5], f[6], float(f[4]) / 5) for f in
 
 def simtune(*args, isa=None, env_extra=None):
     env = dict(ENV, **(env_extra or {}))
+    if env.get('OMP_WAIT_POLICY') == '':
+        del env['OMP_WAIT_POLICY']  # libgomp's default: spin a while, then sleep
     if isa:
         env['SIMTUNE_ISA'] = isa
     p = subprocess.run([BIN, *args, '--json'], capture_output=True, text=True, env=env)
@@ -142,8 +144,11 @@ for n in (int(x) for x in a.compare_threads.split(',')) if 'compare' in sections
     for batch, steps in ((16, 20), (64, 8)):
         s = sim_train(n, batch, steps)
         t = st_train(n, batch, steps)
+        # The library's process runs libgomp's default wait policy (spin, then sleep); simtune's
+        # runs above are passive (threads sleep at once): the same step with the library's policy.
+        spin = sim_train(n, batch, steps, env_extra={'OMP_WAIT_POLICY': ''})
         emit('train', loss='CosineSimilarityLoss', threads=n, batch=batch, simtune=s, torch_pairs_per_s=t,
-             ratio=s.get('pairs_per_s', 0) / t)
+             ratio=s.get('pairs_per_s', 0) / t, simtune_default_wait_pairs_per_s=spin.get('pairs_per_s'))
     s = sim_train(n, 64, 6, 'MultipleNegativesRankingLoss')
     t = st_train(n, 64, 6, 'MultipleNegativesRankingLoss')
     emit('train', loss='MultipleNegativesRankingLoss', threads=n, batch=64, simtune=s, torch_pairs_per_s=t,
