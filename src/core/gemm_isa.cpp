@@ -17,7 +17,7 @@ namespace simtune::SIMTUNE_ISA_NS {
 namespace {
 
 constexpr int kDepth = 256;    // k per block: a kernel-width x 256 slice of b stays in L1
-constexpr int kRowBlock = 96;  // rows per block: 96 x 256 floats of a (96 KiB) stay in L2
+constexpr int kRowBlock = 96;  // rows per block at most: 96 x 256 floats of a (96 KiB) stay in L2
 
 // A micro-tile is kRows rows x kWidth columns of c held in registers: two vector registers a row.
 #if defined(__AVX512F__)
@@ -213,7 +213,15 @@ void gemm(const GemmArgs& g) noexcept {
     return;
   }
   const int col_tiles = (g.N + kWidth - 1) / kWidth;
-  const int row_blocks = (g.M + kRowBlock - 1) / kRowBlock;
+  // Rows per block: kRowBlock, or fewer when that gives the threads too few tasks to share
+  // evenly (a short batch on 16 threads: 2 row blocks x 12 column tiles = 24 tasks leave half the
+  // threads a task short of the others). Blocking never changes an element's chain.
+  const int wanted_tasks = 4 * omp_get_max_threads();
+  int row_block = kRowBlock;
+  while (row_block > kRows && (g.M + row_block - 1) / row_block * col_tiles < wanted_tasks) {
+    row_block -= kRows;
+  }
+  const int row_blocks = (g.M + row_block - 1) / row_block;
   const int tasks = row_blocks * col_tiles;
   // Tasks (row block, column tile) in column-tile-major order, split into one contiguous run
   // per thread: each thread gets whole column tiles of every row block, so a short last row
@@ -263,7 +271,7 @@ void gemm(const GemmArgs& g) noexcept {
         }
         const bool last = k0 + kDepth >= g.K;
         for (int rb = task; rb < end; rb++) {
-          const int m0 = rb % row_blocks * kRowBlock, rows = std::min(kRowBlock, g.M - m0);
+          const int m0 = rb % row_blocks * row_block, rows = std::min(row_block, g.M - m0);
           t.c = g.c + m0 * g.ldc + n0;
           t.a = g.a + m0 * g.a_rs + k0 * g.a_ks;
           tile(t, rows);
