@@ -38,12 +38,22 @@ bool decays(const std::string& name) {
 
 AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
     : config_(config), m_(layout.total), v_(layout.total) {
+  constexpr std::size_t kChunk = 4096;
   for (const auto& t : layout.tensors) {
     const bool decay = decays(t.name);
-    if (!spans_.empty() && spans_.back().decay == decay && spans_.back().end == t.offset) {
-      spans_.back().end = t.offset + t.numel;
-    } else {
-      spans_.push_back({t.offset, t.offset + t.numel, decay});
+    for (std::size_t b = t.offset, end = t.offset + t.numel; b < end;) {
+      // Adjacent tensors with the same setting fill the last chunk up before a new one starts.
+      if (!chunks_.empty() && chunks_.back().decay == decay && chunks_.back().end == b &&
+          chunks_.back().end - chunks_.back().begin < kChunk) {
+        const std::size_t grow =
+            std::min(kChunk - (chunks_.back().end - chunks_.back().begin), end - b);
+        chunks_.back().end += grow;
+        b += grow;
+      } else {
+        const std::size_t stop = std::min(end, b + kChunk);
+        chunks_.push_back({b, stop, decay});
+        b = stop;
+      }
     }
   }
 }
@@ -60,40 +70,37 @@ void AdamW::step(float* params, const Gradients& gradients, float lr, float grad
   // At the first step every moment is still zero.
   const auto update = t_ == 1 ? kernels.first_update : kernels.update;
   const std::size_t emb_begin = rows.offset, emb_end = rows.end(), width = rows.width;
-  for (const Span& s : spans_) {
-    const float keep = s.decay ? 1.0f - lr * config_.weight_decay : 1.0f;
-    const auto begin = static_cast<std::int64_t>(s.begin), end = static_cast<std::int64_t>(s.end);
-    constexpr std::int64_t kChunk = 4096;
+  const float decayed = 1.0f - lr * config_.weight_decay;
+  const auto chunks = static_cast<std::int64_t>(chunks_.size());
 #pragma omp parallel for schedule(static)
-    for (std::int64_t c = begin; c < end; c += kChunk) {
-      const auto c_begin = static_cast<std::size_t>(c);
-      const std::size_t c_end = std::min(static_cast<std::size_t>(end), c_begin + kChunk);
-      if (c_end <= emb_begin || c_begin >= emb_end) {
-        update(u, c_begin, c_end, keep);
+  for (std::int64_t c = 0; c < chunks; c++) {
+    const Chunk& chunk = chunks_[static_cast<std::size_t>(c)];
+    const float keep = chunk.decay ? decayed : 1.0f;
+    if (chunk.end <= emb_begin || chunk.begin >= emb_end) {
+      update(u, chunk.begin, chunk.end, keep);
+      continue;
+    }
+    // Embedding rows: full update for rows hit before, decay for the rest.
+    for (std::size_t i = chunk.begin; i < chunk.end;) {
+      if (i < emb_begin || i >= emb_end) {
+        const std::size_t stop = i < emb_begin ? std::min(chunk.end, emb_begin) : chunk.end;
+        update(u, i, stop, keep);
+        i = stop;
         continue;
       }
-      // Embedding rows: full update for rows hit before, decay for the rest.
-      for (std::size_t i = c_begin; i < c_end;) {
-        if (i < emb_begin || i >= emb_end) {
-          const std::size_t stop = i < emb_begin ? std::min(c_end, emb_begin) : c_end;
-          update(u, i, stop, keep);
-          i = stop;
-          continue;
-        }
-        const std::size_t r = (i - emb_begin) / width;
-        const std::size_t stop = std::min(c_end, emb_begin + (r + 1) * width);
-        switch (rows.seen[r]) {
-          case SparseRows::kFirstHit:
-            kernels.first_update(u, i, stop, keep);
-            break;
-          case SparseRows::kHit:
-            kernels.update(u, i, stop, keep);
-            break;
-          default:
-            for (std::size_t k = i; k < stop; k++) params[k] *= keep;
-        }
-        i = stop;
+      const std::size_t r = (i - emb_begin) / width;
+      const std::size_t stop = std::min(chunk.end, emb_begin + (r + 1) * width);
+      switch (rows.seen[r]) {
+        case SparseRows::kFirstHit:
+          kernels.first_update(u, i, stop, keep);
+          break;
+        case SparseRows::kHit:
+          kernels.update(u, i, stop, keep);
+          break;
+        default:
+          for (std::size_t k = i; k < stop; k++) params[k] *= keep;
       }
+      i = stop;
     }
   }
 }

@@ -40,12 +40,15 @@ class AdamW {
   void set_steps(std::int64_t t) { t_ = t; }
 
  private:
-  struct Span {
+  // A piece of the parameters with one weight-decay setting. Every parameter is in one chunk of
+  // at most a few thousand floats, so a single parallel loop covers the whole update: one loop
+  // per tensor group woke the threads some 50 times a step, mostly for a bias each.
+  struct Chunk {
     std::size_t begin, end;
     bool decay;
   };
   AdamWConfig config_;
-  std::vector<Span> spans_;
+  std::vector<Chunk> chunks_;
   ZeroedFloats m_, v_;
   std::int64_t t_ = 0;
 };
