@@ -225,7 +225,7 @@ def range_checks(t, w, model):
              ("train", "--max-grad-norm", "nan"), ("train", "--score-scale", "inf"),
              ("train", "--score-scale", "0"), ("train", "--seed", "-1"),
              ("train", "--adam-eps", "0"), ("train", "--weight-decay", "-1"),
-             ("train", "--max-steps", "-3"), ("train", "--checkpoint-steps", "0"),
+             ("train", "--max-steps", "-3"), ("train", "--checkpoint-steps", "-1"),
              ("train", "--eval-steps", "-1"), ("train", "--warmup-steps", "-2"),
              ("mine", "--top-k", "18446744073709551615"), ("search", "--top-k", "0")]
     for cmd, option, value in usage:
