@@ -1,7 +1,7 @@
-// Retrieval sets and triplet files: any content either loads (every relevant document a corpus
-// row, ascending and unique, every query with one; three texts per triplet) or throws
-// simtune::Error naming file:line; anything else is a bug. The input is split at its first two
-// NUL bytes into the queries, corpus and qrels files; the whole input is also a triplet file.
+// Retrieval sets and triplet files: any content either loads (at least one query, every relevant
+// document a corpus row, ascending and unique, every query with one; three texts per triplet) or
+// throws simtune::Error naming file:line; anything else is a bug. The input is split at its first
+// two NUL bytes into the queries, corpus and qrels files; the whole input is also a triplet file.
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto triplets = write("triplets", input);
   try {
     const simtune::RetrievalSet set = simtune::load_retrieval_set(queries, corpus, qrels);
-    SIMTUNE_CHECK(set.queries.size() == set.query_ids.size() &&
+    SIMTUNE_CHECK(!set.queries.empty() && set.queries.size() == set.query_ids.size() &&
                   set.relevant.size() == set.queries.size() &&
                   set.corpus.size() == set.corpus_ids.size());
     for (const auto& docs : set.relevant) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "simtune/core/error.h"
+#include "simtune/core/option_range.h"
 #include "simtune/core/threads.h"
 #include "simtune/encode/encoder.h"
 #include "simtune/eval/evaluator.h"
@@ -29,7 +31,6 @@ void add_serve(CLI::App& app);
 // Range checks for numeric options, on the text before it is converted (so "-1" never wraps
 // around in an unsigned option); unlike CLI::Range they refuse NaN and infinity. CLI11 names
 // the option in the message.
-enum class Bound { closed, open };
 CLI::Validator bounded(double lo, double hi, Bound lo_bound = Bound::closed,
                        Bound hi_bound = Bound::closed);
 constexpr double kMaxThreads = 1024;   // far above any machine's cores, far below libgomp's limits
@@ -37,6 +38,21 @@ constexpr double kMaxBatch = 1 << 20;  // sentences or pairs per batch
 constexpr double kMaxCount = 1e9;      // steps, epochs, top-k, chunk sizes
 constexpr double kMaxSeqLength = 1 << 20;  // the model's max_position_embeddings is checked later
 constexpr double kMaxFloat = 3.4e38;       // just below float's largest value
+// The text of an unsigned option is digits that fit 64 bits: CLI11 itself would read "-1" or
+// 2^64 as 2^64 - 1. The range is the library's to check.
+CLI::Validator unsigned_integer();
+// A library's OptionError as a usage error naming the flag (batch_size: --batch-size).
+CLI::ValidationError usage_error(const OptionError& e);
+// The library's own range check of `options` (validate, found with the options' type), failing
+// as a usage error.
+template <class Options>
+void check_options(const Options& options) {
+  try {
+    validate(options);
+  } catch (const OptionError& e) {
+    throw usage_error(e);
+  }
+}
 // --threads N (1..kMaxThreads; default: all cores).
 void add_threads_option(CLI::App* cmd, int& threads);
 

@@ -1,7 +1,9 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -9,6 +11,7 @@
 #include "cli.h"
 #include "simtune/core/error.h"
 #include "simtune/core/file.h"
+#include "simtune/core/option_range.h"
 #include "simtune/text/tokenizer.h"
 
 namespace simtune::cli {
@@ -62,20 +65,39 @@ std::string jsonl_text(const Matrix& m) {
 }  // namespace
 
 CLI::Validator bounded(double lo, double hi, Bound lo_bound, Bound hi_bound) {
-  const std::string range = std::string(lo_bound == Bound::open ? "(" : "[") +
-                            CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) +
-                            (hi_bound == Bound::open ? ")" : "]");
+  const std::string range = range_text(lo, hi, lo_bound, hi_bound);
   return CLI::Validator(
       [=](std::string& text) -> std::string {
         double v = 0;
-        if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) ||
-            (lo_bound == Bound::open ? v <= lo : v < lo) ||
-            (hi_bound == Bound::open ? v >= hi : v > hi)) {
-          return "value " + text + " is not a number in " + range;
+        if (!CLI::detail::lexical_cast(text, v)) return "value " + text + " is not a number";
+        try {
+          check_range({}, v, lo, hi, lo_bound, hi_bound);
+        } catch (const OptionError& e) {
+          return e.reason();
         }
         return {};
       },
       "in " + range);
+}
+
+CLI::Validator unsigned_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::uint64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [at, ec] = std::from_chars(text.data(), end, v);
+        if (text.empty() || ec != std::errc() || at != end) {
+          return "value " + text + " is not an integer in [0, 18446744073709551615]";
+        }
+        return {};
+      },
+      "an integer");
+}
+
+CLI::ValidationError usage_error(const OptionError& e) {
+  std::string flag = "--" + e.option();
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return CLI::ValidationError(flag, e.reason());
 }
 
 void add_threads_option(CLI::App* cmd, int& threads) {

@@ -53,24 +53,21 @@ void add_train(CLI::App& app) {
                   "Texts per forward pass of CachedMultipleNegativesRankingLoss (memory grows "
                   "with this, not with --batch-size)")
       ->capture_default_str()
-      ->check(bounded(1, kMaxBatch));
+      ->check(unsigned_integer());
   cmd->add_option("--matryoshka-dims", t.matryoshka_dims,
                   "MatryoshkaLoss around --loss at these dimensions, e.g. 384,256,128,64")
-      ->delimiter(',')
-      ->check(bounded(1, kMaxCount));
+      ->delimiter(',');
   cmd->add_option("--matryoshka-weights", t.matryoshka_weights,
                   "Weights of the Matryoshka dimensions (default: 1 each)")
-      ->delimiter(',')
-      ->needs("--matryoshka-dims")
-      ->check(bounded(-kMaxFloat, kMaxFloat));
+      ->delimiter(',');
   cmd->add_option("--eval", args->eval,
                   "Dev pairs: evaluate before training, every epoch (and --eval-steps); the "
                   "output keeps the best model by cosine Spearman")
       ->check(CLI::ExistingFile);
   cmd->add_option("--eval-name", args->eval_name,
                   "Name of the dev evaluation (default: file stem)");
-  cmd->add_option("--eval-steps", t.eval_steps, "Also evaluate every N steps")
-      ->check(bounded(1, kMaxCount));
+  cmd->add_option("--eval-steps", t.eval_steps,
+                  "Also evaluate every N steps (0: only every epoch)");
   cmd->add_option("--test", args->test, "Test pairs, evaluated once on the final (best) model")
       ->check(CLI::ExistingFile);
   cmd->add_option("--test-name", args->test_name,
@@ -102,47 +99,32 @@ void add_train(CLI::App& app) {
                   "Keep the best model by this metric, the library's name (e.g. "
                   "eval_sts-dev_spearman_cosine, eval_queries_cosine_ndcg@10; default: the dev "
                   "set's cosine Spearman, else the first evaluator's primary metric)");
-  cmd->add_option("--epochs", t.epochs)->capture_default_str()->check(bounded(1, 1e6));
+  cmd->add_option("--epochs", t.epochs)->capture_default_str();
   cmd->add_option("--batch-size", t.batch_size,
                   "Pairs per step (more than the data: one batch of all of it)")
       ->capture_default_str()
-      ->check(bounded(1, kMaxBatch));
-  // Rates and norms are floats: anything beyond float's range would become infinity.
-  cmd->add_option("--lr", t.lr, "Peak learning rate")
-      ->capture_default_str()
-      ->check(bounded(0, kMaxFloat, Bound::open));
+      ->check(unsigned_integer());
+  cmd->add_option("--lr", t.lr, "Peak learning rate")->capture_default_str();
   cmd->add_option("--warmup-ratio", t.warmup_ratio, "Warmup as a share of all steps")
-      ->capture_default_str()
-      ->check(bounded(0, 1));
-  cmd->add_option("--warmup-steps", t.warmup_steps, "Warmup steps (overrides --warmup-ratio)")
-      ->check(bounded(0, kMaxCount));
-  cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str()->check(bounded(0, 1e6));
-  cmd->add_option("--max-grad-norm", t.max_grad_norm)
-      ->capture_default_str()
-      ->check(bounded(0, kMaxFloat, Bound::open));
-  cmd->add_option("--adam-eps", t.adam_eps)
-      ->capture_default_str()
-      ->check(bounded(0, 1, Bound::open));
-  cmd->add_option("--seed", t.seed)
-      ->capture_default_str()
-      ->check(bounded(0, 18446744073709551615.0));
-  cmd->add_option("--max-steps", t.max_steps, "Stop after N steps (the schedule spans N steps)")
-      ->check(bounded(1, kMaxCount));
+      ->capture_default_str();
+  cmd->add_option("--warmup-steps", t.warmup_steps, "Warmup steps (overrides --warmup-ratio)");
+  cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str();
+  cmd->add_option("--max-grad-norm", t.max_grad_norm)->capture_default_str();
+  cmd->add_option("--adam-eps", t.adam_eps)->capture_default_str();
+  cmd->add_option("--seed", t.seed)->capture_default_str()->check(unsigned_integer());
+  cmd->add_option("--max-steps", t.max_steps, "Stop after N steps (the schedule spans N steps)");
   cmd->add_flag("--no-shuffle", args->no_shuffle, "Batches in file order");
   cmd->add_option("--batch-sampler", args->batch_sampler,
                   "batch_sampler, or no_duplicates (the library's NoDuplicatesBatchSampler: no "
                   "text twice in a batch, for in-batch negatives)")
       ->capture_default_str()
       ->check(CLI::IsMember({"batch_sampler", "no_duplicates"}));
-  cmd->add_option("--dropout", t.dropout, "Dropout probability (default: config.json's; 0 = off)")
-      ->check(bounded(0, 1, Bound::closed, Bound::open));
+  cmd->add_option("--dropout", t.dropout, "Dropout probability (default: config.json's; 0 = off)");
   cmd->add_option("--log-file", args->log_file, "JSONL log, one line per step");
   cmd->add_option("--checkpoint-steps", t.checkpoint_steps,
-                  "Save a resumable checkpoint every N steps")
-      ->check(bounded(1, kMaxCount));
+                  "Save a resumable checkpoint every N steps (0: none)");
   cmd->add_option("--checkpoint-limit", t.checkpoint_limit, "Checkpoints to keep")
-      ->capture_default_str()
-      ->check(bounded(1, kMaxCount));
+      ->capture_default_str();
   cmd->add_option("--resume", args->resume, "Continue from this checkpoint directory")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--score-scale", p.score_scale, "Divide scores by this (5 for STS benchmark)")
@@ -164,12 +146,8 @@ void add_train(CLI::App& app) {
     TrainOptions options = args->options;
     options.shuffle = !args->no_shuffle;
     options.no_duplicates = args->batch_sampler == "no_duplicates";
-    if (!options.matryoshka_weights.empty() &&
-        options.matryoshka_weights.size() != options.matryoshka_dims.size()) {
-      throw CLI::ValidationError("--matryoshka-weights",
-                                 "needs one weight per dimension of "
-                                 "--matryoshka-dims");
-    }
+    // The library's own check, before any file is read; its option names as this command's.
+    check_options(options);
     options.log_file = args->log_file;
     options.resume = args->resume;
     options.teacher_embeddings = args->teacher;

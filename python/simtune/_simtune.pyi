@@ -90,6 +90,7 @@ class TrainOptions:
     teacher_embeddings: str
     no_duplicates: bool
     def __init__(self) -> None: ...
+    def validate(self) -> None: ...
 
 class StepReport:
     @property

@@ -105,12 +105,47 @@ def fit(
     from its directory (`model.path`), so an unsaved max_seq_length change does not apply.
     """
     if batch_sampler not in ("batch_sampler", "no_duplicates"):
-        raise ValueError(f"batch_sampler={batch_sampler!r}: expected 'batch_sampler' or "
+        raise ValueError(f"batch_sampler: {batch_sampler!r} is not 'batch_sampler' or "
                          "'no_duplicates'")
-    if matryoshka_weights and len(matryoshka_weights) != len(matryoshka_dims or ()):
-        raise ValueError("matryoshka_weights: needs one weight per dimension of matryoshka_dims")
     if callback is not None and not callable(callback):
         raise TypeError("callback: expected a callable taking a StepReport")
+    options = _simtune.TrainOptions()
+    values = dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_ratio=warmup_ratio,
+        warmup_steps=-1 if warmup_steps is None else warmup_steps,
+        weight_decay=weight_decay,
+        max_grad_norm=max_grad_norm,
+        adam_eps=adam_eps,
+        seed=seed,
+        max_steps=-1 if max_steps is None else max_steps,
+        shuffle=shuffle,
+        dropout=-1.0 if dropout is None else dropout,
+        log_file=os.fspath(log_file) if log_file is not None else "",
+        checkpoint_steps=checkpoint_steps,
+        checkpoint_limit=checkpoint_limit,
+        resume=os.fspath(resume) if resume is not None else "",
+        eval_steps=eval_steps,
+        loss=loss,
+        matryoshka_dims=list(matryoshka_dims or ()),
+        matryoshka_weights=list(matryoshka_weights or ()),
+        mini_batch_size=mini_batch_size,
+        teacher_embeddings=os.fspath(teacher_embeddings) if teacher_embeddings is not None else "",
+        no_duplicates=batch_sampler == "no_duplicates",
+    )
+    for name, value in values.items():
+        try:
+            setattr(options, name, value)
+        except TypeError:
+            # An integer that does not fit the option's C++ type (a negative count, one beyond
+            # 64 bits) is out of range; the ranges themselves are checked by the library.
+            if isinstance(value, int) and not isinstance(value, bool):
+                raise ValueError(f"{name}: {value!r} is out of range") from None
+            raise
+    options.validate()
+
     file_options = _simtune.PairFileOptions()
     file_options.score_scale = score_scale
     file_options.skip_bad_rows = skip_bad_rows
@@ -120,38 +155,6 @@ def fit(
     file_options.negative_columns = list(negative_columns or ())
     # The training data in the loss's shape (its score, or none); evaluation sets stay scored pairs.
     train_options = _simtune.with_loss_shape(file_options, loss)
-
-    options = _simtune.TrainOptions()
-    for positive, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if value < 1:
-            raise ValueError(f"{positive} must be at least 1, got {value}")
-    options.epochs = epochs
-    options.batch_size = batch_size
-    options.lr = lr
-    options.warmup_ratio = warmup_ratio
-    options.warmup_steps = -1 if warmup_steps is None else warmup_steps
-    options.weight_decay = weight_decay
-    options.max_grad_norm = max_grad_norm
-    options.adam_eps = adam_eps
-    options.seed = seed
-    options.max_steps = -1 if max_steps is None else max_steps
-    options.shuffle = shuffle
-    options.dropout = -1.0 if dropout is None else dropout
-    options.log_file = os.fspath(log_file) if log_file is not None else ""
-    options.checkpoint_steps = checkpoint_steps
-    options.checkpoint_limit = checkpoint_limit
-    options.resume = os.fspath(resume) if resume is not None else ""
-    options.eval_steps = eval_steps
-    options.loss = loss
-    options.matryoshka_dims = list(matryoshka_dims or ())
-    options.matryoshka_weights = list(matryoshka_weights or ())
-    if mini_batch_size < 1:
-        raise ValueError(f"mini_batch_size must be at least 1, got {mini_batch_size}")
-    options.mini_batch_size = mini_batch_size
-    options.teacher_embeddings = (
-        os.fspath(teacher_embeddings) if teacher_embeddings is not None else ""
-    )
-    options.no_duplicates = batch_sampler == "no_duplicates"
 
     pairs = _pairs(train, train_options)
     dev = _pairs(evaluator, file_options) if evaluator is not None else None

@@ -132,7 +132,10 @@ void bind_options(py::module_& m) {
       .def_readwrite("matryoshka_weights", &TrainOptions::matryoshka_weights)
       .def_readwrite("mini_batch_size", &TrainOptions::mini_batch_size)
       .def_readwrite("teacher_embeddings", &TrainOptions::teacher_embeddings)
-      .def_readwrite("no_duplicates", &TrainOptions::no_duplicates);
+      .def_readwrite("no_duplicates", &TrainOptions::no_duplicates)
+      .def(
+          "validate", [](const TrainOptions& o) { validate(o); },
+          "ValueError naming the first option outside its range (the Trainer's own check).");
 }
 
 void bind_results(py::module_& m) {

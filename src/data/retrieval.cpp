@@ -57,6 +57,12 @@ RetrievalSet load_retrieval_set(const std::filesystem::path& queries_path,
     }
     relevant[q->second].push_back(d->second);
   });
+  // The library drops queries without a relevant document; with none left every metric would be
+  // an average over nothing.
+  if (std::all_of(relevant.begin(), relevant.end(),
+                  [](const auto& docs) { return docs.empty(); })) {
+    throw Error(qrels_path.string() + ": no relevance judgements (query_id<TAB>doc_id lines)");
+  }
   RetrievalSet set;
   set.corpus_ids = std::move(corpus.ids);
   set.corpus = std::move(corpus.texts);

@@ -20,6 +20,7 @@
 #include "serve/metrics.h"
 #include "simtune/core/cpu.h"
 #include "simtune/core/error.h"
+#include "simtune/core/option_range.h"
 
 namespace simtune {
 namespace {
@@ -286,14 +287,20 @@ class Server {
 
 }  // namespace
 
+void validate(const ServeOptions& o) {
+  check_range("port", o.port, 0, 65535);
+  // A batch's activations grow with its tokens; this many already takes gigabytes.
+  check_range("max_batch_tokens", static_cast<double>(o.max_batch_tokens), 1, 1 << 24);
+  check_range("max_batch_requests", static_cast<double>(o.max_batch_requests), 0, 1 << 20);
+  // One HTTP thread waits for each request served at once.
+  check_range("max_concurrent_requests", static_cast<double>(o.max_concurrent_requests), 1, 4096);
+  check_range("max_client_batch_size", static_cast<double>(o.max_client_batch_size), 1, 1 << 20);
+  check_range("payload_limit", static_cast<double>(o.payload_limit), 1, 4294967296.0);
+  check_range("request_timeout", o.request_timeout, 0.001, 3600);
+}
+
 void run_server(const ServeOptions& options) {
-  if (options.max_batch_tokens == 0 || options.max_concurrent_requests == 0 ||
-      options.max_client_batch_size == 0 || options.payload_limit == 0 ||
-      !(options.request_timeout >= 0.001 && options.request_timeout <= 3600)) {
-    throw Error(
-        "--max-batch-tokens, --max-concurrent-requests, --max-client-batch-size and "
-        "--payload-limit must be positive, --request-timeout between 0.001 and 3600 seconds");
-  }
+  validate(options);
   // Signals go to the one thread that waits for them: blocked here, before any thread starts,
   // every thread (OpenMP's and httplib's too) inherits the mask.
   sigset_t set;

@@ -39,6 +39,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+// Options out of range are refused before the model is read.
+TrainOptions validated(TrainOptions o) {
+  validate(o);
+  return o;
+}
+
 LoadOptions load_options(const TrainOptions& o) {
   LoadOptions load;
   load.weights_from = o.resume;
@@ -352,7 +358,7 @@ struct Trainer::Impl : Session {
 };
 
 Trainer::Trainer(const fs::path& model_dir, TrainOptions options)
-    : impl_(std::make_unique<Impl>(model_dir, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(model_dir, validated(std::move(options)))) {}
 Trainer::~Trainer() = default;
 
 TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& output,
@@ -360,7 +366,6 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   Impl& m = *impl_;
   const TrainOptions& o = m.options;
   if (pairs.empty()) throw Error("no training pairs");
-  if (o.batch_size == 0) throw Error("batch size must be at least 1");
   const bool gathers = m.group.size() > 1 && loss_shape(o.loss).batch_wide;
   if (gathers && loss_shape(o.loss).cached) {
     throw Error("--loss " + o.loss + " under mpirun: the cached loss runs in one process only " +

@@ -225,7 +225,7 @@ def range_checks(t, w, model):
              ("train", "--max-grad-norm", "nan"), ("train", "--score-scale", "inf"),
              ("train", "--score-scale", "0"), ("train", "--seed", "-1"),
              ("train", "--adam-eps", "0"), ("train", "--weight-decay", "-1"),
-             ("train", "--max-steps", "-3"), ("train", "--checkpoint-steps", "0"),
+             ("train", "--max-steps", "-3"), ("train", "--checkpoint-steps", "-1"),
              ("train", "--eval-steps", "-1"), ("train", "--warmup-steps", "-2"),
              ("mine", "--top-k", "18446744073709551615"), ("search", "--top-k", "0")]
     for cmd, option, value in usage:
@@ -331,6 +331,277 @@ def broken_weights(t, w, model):
                   bool(named) or "no checkpoint" in err, err.strip())
 
 
+def npy_bytes(header, data=b"", version=1):
+    """A .npy file with this header dict text (padded as numpy pads it) and raw data."""
+    h = header.encode("latin1")
+    prefix = 10 if version == 1 else 12
+    h += b" " * (-(prefix + len(h) + 1) % 64) + b"\n"
+    size = len(h).to_bytes(2 if version == 1 else 4, "little")
+    return b"\x93NUMPY" + bytes([version, 0]) + size + h + data
+
+
+def newer_inputs(t, w, model):
+    """What came after the first round: the training options of the newer losses and
+    evaluators, serve's limits, the teacher .npy, IR files, the newer outputs and the Python
+    facade, each refused at the edge with the option or file:line named."""
+    s, pairs = w / "s.txt", w / "pairs.tsv"
+    train = ["train", "--model", model, "--train", pairs, "--output", w / "n", "-q",
+             "--max-steps", "1"]
+    serve = ["serve", "--model", model, "--port", "0"]
+    usage = [(train, "--mini-batch-size", "0"), (train, "--mini-batch-size", "-1"),
+             (train, "--mini-batch-size", "18446744073709551616"),
+             (train, "--batch-size", "-1"), (train, "--batch-size", "1e3"),
+             (train, "--seed", "-1"), (train, "--seed", "18446744073709551616"),
+             (train, "--seed", "x"), (train, "--epochs", "99999999999"),
+             (train, "--checkpoint-steps", "-1"), (train, "--checkpoint-limit", "0"),
+             (train, "--lr", "1e39"), (train, "--lr", "x"), (train, "--adam-eps", "nan"),
+             (train, "--matryoshka-dims", "0"), (train, "--matryoshka-dims", "-4"),
+             (train, "--matryoshka-dims", "16,x"),
+             (train + ["--matryoshka-dims", "16"], "--matryoshka-weights", "nan"),
+             (train + ["--matryoshka-dims", "16"], "--matryoshka-weights", "1,2"),
+             (train, "--matryoshka-weights", "1"),
+             (train, "--loss", "NoSuchLoss"), (train, "--batch-sampler", "x"),
+             (serve, "--max-concurrent-requests", "100000"),
+             (serve, "--max-concurrent-requests", "0"),
+             (serve, "--max-concurrent-requests", "-1"),
+             (serve, "--max-batch-tokens", "0"), (serve, "--max-batch-tokens", "1e18"),
+             (serve, "--max-batch-tokens", "18446744073709551616"),
+             (serve, "--max-batch-requests", "-1"), (serve, "--max-client-batch-size", "0"),
+             (serve, "--payload-limit", "0"), (serve, "--payload-limit", "99999999999999"),
+             (serve, "--request-timeout", "nan"), (serve, "--request-timeout", "inf"),
+             (serve, "--request-timeout", "0"), (serve[:-2], "--port", "70000"),
+             (serve[:-2], "--port", "-1"), (serve, "--threads", "100000"),
+             (["encode", "--model", model, "--input", s, "--output", w / "x.npy"],
+              "--dimensions", "0"),
+             (["encode", "--model", model, "--input", s, "--output", w / "x.npy"],
+              "--dimensions", "-1"),
+             (["bench", "ir"], "--queries", "0"), (["bench", "ir"], "--dimension", "nan"),
+             (["eval", "--model", model, "--data", pairs], "--evaluator", "x")]
+    for base, option, value in usage:
+        # A limit that is not checked would start the server: the timeout stops it.
+        t.fails(f"{base[0]} {option} {value}: usage error naming it", base + [option, value],
+                code=2, text=option, timeout=30)
+    t.fails("bench ir beyond memory: names the options",
+            ["bench", "ir", "--queries", 16777216, "--corpus", 16777216, "--dimension", 16384],
+            code=2, text="--dimension")
+
+    # Values the library takes: Matryoshka dimensions unsorted and repeated (each a term of
+    # the sum); beyond the model's embedding they are refused when training starts.
+    t.succeeds("--matryoshka-dims unsorted and repeated: accepted as the library does",
+               train + ["--matryoshka-dims", "8,32,16,16"])
+    t.fails("--matryoshka-dims beyond the model", train + ["--matryoshka-dims", "64"],
+            text="64")
+    # As sentence-transformers' truncate_dim: more than the model has keeps every value.
+    t.succeeds("encode --dimensions beyond the model: the whole embedding",
+               ["encode", "--model", model, "--input", s, "--output", w / "wide.npy",
+                "--dimensions", "1000"])
+    t.checks.true("--dimensions 1000 of a 32-wide model: 32 columns",
+                  (w / "wide.npy").exists() and np.load(w / "wide.npy").shape == (5, 32))
+    t.fails("--prompt and --prompt-name together",
+            ["encode", "--model", model, "--input", s, "--output", w / "x.npy", "--prompt", "a",
+             "--prompt-name", "query"], code=2, text="--prompt")
+    t.fails("--prompt-name the model lacks",
+            ["encode", "--model", model, "--input", s, "--output", w / "x.npy",
+             "--prompt-name", "nosuch"], text="nosuch")
+
+    # N-column files read in the loss's shape.
+    for extra, text in ((["--loss", "MultipleNegativesRankingLoss", "--negative-columns", "99"],
+                         "pairs.tsv:1"),
+                        (["--loss", "MultipleNegativesRankingLoss", "--negative-columns", "0"],
+                         "pairs.tsv:1"),
+                        (["--text-a-column", "nosuch"], "nosuch"),
+                        (["--loss", "TripletLoss"], "3 texts"),
+                        (["--loss", "MSELoss"], "teacher"),
+                        (["--teacher-embeddings", w / "s.txt"], "MSELoss")):
+        t.fails(f"train {' '.join(map(str, extra))}: refused", train + extra, text=text)
+
+    # Teacher embeddings for MSELoss: one float row per training example, the model's width.
+    mse = train + ["--loss", "MSELoss", "--teacher-embeddings"]
+    good = np.ones((4, 32), dtype=np.float32)
+    np.save(w / "teacher.npy", good)
+    t.succeeds("a valid teacher .npy", mse + [w / "teacher.npy"])
+    raw = good.tobytes()
+    cases = {
+        "empty": b"",
+        "garbage": b"not a numpy file at all",
+        "truncated header": npy_bytes("{'descr': '<f4', 'fortran_order': False, "
+                                      "'shape': (4, 32), }")[:30],
+        "truncated data": npy_bytes("{'descr': '<f4', 'fortran_order': False, "
+                                    "'shape': (4, 32), }", raw[:-4]),
+        "int32": npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (4, 32), }", raw),
+        "big-endian": npy_bytes("{'descr': '>f4', 'fortran_order': False, 'shape': (4, 32), }",
+                                raw),
+        "fortran order": npy_bytes("{'descr': '<f4', 'fortran_order': True, "
+                                   "'shape': (4, 32), }", raw),
+        "1-D": npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (128,), }", raw),
+        "3-D": npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4, 8), }", raw),
+        "rows of another data set": npy_bytes("{'descr': '<f4', 'fortran_order': False, "
+                                              "'shape': (2, 64), }", raw),
+        "width of another model": npy_bytes("{'descr': '<f4', 'fortran_order': False, "
+                                            "'shape': (4, 16), }", raw[:256]),
+        "shape beyond 64 bits": npy_bytes("{'descr': '<f4', 'fortran_order': False, "
+                                          "'shape': (4294967296, 4294967296), }", raw),
+        "huge header length": b"\x93NUMPY\x02\x00\xff\xff\xff\xff" + raw,
+        "version 9": b"\x93NUMPY\x09\x00" + raw,
+        "NaN value": npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 32), }",
+                               np.where(np.arange(128) == 77, np.nan, 1).astype("<f4")
+                               .tobytes()),
+        "float64 beyond float32": npy_bytes("{'descr': '<f8', 'fortran_order': False, "
+                                            "'shape': (4, 32), }",
+                                            np.full(128, 1e300).astype("<f8").tobytes()),
+    }
+    for name, data in cases.items():
+        path = w / f"teacher-{name.replace(' ', '-')}.npy"
+        path.write_bytes(data)
+        t.fails(f"teacher .npy {name}: refused naming the file", mse + [path], text=path.name)
+
+    # IR sets: queries and corpus id<TAB>text, qrels query_id<TAB>doc_id.
+    ir = w / "ir"
+    ir.mkdir()
+    (ir / "q.tsv").write_text("q1\tA man plays.\nq2\tA dog runs.\n")
+    (ir / "c.tsv").write_text("d1\tSomeone plays.\nd2\tA cat sleeps.\nd3\tDogs run.\n")
+    (ir / "r.tsv").write_text("q1\td1\nq2\td3\n")
+
+    def ir_eval(queries="q.tsv", corpus="c.tsv", qrels="r.tsv", *extra):
+        return ["eval", "--model", model, "--evaluator", "ir", "--queries", ir / queries,
+                "--corpus", ir / corpus, "--qrels", ir / qrels, *extra]
+
+    t.succeeds("a valid IR set", ir_eval())
+    (ir / "bom.tsv").write_bytes(b"\xef\xbb\xbfq1\tA man plays.\r\nq2\tA dog runs.\r\n")
+    t.succeeds("IR queries with a BOM and CRLF", ir_eval("bom.tsv"))
+    bad = {"no tab": ("q.tsv", "q1\tA man plays.\nq2 A dog runs.\n", "q.tsv:2"),
+           "empty id": ("q.tsv", "q1\tA man plays.\n\tA dog runs.\n", "q.tsv:2"),
+           "duplicate query": ("q.tsv", "q1\tA man plays.\nq1\tA dog runs.\n", "q.tsv:2"),
+           "duplicate document": ("c.tsv", "d1\tx\nd2\ty\nd1\tz\n", "c.tsv:3"),
+           "blank line": ("c.tsv", "d1\tx\n\nd3\tz\n", "c.tsv:2"),
+           "invalid UTF-8": ("c.tsv", b"d1\tx\nd3\t\xff\n", "c.tsv:2"),
+           "unknown query": ("r.tsv", "q1\td1\nq9\td3\n", "r.tsv:2"),
+           "unknown document": ("r.tsv", "q1\td1\nq2\td9\n", "r.tsv:2"),
+           "three columns": ("r.tsv", "q1\td1\t1\n", "r.tsv:1"),
+           "BEIR header": ("r.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\n", "r.tsv:1"),
+           "empty qrels": ("r.tsv", "", "r.tsv"),
+           "empty corpus": ("c.tsv", "", "c.tsv")}
+    for name, (which, text, where) in bad.items():
+        case = ir / name.replace(" ", "-")
+        case.mkdir()
+        for f in ("q.tsv", "c.tsv", "r.tsv"):
+            shutil.copy(ir / f, case / f)
+        content = text.encode() if isinstance(text, str) else text
+        (case / which).write_bytes(content)
+        rel = case.name
+        t.fails(f"IR {name}: refused naming {where}",
+                ir_eval(f"{rel}/q.tsv", f"{rel}/c.tsv", f"{rel}/r.tsv"),
+                text=f"{rel}/{where}")
+        if name in ("duplicate query", "unknown document", "empty qrels"):
+            # The same reader: a few cases show train refuses them before training.
+            t.fails(f"train --ir-* {name}: refused before training",
+                    train + ["--ir-queries", case / "q.tsv", "--ir-corpus", case / "c.tsv",
+                             "--ir-qrels", case / "r.tsv"], text=f"{rel}/{where}")
+    t.fails("--ir-queries without --ir-corpus", train + ["--ir-queries", ir / "q.tsv"], code=2,
+            text="--ir-corpus")
+    t.fails("eval ir without --qrels", ["eval", "--model", model, "--evaluator", "ir",
+                                        "--queries", ir / "q.tsv", "--corpus", ir / "c.tsv"],
+            code=2, text="--qrels")
+    (w / "labels.tsv").write_text("a\tb\t1\nc\td\t2\n")
+    t.fails("binary labels outside 0/1: names file:line",
+            ["eval", "--model", model, "--evaluator", "binary", "--data", w / "labels.tsv"],
+            text="labels.tsv:2")
+    (w / "trip.tsv").write_text("a\tb\tc\nd\te\n")
+    t.fails("a triplet row of two texts: names file:line",
+            ["eval", "--model", model, "--evaluator", "triplet", "--data", w / "trip.tsv"],
+            text="trip.tsv:2")
+    # Metric names are known once the evaluators have run: refused at the evaluation before
+    # training (its progress line comes first), nothing trained or saved.
+    code, _, err = t.run(["train", "--model", model, "--train", pairs, "--output", w / "metric",
+                          "-q", "--eval", pairs, "--metric-for-best-model", "eval_nosuch"])
+    if code == 0:
+        t.silent += 1
+    t.checks.true("--metric-for-best-model naming no metric: refused before training",
+                  code == 1 and "eval_nosuch" in err.splitlines()[-1] and "trained" not in err
+                  and not (w / "metric" / "model.safetensors").exists(), err.strip()[-300:])
+
+    # Newer outputs: every write checked.
+    (w / "trip.tsv").write_text("a\tb\tc\nd\te\tf\n")
+    (w / "labels.tsv").write_text("a\tb\t1\nc\td\t0\n")
+    evals = {"ir": ir_eval(),
+             "binary": ["eval", "--model", model, "--evaluator", "binary", "--data",
+                        w / "labels.tsv"],
+             "triplet": ["eval", "--model", model, "--evaluator", "triplet", "--data",
+                         w / "trip.tsv"]}
+    with open("/dev/full", "wb") as full:
+        for name, argv in evals.items():
+            t.fails(f"eval {name} > /dev/full: exit 1 naming stdout", argv + ["--json"],
+                    text="<stdout>", stdout=full)
+        t.fails("encode --dimensions > /dev/full", ["encode", "--model", model, "--input", s,
+                                                   "--output", "-", "--dimensions", "8"],
+                text="<stdout>", stdout=full)
+        t.fails("bench ir --json > /dev/full",
+                ["bench", "ir", "--queries", 8, "--corpus", 64, "--dimension", 8, "--json"],
+                text="<stdout>", stdout=full)
+    for name, argv in evals.items():
+        csv = w / f"csv-{name}"
+        csv.mkdir()
+        t.fails(f"eval {name} --csv-dir on a full disk: exit 1",
+                argv + ["--csv-dir", csv, "--name", "x"], fsize=100)
+        t.fails(f"eval {name} --csv-dir that is a file", argv + ["--csv-dir", s, "--name", "x"],
+                text=str(s))
+    t.fails("encode --dimensions .npy on a full disk",
+            ["encode", "--model", model, "--input", w / "big.txt", "--output", w / "d.npy",
+             "--dimensions", "8"], fsize=16 * 1024)
+    t.checks.true("no partial .npy left", not (w / "d.npy").exists())
+    python_facade(t, w, model)
+
+
+def python_facade(t, w, model):
+    """simtune.fit refuses what the CLI refuses, as ValueError naming the keyword, before it
+    reads a file (the train file here does not exist)."""
+    package = t.args.simtune.resolve().parent / "python"
+    if not (package / "simtune").is_dir():
+        t.checks.true("the Python package is built beside simtune", False, str(package))
+        return
+    cases = [("batch_size", 0), ("batch_size", -1), ("batch_size", 2 ** 64),
+             ("epochs", 0), ("epochs", 2 ** 40), ("lr", float("nan")), ("lr", -1e-3),
+             ("lr", float("inf")), ("warmup_ratio", 2.0), ("warmup_steps", -2),
+             ("weight_decay", -1), ("max_grad_norm", 0), ("adam_eps", 0), ("seed", -1),
+             ("max_steps", 0), ("dropout", 1.0), ("dropout", -0.5), ("eval_steps", -1),
+             ("checkpoint_steps", -1), ("checkpoint_limit", 0), ("mini_batch_size", 0),
+             ("matryoshka_dims", [0]), ("matryoshka_weights", [1.0]),
+             ("loss", "NoSuchLoss")]
+    script = f"""
+import json, sys
+import simtune
+model = simtune.SentenceTransformer({str(model)!r})
+out = []
+for name, value in json.loads(sys.argv[1]):
+    try:
+        simtune.fit(model, {str(w / 'no-such.tsv')!r}, output={str(w / 'py-out')!r},
+                    **{{name: value}})
+        out.append([name, "accepted"])
+    except ValueError as e:
+        out.append([name, "ValueError: " + str(e)])
+    except Exception as e:
+        out.append([name, type(e).__name__ + ": " + str(e)])
+out.append(["matryoshka", None])
+try:
+    simtune.fit(model, {str(w / 'no-such.tsv')!r}, output={str(w / 'py-out')!r},
+                matryoshka_dims=[16], matryoshka_weights=[1.0, 2.0])
+except ValueError as e:
+    out[-1][1] = "ValueError: " + str(e)
+print(json.dumps(out))
+"""
+    env = dict(os.environ, PYTHONPATH=str(package), OMP_WAIT_POLICY="passive")
+    r = subprocess.run(["/usr/bin/python3", "-c", script, json.dumps(cases)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    results = json.loads(r.stdout) if r.returncode == 0 else []
+    t.checks.true("the Python cases ran", len(results) == len(cases) + 1, r.stderr[-500:])
+    for (name, value), (_, got) in zip(cases + [("matryoshka_weights", "[1, 2]")], results):
+        t.cases += 1
+        if got == "accepted":
+            t.silent += 1
+        t.checks.true(f"fit({name}={value!r}): ValueError naming it",
+                      got.startswith(f"ValueError: {name}"), got)
+
+
 def main():
     args = oc.parse_args(__doc__.splitlines()[0])
     w = args.workdir
@@ -353,6 +624,7 @@ def main():
     hostile_hub(t, w, model)
     range_checks(t, w, model)
     broken_weights(t, w, model)
+    newer_inputs(t, w, model)
     print(f"cases tried {t.cases}, crashes {t.crashes}, silent losses {t.silent}, "
           f"damaged directories {t.damaged} ({time.monotonic() - start:.0f} s)")
     t.checks.finish()

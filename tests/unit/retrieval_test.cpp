@@ -56,6 +56,7 @@ TEST(RetrievalSet, BadLinesNameFileAndLine) {
                   "r-query.tsv:1: query \"q7\" is not in");
   EXPECT_CONTAINS(fails(q, c, write(dir, "r-fields.tsv", "q1\td1\t1\n")),
                   "r-fields.tsv:1: expected query_id<TAB>doc_id");
+  EXPECT_CONTAINS(fails(q, c, write(dir, "r-none.tsv", "")), "r-none.tsv: no relevance judgements");
   EXPECT_CONTAINS(fails(write(dir, "q-utf8.tsv", "q1\t\xff\n"), c, r),
                   "q-utf8.tsv:1: not valid UTF-8");
   EXPECT_CONTAINS(fails(dir.path() / "missing.tsv", c, r), "missing.tsv: cannot open");

@@ -21,7 +21,7 @@ struct RetrievalSet {
 // Reads the three files. LF or CRLF lines, a UTF-8 byte-order mark skipped, no header, no
 // quoting: an id is everything before the first tab. Errors name file:line: a line without a
 // tab, an empty or duplicate id, invalid UTF-8, a qrels line with more than two fields, or naming
-// a query or document the other files lack.
+// a query or document the other files lack; qrels without a line name that file.
 RetrievalSet load_retrieval_set(const std::filesystem::path& queries,
                                 const std::filesystem::path& corpus,
                                 const std::filesystem::path& qrels);

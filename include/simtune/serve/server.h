@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <string>
 
+#include "simtune/core/option_range.h"
+
 namespace simtune {
 
 struct ServeOptions {
@@ -21,6 +23,10 @@ struct ServeOptions {
   double request_timeout = 10;                // seconds to receive a request's headers and body
   std::string api_key;                        // non-empty: every route needs Bearer api_key
 };
+
+// Every option's range; throws OptionError naming the member (max_batch_tokens). run_server
+// checks first; the CLI calls it to answer with a usage error.
+void validate(const ServeOptions& options);
 
 // Loads the model, logs one line on stderr when it listens, serves until SIGTERM or SIGINT,
 // then stops accepting, finishes every request in flight and returns. Throws Error when the

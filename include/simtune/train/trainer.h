@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "simtune/core/option_range.h"
 #include "simtune/data/pairs.h"
 #include "simtune/eval/evaluator.h"
 #include "simtune/eval/evaluators.h"
@@ -79,6 +80,12 @@ struct TrainOptions {
   // An evaluator's results after some steps; may be empty.
   std::function<void(const Evaluator&, std::int64_t, const Metrics&)> on_metrics;
 };
+
+// Every option's range, and the combinations that need no model or data; throws OptionError.
+// The one check for all front ends: the Trainer runs it first, the CLI and Python's fit before
+// reading any file. (What needs the model, such as Matryoshka dimensions beyond its embedding,
+// is checked when training starts.)
+void validate(const TrainOptions& options);
 
 struct TrainResult {
   std::int64_t steps = 0;  // run by this call (fewer than the schedule's after a resume)
