@@ -1,4 +1,5 @@
-// simtune tokenize: token ids and tokens of each input line, as JSONL.
+// simtune tokenize: token ids and tokens of each input line, as JSONL; with --offsets, also the
+// bytes of the line each token came from.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@ void add_tokenize(CLI::App& app) {
     std::string model, input = "-";
     std::size_t max_seq_length = 0;
     bool replace_invalid = false;
+    bool offsets = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -26,6 +28,9 @@ void add_tokenize(CLI::App& app) {
       ->check(bounded(1, kMaxSeqLength));
   cmd->add_flag("--replace-invalid-utf8", args->replace_invalid,
                 "Replace invalid UTF-8 with U+FFFD instead of stopping");
+  cmd->add_flag("--offsets", args->offsets,
+                "Also print \"offsets\": [[begin, end], ...], the UTF-8 byte range of the line "
+                "each token came from ([0, 0] for [CLS] and [SEP])");
   cmd->callback([args] {
     LoadOptions load;
     load.with_weights = false;
@@ -39,10 +44,20 @@ void add_tokenize(CLI::App& app) {
     }
     const std::size_t max_len = args->max_seq_length ? args->max_seq_length : files.max_seq_length;
     for (const std::string& line : read_lines(args->input, args->replace_invalid)) {
-      const std::vector<std::int32_t> ids = tokenizer.encode(line, max_len);
+      Encoding e;
+      if (args->offsets) {
+        e = tokenizer.encode_with_offsets(line, max_len);
+      } else {
+        e.ids = tokenizer.encode(line, max_len);
+      }
       nlohmann::json tokens = nlohmann::json::array();
-      for (std::int32_t id : ids) tokens.push_back(tokenizer.id_to_token(id));
-      const nlohmann::json row = {{"ids", ids}, {"tokens", tokens}};
+      for (std::int32_t id : e.ids) tokens.push_back(tokenizer.id_to_token(id));
+      nlohmann::json row = {{"ids", e.ids}, {"tokens", tokens}};
+      if (args->offsets) {
+        nlohmann::json offsets = nlohmann::json::array();
+        for (const TokenOffsets& o : e.offsets) offsets.push_back({o.begin, o.end});
+        row["offsets"] = std::move(offsets);
+      }
       std::printf("%s\n", row.dump().c_str());
     }
   });

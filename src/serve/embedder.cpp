@@ -118,19 +118,21 @@ Embedded Embedder::embed(const EmbedRequest& request) const {
   return out;
 }
 
-std::vector<TokenIds> Embedder::tokenize(const std::vector<std::string>& texts,
-                                         const std::string& prompt_name) const {
+std::vector<Tokenized> Embedder::tokenize(const std::vector<std::string>& texts,
+                                          const std::string& prompt_name) const {
   if (texts.size() > max_client_batch_size_) {
     throw ApiError(413, "Validation",
                    "batch size " + std::to_string(texts.size()) + " > maximum allowed batch size " +
                        std::to_string(max_client_batch_size_));
   }
   const Prompt p = prompt(prompt_name);
-  std::vector<TokenIds> out;
+  std::vector<Tokenized> out;
   for (const std::string& text : texts) {
     try {
-      out.push_back(
-          encoder_.tokenizer().encode(p.text + text, std::numeric_limits<std::size_t>::max()));
+      Tokenized t{p.text + text, {}};
+      t.encoding =
+          encoder_.tokenizer().encode_with_offsets(t.text, std::numeric_limits<std::size_t>::max());
+      out.push_back(std::move(t));
     } catch (const Error& e) {
       throw ApiError(422, "Tokenizer", e.what());
     }

@@ -4,12 +4,21 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "serve/api.h"
 #include "serve/batcher.h"
+#include "simtune/text/tokenizer.h"
 
 namespace simtune::serve {
+
+// One /tokenize input: what was tokenized (the prompt and the text) and its tokens, offsets
+// into that string.
+struct Tokenized {
+  std::string text;
+  Encoding encoding;
+};
 
 struct Embedded {
   Matrix rows;
@@ -25,9 +34,9 @@ class Embedder {
   // the vocabulary, too many tokens without truncation, or dimensions past the model's.
   Embedded embed(const EmbedRequest& request) const;
 
-  // Each text's ids behind the prompt, without truncation.
-  std::vector<TokenIds> tokenize(const std::vector<std::string>& texts,
-                                 const std::string& prompt_name) const;
+  // Each text behind the prompt, tokenized without truncation.
+  std::vector<Tokenized> tokenize(const std::vector<std::string>& texts,
+                                  const std::string& prompt_name) const;
 
  private:
   // A prompt as sentence-transformers prepends it, and its length as pooling counts it: the

@@ -3,11 +3,17 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "simtune/core/error.h"
 
 namespace simtune::serve {
 namespace {
@@ -162,8 +168,32 @@ void ConnectionPool::work(Lane& lane, bool refusing) {
   }
 }
 
+namespace {
+
+int new_event() {
+  const int fd = ::eventfd(0, EFD_CLOEXEC);
+  if (fd < 0) {
+    throw Error(std::string("simtune serve: cannot create the stop event (eventfd): ") +
+                std::strerror(errno));
+  }
+  return fd;
+}
+
+}  // namespace
+
 HttpServer::HttpServer(std::chrono::milliseconds request_deadline)
-    : request_deadline_(request_deadline) {}
+    : request_deadline_(request_deadline), stopped_(new_event()) {}
+
+HttpServer::~HttpServer() {
+  ::close(stopped_);
+}
+
+void HttpServer::stop() {
+  httplib::Server::stop();
+  // Never read: the counter stays non-zero, so every wait from now on returns at once too.
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(stopped_, &one, sizeof one);
+}
 
 void HttpServer::set_backlog(int connections) {
   // listen() again on a listening socket changes its backlog (Linux, BSD).
@@ -173,16 +203,20 @@ void HttpServer::set_backlog(int connections) {
 bool HttpServer::process_and_close_socket(socket_t sock) {
   DeadlineStream stream(sock, timeout(read_timeout_sec_, read_timeout_usec_),
                         timeout(write_timeout_sec_, write_timeout_usec_));
-  // A next request may wait up to the keep-alive timeout, polled in short steps so a stopping
-  // server closes idle connections at once; one already sent is still answered (the routes
+  // A next request may wait up to the keep-alive timeout, or until the server stops: then an
+  // idle connection closes at once; a request already sent is still answered (the routes
   // answer 503 then), and the connection closed after it.
   const auto next_request = [&] {
+    if (stream.buffered()) return true;
     const auto until = Clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
-    while (!stream.buffered()) {
-      if (ready(sock, POLLIN, std::chrono::milliseconds(10))) return true;
-      if (svr_sock_ == INVALID_SOCKET || Clock::now() > until) return false;
+    pollfd waits[2] = {{sock, POLLIN, 0}, {stopped_, POLLIN, 0}};
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      const int n = ::poll(waits, 2, static_cast<int>(std::max<long long>(left.count(), 0)));
+      if (n < 0 && errno == EINTR) continue;
+      // Bytes, or a hang-up or error that process_request then reads as the end.
+      return n > 0 && waits[0].revents != 0;
     }
-    return true;
   };
   bool ok = false;
   for (std::size_t left = ConnectionPool::refusing() ? 1 : keep_alive_max_count_;

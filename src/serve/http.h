@@ -51,6 +51,13 @@ class ConnectionPool : public httplib::TaskQueue {
 class HttpServer : public httplib::Server {
  public:
   explicit HttpServer(std::chrono::milliseconds request_deadline);
+  ~HttpServer() override;
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // httplib's stop() (not virtual, so hidden here), then wakes the connections idling between
+  // keep-alive requests so they close at once.
+  void stop();
 
   // After binding: lets the kernel hold `connections` not yet accepted. httplib listens with a
   // backlog of 5, past which a burst of clients waits on SYN retransmissions (seconds) or is
@@ -63,6 +70,8 @@ class HttpServer : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override;
 
   const std::chrono::milliseconds request_deadline_;
+  // An eventfd, readable from stop() on: idle connections wait on it beside their socket.
+  const int stopped_;
 };
 
 }  // namespace simtune::serve

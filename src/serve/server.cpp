@@ -205,22 +205,38 @@ class Server {
                  const serve::Embedded e = embedder_.embed(req);
                  r.set_content(serve::floats_json(cosine_to_first(e.rows)), "application/json");
                }));
-    http_.Post(
-        "/tokenize", handle("/tokenize", false, true, [this](const Request& q, Response& r) {
-          const serve::TokenizeRequest req = serve::parse_tokenize(serve::parse_body(q.body));
-          const Tokenizer& tok = encoder_.tokenizer();
-          json out = json::array();
-          for (const serve::TokenIds& ids : embedder_.tokenize(req.texts, req.prompt_name)) {
-            json tokens = json::array();
-            for (std::int32_t id : ids) {
-              const bool special = id == tok.cls_id() || id == tok.sep_id();
-              if (special && !req.add_special_tokens) continue;
-              tokens.push_back({{"id", id}, {"text", tok.id_to_token(id)}, {"special", special}});
-            }
-            out.push_back(std::move(tokens));
-          }
-          r.set_content(out.dump(), "application/json");
-        }));
+    http_.Post("/tokenize", handle("/tokenize", false, true, [this](const Request& q, Response& r) {
+                 const serve::TokenizeRequest req =
+                     serve::parse_tokenize(serve::parse_body(q.body));
+                 const Tokenizer& tok = encoder_.tokenizer();
+                 json out = json::array();
+                 for (const serve::Tokenized& t : embedder_.tokenize(req.texts, req.prompt_name)) {
+                   // As TEI answers: [CLS] and [SEP] by name without offsets, the other tokens as
+                   // the bytes of the input they came from (a "##" piece without its prefix).
+                   const std::vector<std::int32_t>& ids = t.encoding.ids;
+                   const std::size_t skip = req.add_special_tokens ? 0 : 1;
+                   json tokens = json::array();
+                   for (std::size_t k = skip; k + skip < ids.size(); ++k) {
+                     const bool special = k == 0 || k + 1 == ids.size();
+                     if (special) {
+                       tokens.push_back({{"id", ids[k]},
+                                         {"text", tok.id_to_token(ids[k])},
+                                         {"special", true},
+                                         {"start", nullptr},
+                                         {"stop", nullptr}});
+                       continue;
+                     }
+                     const TokenOffsets& o = t.encoding.offsets[k];
+                     tokens.push_back({{"id", ids[k]},
+                                       {"text", t.text.substr(o.begin, o.end - o.begin)},
+                                       {"special", false},
+                                       {"start", o.begin},
+                                       {"stop", o.end}});
+                   }
+                   out.push_back(std::move(tokens));
+                 }
+                 r.set_content(out.dump(), "application/json");
+               }));
     http_.Get("/info", handle("/info", false, false, [this](const Request&, Response& r) {
                 const ServeOptions& o = options_;
                 const json info = {

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "text/unicode.h"
 #include "text/utf8.h"
@@ -22,12 +24,22 @@ struct BertNormalizerOptions {
 struct NormalizerScratch {
   std::u32string a;
   std::u32string b;
+  // The source of each char in a and b, for bert_normalize_with_origin.
+  std::vector<std::uint32_t> origin_a;
+  std::vector<std::uint32_t> origin_b;
 };
 
 // Replaces `out` with the normalized `text`. The stages run in the oracle's order: clean_text,
 // CJK padding, strip accents (NFD, drop Mn), lowercase.
 void bert_normalize(std::string_view text, const BertNormalizerOptions& options, std::string& out,
                     NormalizerScratch& scratch);
+// bert_normalize, and for each byte of `out` the offset in `text` of the char it came from (the
+// alignment Hugging Face's NormalizedString keeps: a char a stage expands, such as a
+// decomposition, a lowercase mapping or a padded CJK char, stays with its source char; removed
+// chars leave no trace).
+void bert_normalize_with_origin(std::string_view text, const BertNormalizerOptions& options,
+                                std::string& out, std::vector<std::uint32_t>& origin,
+                                NormalizerScratch& scratch);
 
 // Calls on_word(std::string_view) for each pre-token of normalized text: whitespace separates
 // words and is dropped, every punctuation char is a word of its own. Stops early when on_word

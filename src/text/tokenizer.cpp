@@ -41,8 +41,9 @@ class AddedTokenMatcher {
 
   bool empty() const { return tokens_.empty(); }
 
-  // Calls on_text(std::string_view) for the stretches between matches and on_token(id) for each
-  // match, in order; either returning false stops the walk (and makes split return false).
+  // Calls on_text(std::string_view) for the stretches between matches and on_token(id,
+  // std::string_view) for each match, in order; either returning false stops the walk (and makes
+  // split return false). The views point into `text`.
   template <typename OnText, typename OnToken>
   bool split(std::string_view text, OnText&& on_text, OnToken&& on_token) const {
     std::size_t done = 0;
@@ -57,7 +58,7 @@ class AddedTokenMatcher {
       }
       if (match == nullptr) continue;
       if (i > done && !on_text(text.substr(done, i - done))) return false;
-      if (!on_token(match->id)) return false;
+      if (!on_token(match->id, text.substr(i, match->content.size()))) return false;
       done = i + match->content.size();
       i = done - 1;
     }
@@ -137,6 +138,12 @@ struct Tokenizer::Impl {
   void read_wordpiece(const json& j, const fs::path& path);
   void read_post_processor(const json& j, const fs::path& path);
   void load_vocab_txt(const fs::path& dir, const json& config);
+
+  // Tokenizer::encode after its checks and the input lowercasing; with kOffsets, also each
+  // token's bytes in `text` into *offsets, parallel to the ids.
+  template <bool kOffsets>
+  std::vector<std::int32_t> encode(std::string_view text, std::size_t max_length,
+                                   std::vector<TokenOffsets>* offsets) const;
 
   std::int32_t id_of(const std::string& token, const char* what) const {
     const auto it = vocab.find(token);
@@ -403,7 +410,90 @@ Tokenizer Tokenizer::from_directory(const fs::path& dir) {
   return Tokenizer(std::move(impl));
 }
 
-std::vector<std::int32_t> Tokenizer::encode(std::string_view text, std::size_t max_length) const {
+template <bool kOffsets>
+std::vector<std::int32_t> Tokenizer::Impl::encode(
+    std::string_view text, std::size_t max_length,
+    [[maybe_unused]] std::vector<TokenOffsets>* offsets) const {
+  const std::size_t limit = max_length - 1;  // ids before [SEP]
+  std::vector<std::int32_t> ids;
+  ids.reserve(std::min<std::size_t>(max_length, text.size() / 3 + 8));
+  ids.push_back(cls_id);
+  if constexpr (kOffsets) offsets->assign(1, TokenOffsets{});
+
+  std::string normalized;
+  text::NormalizerScratch scratch;
+  // With kOffsets: the raw piece being tokenized starts at text[piece_begin], normalized[i] came
+  // from the char at text[piece_begin + origin[i]], and `base` is the normalized string whose
+  // views the pre-tokenizer and the normalized added tokens hand out.
+  [[maybe_unused]] std::size_t piece_begin = 0;
+  [[maybe_unused]] std::vector<std::uint32_t> origin;
+  [[maybe_unused]] std::string_view base;
+  // The bytes of `text` behind normalized bytes [b, e) of the current piece.
+  [[maybe_unused]] auto source = [&](std::size_t b, std::size_t e) {
+    const std::size_t last = piece_begin + origin[e - 1];
+    return TokenOffsets{piece_begin + origin[b], last + text::sequence_length(text[last])};
+  };
+  // Truncation keeps the first tokens, so tokenizing stops once they are all known.
+  auto add_words = [&](std::string_view piece) {
+    return text::bert_pre_tokenize(piece, [&](std::string_view word) {
+      if constexpr (kOffsets) {
+        const std::size_t first = ids.size();
+        model->encode_word(word, ids, *offsets);
+        const auto at = static_cast<std::size_t>(word.data() - base.data());
+        for (std::size_t k = first; k < ids.size(); ++k) {
+          TokenOffsets& o = (*offsets)[k];
+          o = source(at + o.begin, at + o.end);
+        }
+      } else {
+        model->encode_word(word, ids);
+      }
+      return ids.size() < limit;
+    });
+  };
+  auto add_raw_token = [&](std::int32_t id, [[maybe_unused]] std::string_view match) {
+    ids.push_back(id);
+    if constexpr (kOffsets) {
+      const auto at = static_cast<std::size_t>(match.data() - text.data());
+      offsets->push_back({at, at + match.size()});
+    }
+    return ids.size() < limit;
+  };
+  auto add_normalized_token = [&](std::int32_t id, [[maybe_unused]] std::string_view match) {
+    ids.push_back(id);
+    if constexpr (kOffsets) {
+      const auto at = static_cast<std::size_t>(match.data() - base.data());
+      offsets->push_back(source(at, at + match.size()));
+    }
+    return ids.size() < limit;
+  };
+  auto add_raw_piece = [&](std::string_view piece) {
+    if constexpr (kOffsets) {
+      piece_begin = static_cast<std::size_t>(piece.data() - text.data());
+      text::bert_normalize_with_origin(piece, normalizer, normalized, origin, scratch);
+    } else {
+      text::bert_normalize(piece, normalizer, normalized, scratch);
+    }
+    if (normalized_added.empty()) {
+      if constexpr (kOffsets) base = normalized;
+      return add_words(normalized);
+    }
+    const std::string normalized_piece = normalized;
+    if constexpr (kOffsets) base = normalized_piece;
+    return normalized_added.split(normalized_piece, add_words, add_normalized_token);
+  };
+  raw_added.split(text, add_raw_piece, add_raw_token);
+  if (ids.size() > limit) ids.resize(limit);
+  ids.push_back(sep_id);
+  if constexpr (kOffsets) {
+    offsets->resize(ids.size() - 1);
+    offsets->push_back(TokenOffsets{});
+  }
+  return ids;
+}
+
+namespace {
+
+void check_input(std::string_view text, std::size_t max_length) {
   if (!is_valid_utf8(text)) {
     const std::string fixed = replace_invalid_utf8(text);
     throw Error("tokenizer input is not valid UTF-8 (with U+FFFD for the bad bytes: \"" +
@@ -412,48 +502,41 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, std::size_t m
   if (max_length < 2) {
     throw Error("max_length " + std::to_string(max_length) + " cannot hold [CLS] and [SEP]");
   }
+}
+
+}  // namespace
+
+std::vector<std::int32_t> Tokenizer::encode(std::string_view text, std::size_t max_length) const {
+  check_input(text, max_length);
   if (impl_->lowercase_input) {
     const std::string lower = text::python_lower(text);
-    return encode_valid(lower, max_length);
+    return impl_->encode<false>(lower, max_length, nullptr);
   }
-  return encode_valid(text, max_length);
+  return impl_->encode<false>(text, max_length, nullptr);
+}
+
+Encoding Tokenizer::encode_with_offsets(std::string_view text, std::size_t max_length) const {
+  check_input(text, max_length);
+  Encoding e;
+  if (!impl_->lowercase_input) {
+    e.ids = impl_->encode<true>(text, max_length, &e.offsets);
+    return e;
+  }
+  // Offsets into the lowercased text, taken back to the chars of `text` they came from; [CLS]
+  // and [SEP], first and last, keep {0, 0}.
+  std::vector<std::uint32_t> origin;
+  const std::string lower = text::python_lower_with_origin(text, origin);
+  e.ids = impl_->encode<true>(lower, max_length, &e.offsets);
+  for (std::size_t k = 1; k + 1 < e.offsets.size(); ++k) {
+    TokenOffsets& o = e.offsets[k];
+    const std::size_t last = origin[o.end - 1];
+    o = {origin[o.begin], last + text::sequence_length(text[last])};
+  }
+  return e;
 }
 
 void Tokenizer::set_lowercase_input(bool on) {
   impl_->lowercase_input = on;
-}
-
-std::vector<std::int32_t> Tokenizer::encode_valid(std::string_view text,
-                                                  std::size_t max_length) const {
-  const std::size_t limit = max_length - 1;  // ids before [SEP]
-  const Impl& m = *impl_;
-  std::vector<std::int32_t> ids;
-  ids.reserve(std::min<std::size_t>(max_length, text.size() / 3 + 8));
-  ids.push_back(m.cls_id);
-
-  std::string normalized;
-  text::NormalizerScratch scratch;
-  // Truncation keeps the first tokens, so tokenizing stops once they are all known.
-  auto add_words = [&](std::string_view piece) {
-    return text::bert_pre_tokenize(piece, [&](std::string_view word) {
-      m.model->encode_word(word, ids);
-      return ids.size() < limit;
-    });
-  };
-  auto add_token = [&](std::int32_t id) {
-    ids.push_back(id);
-    return ids.size() < limit;
-  };
-  auto add_raw_piece = [&](std::string_view piece) {
-    text::bert_normalize(piece, m.normalizer, normalized, scratch);
-    if (m.normalized_added.empty()) return add_words(normalized);
-    const std::string normalized_piece = normalized;
-    return m.normalized_added.split(normalized_piece, add_words, add_token);
-  };
-  m.raw_added.split(text, add_raw_piece, add_token);
-  if (ids.size() > limit) ids.resize(limit);
-  ids.push_back(m.sep_id);
-  return ids;
 }
 
 const std::string& Tokenizer::id_to_token(std::int32_t id) const {

@@ -144,13 +144,17 @@ bool cased_beside(const std::u32string& chars, std::ptrdiff_t from, std::ptrdiff
   return false;
 }
 
-}  // namespace
-
-std::string python_lower(std::string_view text) {
+// python_lower, and the source offset of each output byte when `origin` is given.
+std::string lower_text(std::string_view text, std::vector<std::uint32_t>* origin) {
   std::u32string chars;
-  for (std::size_t i = 0; i < text.size();) chars.push_back(next_code_point(text, i));
+  std::vector<std::uint32_t> starts;
+  for (std::size_t i = 0; i < text.size();) {
+    starts.push_back(static_cast<std::uint32_t>(i));
+    chars.push_back(next_code_point(text, i));
+  }
   std::string out;
   out.reserve(text.size());
+  if (origin) origin->clear();
   for (std::size_t i = 0; i < chars.size(); i++) {
     const char32_t c = chars[i];
     const auto k = static_cast<std::ptrdiff_t>(i);
@@ -163,8 +167,19 @@ std::string python_lower(std::string_view text) {
     } else {
       append_utf8(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))), out);
     }
+    if (origin) origin->resize(out.size(), starts[i]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string python_lower(std::string_view text) {
+  return lower_text(text, nullptr);
+}
+
+std::string python_lower_with_origin(std::string_view text, std::vector<std::uint32_t>& origin) {
+  return lower_text(text, &origin);
 }
 
 }  // namespace simtune::text

@@ -3,8 +3,10 @@
 // oracle's older Rust tables disagree with it (tests/golden/tokenizer_unicode.txt has them all).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace simtune::text {
 
@@ -27,5 +29,7 @@ void append_lowercase(char32_t c, std::u32string& out);
 // Python's str.lower() of valid UTF-8: the full lowercase mapping, and capital sigma as final
 // sigma at the end of a word (Unicode's Final_Sigma condition), as CPython does.
 std::string python_lower(std::string_view text);
+// python_lower, and for each byte of the result the offset in `text` of the char it came from.
+std::string python_lower_with_origin(std::string_view text, std::vector<std::uint32_t>& origin);
 
 }  // namespace simtune::text

@@ -30,6 +30,12 @@ inline char32_t next_code_point(std::string_view s, std::size_t& i) {
   return cp;
 }
 
+// Length of the UTF-8 sequence that `lead` starts, in valid UTF-8.
+inline std::size_t sequence_length(char lead) {
+  const auto b0 = static_cast<unsigned char>(lead);
+  return b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4;
+}
+
 inline void append_utf8(char32_t cp, std::string& out) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));

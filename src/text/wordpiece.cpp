@@ -28,10 +28,22 @@ WordPiece::WordPiece(const Vocab& vocab, std::string_view unk_token,
 }
 
 void WordPiece::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
+  encode<false>(word, out, nullptr);
+}
+
+void WordPiece::encode_word(std::string_view word, std::vector<std::int32_t>& out,
+                            std::vector<TokenOffsets>& offsets) const {
+  encode<true>(word, out, &offsets);
+}
+
+template <bool kOffsets>
+void WordPiece::encode(std::string_view word, std::vector<std::int32_t>& out,
+                       [[maybe_unused]] std::vector<TokenOffsets>* offsets) const {
   const auto chars = static_cast<std::size_t>(
       std::count_if(word.begin(), word.end(), [](char ch) { return !is_continuation_byte(ch); }));
   if (chars > max_input_chars_per_word_) {
     out.push_back(unk_id_);
+    if constexpr (kOffsets) offsets->push_back({0, word.size()});
     return;
   }
   const std::size_t first_piece = out.size();
@@ -46,6 +58,7 @@ void WordPiece::encode_word(std::string_view word, std::vector<std::int32_t>& ou
       const auto it = pieces.find(word.substr(start, end - start));
       if (it != pieces.end()) {
         out.push_back(it->second);
+        if constexpr (kOffsets) offsets->push_back({start, end});
         found = true;
         break;
       }
@@ -54,6 +67,10 @@ void WordPiece::encode_word(std::string_view word, std::vector<std::int32_t>& ou
       // One unmatchable piece makes the whole word unknown, as in the oracle.
       out.resize(first_piece);
       out.push_back(unk_id_);
+      if constexpr (kOffsets) {
+        offsets->resize(first_piece);
+        offsets->push_back({0, word.size()});
+      }
       return;
     }
     start = end;

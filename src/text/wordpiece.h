@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "simtune/text/tokenizer.h"
+
 namespace simtune::text {
 
 struct StringHash {
@@ -25,10 +27,18 @@ class WordPiece {
 
   // Appends the ids of one pre-tokenized word (valid UTF-8, non-empty).
   void encode_word(std::string_view word, std::vector<std::int32_t>& out) const;
+  // encode_word, and for each id appended, the bytes of `word` it stands for (the whole word for
+  // [UNK]), as the oracle's token offsets. `offsets` runs parallel to `out`.
+  void encode_word(std::string_view word, std::vector<std::int32_t>& out,
+                   std::vector<TokenOffsets>& offsets) const;
 
   std::int32_t unk_id() const { return unk_id_; }
 
  private:
+  template <bool kOffsets>
+  void encode(std::string_view word, std::vector<std::int32_t>& out,
+              std::vector<TokenOffsets>* offsets) const;
+
   // Word-initial pieces keyed by their text, continuation pieces keyed without their prefix, so
   // lookups take a view into the word and never build a string.
   Vocab initial_;

@@ -242,6 +242,38 @@ def check_info_metrics(checks, client):
                 "simtune_request_duration_seconds_count" in text, text[:300])
 
 
+TOKENIZE_HARD = ["Café RÉSUMÉ cafe\u0301", "中文 x😀y 👍🏽", "ctrl\x01chars\u200b and [MASK] ⌘",
+                 "super" * 30 + " unaffable"]
+
+
+def oracle_tokens(args, texts, *flags):
+    """/tokenize as TEI answers it, from Hugging Face's tokenizer (scripts/oracle): [CLS] and [SEP]
+    by name without offsets, every other token as the bytes of the input it came from."""
+    path = args.workdir / "tokenize_oracle.txt"
+    oc.write_lines(path, texts)
+    out = subprocess.run(["node", "tokenize_oracle.js", str(path), "--max-length", "1000000", "--offsets",
+                          *flags], cwd=oc.REPO / "scripts" / "oracle", capture_output=True, text=True,
+                         check=True).stdout
+    want = []
+    for text, w in zip(texts, oc.read_jsonl(out)):
+        data = text.encode()
+        want.append([{"id": i, "text": t, "special": True, "start": None, "stop": None} if special else
+                     {"id": i, "text": data[b:e].decode(), "special": False, "start": b, "stop": e}
+                     for i, (b, e), special, t in zip(w["ids"], w["offsets"], w["special"], w["tokens"])])
+    return want
+
+
+def check_tokenize(args, checks, client, texts):
+    """POST /tokenize equals TEI's answer built from the oracle: ids, text, special, start, stop."""
+    inputs = texts[:4] + TOKENIZE_HARD
+    status, got = client.json("POST", "/tokenize", {"inputs": inputs})
+    checks.true("/tokenize == TEI's tokens from the oracle (ids, text, special, byte offsets)",
+                status == 200 and got == oracle_tokens(args, inputs), str(got)[:300])
+    status, got = client.json("POST", "/tokenize", {"inputs": inputs, "add_special_tokens": False})
+    checks.true("/tokenize add_special_tokens false == the oracle's without special tokens",
+                status == 200 and got == oracle_tokens(args, inputs, "--no-special-tokens"), str(got)[:300])
+
+
 def check_prompts(args, checks, model, texts):
     """The model's prompts: by name, its default one when none is named, include_prompt false (so
     the prompt's tokens stay out of pooling), requests with prompts of different lengths in flight
@@ -300,6 +332,8 @@ def check_prompts(args, checks, model, texts):
                                    args.workdir / "query.txt"]).splitlines()[0])["ids"]
         checks.true("/tokenize prompt_name == simtune tokenize of the prompt and the text",
                     status == 200 and [t["id"] for t in got[0]] == plain, str(got)[:200])
+        checks.true("/tokenize prompt_name: offsets into the prompt and the text, as TEI gives them",
+                    status == 200 and got == oracle_tokens(args, ["query: " + texts[0]]), str(got)[:200])
         expect_error(checks, "unknown prompt_name -> 422", client, "/embed", 422,
                      {"inputs": "a", "prompt_name": "nope"})
         client.close()
@@ -339,6 +373,24 @@ def check_drain(args, checks, model, texts, normalized):
                 f"{len(results)} answers, bad {bad[:3]}, wrong rows {wrong[:3]}")
 
 
+def check_idle_keep_alive(args, checks, model):
+    """SIGTERM wakes a connection idling between keep-alive requests: the server closes it and
+    exits well within httplib's 5 s keep-alive timeout, which it would otherwise wait out."""
+    server = Server(args.simtune, model)
+    idle = Client(server.port)
+    status, _ = idle.request("GET", "/health")
+    start = time.monotonic()
+    code = server.stop()
+    took = time.monotonic() - start
+    try:
+        closed = idle.conn.sock.recv(1) == b""
+    except ConnectionResetError:
+        closed = True
+    idle.close()
+    checks.true("SIGTERM with an idle keep-alive connection: closed, exit 0 in under 2.5 s",
+                status == 200 and code == 0 and closed and took < 2.5, f"{took:.2f} s")
+
+
 def main():
     args = oc.parse_args(__doc__)
     checks = oc.Checks()
@@ -354,6 +406,7 @@ def main():
     client = Client(server.port, KEY)
     try:
         check_embeddings(checks, client, texts, normalized, raw)
+        check_tokenize(args, checks, client, texts)
         check_openai(args, checks, client, texts, normalized)
         check_curl(checks, server.port, texts, normalized)
         check_errors(checks, client, texts, server.port)
@@ -365,6 +418,7 @@ def main():
     server = Server(args.simtune, model)
     code = server.stop()
     checks.true("SIGTERM right after the ready line: exit 0", code == 0, "".join(server.lines[-3:]))
+    check_idle_keep_alive(args, checks, model)
     check_prompts(args, checks, model, texts)
     check_drain(args, checks, model, texts, normalized)
     checks.finish()

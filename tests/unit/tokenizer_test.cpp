@@ -67,7 +67,8 @@ std::string show_ids(const Tokenizer& tok, const std::vector<std::int32_t>& ids,
   return out.str();
 }
 
-// Compares every line of a corpus with the oracle's ids; reports the first few bad lines.
+// Compares every line of a corpus with the oracle's ids, from encode and encode_with_offsets;
+// reports the first few bad lines.
 void check_golden(const Tokenizer& tok, const std::string& corpus, const std::string& expected,
                   std::size_t max_length) {
   const auto lines = read_lines(kGolden / corpus);
@@ -77,6 +78,11 @@ void check_golden(const Tokenizer& tok, const std::string& corpus, const std::st
   for (std::size_t n = 0; n < lines.size(); ++n) {
     const auto ref = nlohmann::json::parse(want[n]).at("ids").get<std::vector<std::int32_t>>();
     const auto got = tok.encode(lines[n], max_length);
+    // The offsets path tokenizes on its own code path; its offsets are checked against the
+    // oracle by tests/python/test_tokenizer_offsets.py.
+    const Encoding with_offsets = tok.encode_with_offsets(lines[n], max_length);
+    EXPECT_EQ(with_offsets.ids, ref) << corpus << ":" << n + 1 << " (encode_with_offsets)";
+    EXPECT_EQ(with_offsets.offsets.size(), ref.size()) << corpus << ":" << n + 1;
     if (got == ref) continue;
     std::size_t pos = 0;
     while (pos < got.size() && pos < ref.size() && got[pos] == ref[pos]) ++pos;

@@ -10,6 +10,20 @@
 
 namespace simtune {
 
+// The bytes [begin, end) of a tokenizer's input that a token stands for.
+struct TokenOffsets {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
+struct Encoding {
+  std::vector<std::int32_t> ids;
+  // One per id, as Hugging Face's Encoding offsets but in bytes: [CLS] and [SEP] have {0, 0}; a
+  // word piece covers the characters of the original text it came from (before lowercasing,
+  // accent stripping and control-char removal); [UNK] covers its whole word.
+  std::vector<TokenOffsets> offsets;
+};
+
 class Tokenizer {
  public:
   // Loads tokenizer.json when the directory has one, else vocab.txt + tokenizer_config.json.
@@ -27,6 +41,9 @@ class Tokenizer {
   // [CLS] tokens(text) [SEP], truncated to at most max_length ids (the specials are kept).
   // Throws Error when `text` is not valid UTF-8.
   std::vector<std::int32_t> encode(std::string_view text, std::size_t max_length) const;
+  // encode(), with where each token came from in `text`. It tracks every char through the
+  // normalizer, so the embedding path keeps to encode().
+  Encoding encode_with_offsets(std::string_view text, std::size_t max_length) const;
 
   const std::string& id_to_token(std::int32_t id) const;
   std::size_t vocab_size() const;
@@ -38,8 +55,6 @@ class Tokenizer {
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
-  // encode() after its checks and the input lowercasing.
-  std::vector<std::int32_t> encode_valid(std::string_view text, std::size_t max_length) const;
   std::unique_ptr<Impl> impl_;
 };
 
