@@ -125,12 +125,22 @@ class RowSink {
       out_.pairs.push_back({std::move(a), std::move(b), 0.0, std::move(negatives)});
       return;
     }
+    if (options_.integer_score && (score < options_.min_score || score > options_.max_score)) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "label %g is not a class: the classes are %g to %g", score,
+                    options_.min_score, options_.max_score);
+      return bad(line, buf);
+    }
     if (score < options_.min_score || score > options_.max_score) {
       char buf[160];
       std::snprintf(buf, sizeof buf, "score %g is outside [%g, %g] after dividing by %g%s", score,
                     options_.min_score, options_.max_score, options_.score_scale,
                     options_.score_scale == 1.0f ? " (STS scores need --score-scale 5)" : "");
       return bad(line, buf);
+    }
+    if (options_.integer_score && score != std::floor(score)) {
+      return bad(line,
+                 "label \"" + std::string(*score_text) + "\" is not a class (a whole number)");
     }
     out_.pairs.push_back({std::move(a), std::move(b), score, std::move(negatives)});
   }

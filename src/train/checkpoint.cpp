@@ -25,6 +25,7 @@ using nlohmann::json;
 
 constexpr const char* kOptimizerFile = "optimizer.safetensors";
 constexpr const char* kStateFile = "trainer_state.json";
+constexpr const char* kLossFile = "loss.safetensors";
 
 void save_moments(const fs::path& path, const TrainState& state) {
   std::vector<TensorRef> moments;
@@ -87,7 +88,8 @@ fs::path save_checkpoint(const fs::path& output, const ModelFiles& files, const 
   const fs::path root = output / "checkpoints";
   const std::string name = "checkpoint-" + std::to_string(state.step);
   save_directory_atomic(root / name, [&](const fs::path& dir) {
-    write_model_directory(files, dir, state.params.tensor_refs());
+    write_model_directory(files, dir, state.model_tensor_refs());
+    if (state.loss_tensors > 0) save_safetensors(dir / kLossFile, state.loss_tensor_refs());
     save_moments(dir / kOptimizerFile, state);
     write_file_atomic(dir / kStateFile, state_json(state, run, best_score).dump(2) + "\n");
   });
@@ -153,6 +155,7 @@ double load_checkpoint(const fs::path& dir, TrainState& state, const RunIdentity
   state.adam.set_steps(saved.adam_steps);
   state.step = saved.step;
   load_moments(dir / kOptimizerFile, state);
+  if (state.loss_tensors > 0) load_loss_tensors(dir / kLossFile, state);
   state.grads.rows().mark_rows_with_moments(state.adam.m(), state.adam.v());
   return saved.best_score;
 }

@@ -23,8 +23,9 @@ def prepare(args):
     """(model directory, {data name: (file, columns of texts, labels)}): the STS pairs as the
     library's scored pairs and (anchor, positive), an (anchor, positive, negative) file whose
     negative is the next pair's second sentence, the pairs with 0/1 labels (written as 0 or 5,
-    for the score scale every run passes), and the STS pairs with a teacher embedding each
-    (workdir/teacher.npy, for MSELoss)."""
+    for the score scale every run passes), the pairs with three classes, as NLI's (0, 1, 2 by
+    STS score below 2, below 3.5, from 3.5; written times 5 likewise), and the STS pairs with a
+    teacher embedding each (workdir/teacher.npy, for MSELoss)."""
     # One thread: these small batches gain little from two, and on a loaded machine (ctest -j)
     # every op of a two-thread torch waits for its slower thread.
     torch.set_num_threads(1)
@@ -45,6 +46,11 @@ def prepare(args):
     oc.write_lines(binary, ["sentence1\tsentence2\tlabel"] +
                    [f"{a}\t{b}\t{label * parity.SCORE_SCALE:g}"
                     for a, b, label in zip(texts_a, texts_b, binary_labels)])
+    classes = [0.0 if label < 0.4 else 1.0 if label < 0.7 else 2.0 for label in labels]
+    classes_file = args.workdir / "classes.tsv"
+    oc.write_lines(classes_file, ["sentence1\tsentence2\tlabel"] +
+                   [f"{a}\t{b}\t{label * parity.SCORE_SCALE:g}"
+                    for a, b, label in zip(texts_a, texts_b, classes)])
     # Teacher embeddings for MSELoss: small random rows, one per pair of a file of these pairs.
     teacher = np.random.default_rng(0).normal(0, 0.1, (len(labels), 384)).astype(np.float32)
     np.save(args.workdir / "teacher.npy", teacher)
@@ -54,7 +60,8 @@ def prepare(args):
     data = {"sts": (parity.STS_TRAIN, [texts_a, texts_b], labels),
             "teacher": (pairs_file, [texts_a, texts_b], teacher.tolist()),
             "triplets": (triplets, [texts_a, texts_b, negatives], labels),
-            "binary": (binary, [texts_a, texts_b], binary_labels)}
+            "binary": (binary, [texts_a, texts_b], binary_labels),
+            "classes": (classes_file, [texts_a, texts_b], classes)}
     return model_dir, data
 
 

@@ -34,6 +34,7 @@ struct PairFileOptions {
   float score_scale = 1.0f;  // scores are divided by this
   float min_score = 0.0f;    // allowed range after scaling
   float max_score = 1.0f;
+  bool integer_score = false;  // class labels: the scaled score must be a whole number
   bool skip_bad_rows = false;  // count and skip rows that fail instead of stopping
 };
 
