@@ -44,7 +44,7 @@ def test_log_and_model_equal_the_clis(cli, workdir, tiny_dir):
     steps = [line for line in cli_log if "loss" in line]
     assert [r.loss for r in reports] == [line["loss"] for line in steps]
     assert [e.metrics.cosine_spearman for e in result.evals] == \
-        [line["cosine_spearman"] for line in cli_log if "eval" in line]
+        [line["spearman_cosine"] for line in cli_log if "eval" in line]
     for name in ("model.safetensors", "config.json", "sentence_bert_config.json"):
         assert (workdir / "py-out" / name).read_bytes() == (workdir / "cli-out" / name).read_bytes()
     # fit leaves the trained model in the object, as sentence-transformers' fit does.

@@ -299,17 +299,8 @@ void Run::evaluate_dev(EvalPoint at) {
   if (dev_ != nullptr) {
     const SimilarityMetrics metrics = evaluate_pairs(encode, dev_->pairs);
     log_.eval(record_eval(dev_->name, metrics, at, done));
-    const std::pair<const char*, double> named[] = {
-        {"pearson_cosine", metrics.cosine_pearson},
-        {"spearman_cosine", metrics.cosine_spearman},
-        {"pearson_euclidean", metrics.euclidean_pearson},
-        {"spearman_euclidean", metrics.euclidean_spearman},
-        {"pearson_manhattan", metrics.manhattan_pearson},
-        {"spearman_manhattan", metrics.manhattan_spearman},
-        {"pearson_dot", metrics.dot_pearson},
-        {"spearman_dot", metrics.dot_spearman}};
-    for (const auto& [name, value] : named) {
-      all.push_back({prefixed_metric(dev_->name, name), value});
+    for (const Metric& m : named_metrics(metrics)) {
+      all.push_back({prefixed_metric(dev_->name, m.name), m.value});
     }
     if (default_metric_.empty()) default_metric_ = prefixed_metric(dev_->name, "spearman_cosine");
   }
