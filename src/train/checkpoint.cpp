@@ -58,6 +58,7 @@ json state_json(const TrainState& state, const RunIdentity& run, double best_sco
   j["dropout_rng"] = rng_state;
   j["batch_size"] = run.batch_size;
   j["shuffle"] = run.shuffle;
+  j["batch_sampler"] = run.no_duplicates ? "no_duplicates" : "batch_sampler";
   if (std::isfinite(best_score)) j["best_score"] = best_score;
   return j;
 }
@@ -114,6 +115,12 @@ SavedState parse_trainer_state(const std::string& text, const std::string& origi
     };
     integer("batch_size", s.run.batch_size);
     s.run.shuffle = j.at("shuffle").get<bool>();
+    // Checkpoints from before the sampler was recorded used the default one.
+    const std::string sampler = j.value("batch_sampler", "batch_sampler");
+    if (sampler != "batch_sampler" && sampler != "no_duplicates") {
+      throw bad("\"batch_sampler\" is \"" + sampler + "\", not batch_sampler or no_duplicates");
+    }
+    s.run.no_duplicates = sampler == "no_duplicates";
     integer("seed", s.run.seed);
     const json& rng = j.at("dropout_rng");
     if (!rng.is_array() || rng.size() != s.rng.size()) {
@@ -147,9 +154,10 @@ double load_checkpoint(const fs::path& dir, TrainState& state, const RunIdentity
   const fs::path state_path = dir / kStateFile;
   const SavedState saved = parse_trainer_state(read_file(state_path), state_path.string());
   if (saved.run.batch_size != run.batch_size || saved.run.shuffle != run.shuffle ||
-      saved.run.seed != run.seed) {
+      saved.run.seed != run.seed || saved.run.no_duplicates != run.no_duplicates) {
     throw Error(state_path.string() +
-                ": the checkpoint was made with another --batch-size, --seed or shuffle setting");
+                ": the checkpoint was made with another --batch-size, --seed, shuffle setting or "
+                "--batch-sampler");
   }
   state.dropout_rng.set_state(saved.rng);
   state.adam.set_steps(saved.adam_steps);

@@ -21,6 +21,7 @@ struct RunIdentity {
   std::size_t batch_size = 0;
   std::uint64_t seed = 0;
   bool shuffle = true;
+  bool no_duplicates = false;  // --batch-sampler no_duplicates
 };
 
 // Writes checkpoint-<state.step> (complete under its final name, or not at all) and deletes all

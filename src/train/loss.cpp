@@ -153,7 +153,9 @@ std::unique_ptr<Loss> make_loss(const std::string& name, int columns, const Loss
                                             : " to " + std::to_string(s.max_texts)) +
                 " texts; the data has " + std::to_string(columns) + " per example");
   }
-  return e.make(columns, dims);
+  std::unique_ptr<Loss> loss = e.make(columns, dims);
+  if (dims.dimension > 0) loss->check_dimension(dims.dimension);
+  return loss;
 }
 
 }  // namespace simtune

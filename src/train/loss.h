@@ -28,6 +28,10 @@ class Loss {
   virtual float forward_backward(float* d_embeddings, const float* embeddings, const float* labels,
                                  int B, int D) = 0;
 
+  // Throws Error unless the loss can take embeddings of `dimension` values (the model's, and each
+  // MatryoshkaLoss cut); every dimension does for most losses.
+  virtual void check_dimension(int /*dimension*/) const {}
+
   // The loss's own trainable tensors (SoftmaxLoss's classifier; most losses have none), named as
   // in the library's loss module. The trainer lays them out after the model's parameters, so
   // AdamW updates them, the gradient norm counts them and checkpoints carry them; the saved

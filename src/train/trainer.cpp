@@ -48,7 +48,7 @@ LoadOptions load_options(const TrainOptions& o) {
 
 // The settings a checkpoint must share with the run that resumes it.
 RunIdentity run_identity(const TrainOptions& o) {
-  return {o.batch_size, o.seed, o.shuffle};
+  return {o.batch_size, o.seed, o.shuffle, o.no_duplicates};
 }
 
 AdamWConfig adam_config(const TrainOptions& o) {

@@ -106,12 +106,14 @@ def check_loss(args, checks, model_dir, data, loss_args, reference_loss):
     parity.check_log(checks, oc.read_jsonl(log_file.read_text()), reference_log, what)
 
 
-def main(cases):
+def main(cases, more=None):
     """Checks each case of cases(workdir): (data name, loss_args, reference loss) as check_loss
-    takes them."""
+    takes them; then more(args, checks, model_dir, data), when given."""
     args = parity.parse_args()
     checks = oc.Checks()
     model_dir, data = prepare(args)
     for data_name, loss_args, reference_loss in cases(args.workdir):
         check_loss(args, checks, model_dir, data[data_name], loss_args, reference_loss)
+    if more is not None:
+        more(args, checks, model_dir, data)
     checks.finish()

@@ -385,6 +385,11 @@ TEST(Gradcheck, MatryoshkaAroundRankingAndCoSENT) {
     expect_grad(name, emb, d, loss, 2e-3, 2e-2);
   }
   EXPECT_THROW(MatryoshkaLoss(make_loss("CoSENTLoss", 2), {16}, {}, D), Error);
+  // AnglELoss takes even dimensions only, the model's and each cut (see check_dimension).
+  EXPECT_THROW(make_loss("AnglELoss", 2, LossDims{0, 7}), Error);
+  EXPECT_THROW(MatryoshkaLoss(make_loss("AnglELoss", 2), {8, 5}, {}, D), Error);
+  EXPECT_NO_THROW(MatryoshkaLoss(make_loss("AnglELoss", 2, LossDims{0, D}), {8, 4}, {}, D));
+  EXPECT_NO_THROW(make_loss("CoSENTLoss", 2, LossDims{0, 7}));
   EXPECT_THROW(MatryoshkaLoss(make_loss("CoSENTLoss", 2), {4, 2}, {1.0f}, D), Error);
 }
 
