@@ -37,8 +37,10 @@ PairData pairs_from_list(const py::handle& rows, const PairFileOptions& options,
         n > 0 && (py::isinstance<py::float_>(r[n - 1]) ||
                   (py::isinstance<py::int_>(r[n - 1]) && !py::isinstance<py::bool_>(r[n - 1])));
     const std::size_t texts_end = has_score ? n - 1 : n;
-    if (texts_end < 2) {
-      throw py::type_error(where + ": expected at least two texts, then the score if any");
+    if (texts_end < (options.one_text ? 1u : 2u)) {
+      throw py::type_error(where + ": expected at least " +
+                           (options.one_text ? "one text" : "two texts") +
+                           ", then the score if any");
     }
     py::tuple texts_of(texts_end);
     for (std::size_t k = 0; k < texts_end; k++) texts_of[k] = r[k];
@@ -57,6 +59,10 @@ PairData pairs_from_list(const py::handle& rows, const PairFileOptions& options,
         throw py::value_error(where + ": label " + py::str(r[n - 1]).cast<std::string>() +
                               " is not a class (a whole number)");
       }
+    }
+    if (texts.size() == 1) {
+      data.pairs.push_back({std::move(texts[0]), std::string(), score, {}, true});
+      continue;
     }
     Pair pair{std::move(texts[0]), std::move(texts[1]), score};
     pair.negatives.assign(std::make_move_iterator(texts.begin() + 2),

@@ -65,8 +65,9 @@ def read_sts_pairs(path, score_scale=5.0, limit=None):
 
 def batches(ids_a, ids_b, labels, batch_size, negatives=()):
     """[(ids_a, ids_b, labels tensor, [ids of each negative column])] of consecutive examples in
-    the given order; the last batch may be short (fit()'s DataLoader keeps it)."""
-    return [(ids_a[i:i + batch_size], ids_b[i:i + batch_size],
+    the given order; the last batch may be short (fit()'s DataLoader keeps it). ids_b None:
+    examples of one text (MSELoss's (text))."""
+    return [(ids_a[i:i + batch_size], None if ids_b is None else ids_b[i:i + batch_size],
              torch.tensor(labels[i:i + batch_size], dtype=torch.float32),
              [column[i:i + batch_size] for column in negatives])
             for i in range(0, len(labels), batch_size)]
@@ -208,8 +209,9 @@ def matryoshka(loss, dims, weights=None):
 
 def batch_loss(model, ids_a, ids_b, labels, negatives=(), loss="CosineSimilarityLoss"):
     """The loss (a LOSSES name or a function like them) of one batch; every column embedded as
-    its own padded batch, as fit() does."""
-    embeddings = [bert_reference.forward_ids(model, ids)[2] for ids in [ids_a, ids_b, *negatives]]
+    its own padded batch, as fit() does; ids_b None: one text an example."""
+    columns = [ids_a, *([] if ids_b is None else [ids_b]), *negatives]
+    embeddings = [bert_reference.forward_ids(model, ids)[2] for ids in columns]
     return (LOSSES[loss] if isinstance(loss, str) else loss)(embeddings, labels)
 
 

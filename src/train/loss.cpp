@@ -78,8 +78,8 @@ const std::vector<LossEntry>& loss_table() {
          return std::make_unique<TripletLoss>();
        }},
       {{"MSELoss",
-        "(text, translation...) with --teacher-embeddings: distillation, MSE to the teacher", false,
-        0, 0, 2, 0, false, true},
+        "(text[, translation...]) with --teacher-embeddings: distillation, MSE to the teacher",
+        false, 0, 0, 1, 0, false, true},
        [](int columns, const LossDims&) -> std::unique_ptr<Loss> {
          return std::make_unique<MSELoss>(columns);
        }},
@@ -122,6 +122,7 @@ PairFileOptions with_loss_shape(PairFileOptions options, const LossShape& loss, 
   options.min_score = static_cast<float>(loss.min_label);
   options.max_score = static_cast<float>(loss.max_label);
   options.integer_score = loss.classes;
+  options.one_text = loss.min_texts == 1;
   if (loss.classes && num_labels > 0) options.max_score = static_cast<float>(num_labels - 1);
   return options;
 }
