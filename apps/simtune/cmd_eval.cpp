@@ -63,16 +63,7 @@ void similarity(EvalArgs& args) {
     append_metrics_csv(args.csv_dir, args.name, -1, -1, m);
   }
   if (args.json) {
-    const nlohmann::json j = {{"pairs", data.pairs.size()},
-                              {"cosine_pearson", m.cosine_pearson},
-                              {"cosine_spearman", m.cosine_spearman},
-                              {"euclidean_pearson", m.euclidean_pearson},
-                              {"euclidean_spearman", m.euclidean_spearman},
-                              {"manhattan_pearson", m.manhattan_pearson},
-                              {"manhattan_spearman", m.manhattan_spearman},
-                              {"dot_pearson", m.dot_pearson},
-                              {"dot_spearman", m.dot_spearman}};
-    std::printf("%s\n", j.dump().c_str());
+    print_metrics({{"pairs", data.pairs.size()}}, named_metrics(m), true);
     return;
   }
   std::printf("%zu pairs%s%s\n", data.pairs.size(), args.name.empty() ? "" : ", ",

@@ -18,7 +18,7 @@ namespace simtune::cli {
 void add_train(CLI::App& app) {
   struct Args {
     std::string model, train, output, log_file, resume, eval, eval_name, test, test_name,
-        batch_sampler = "batch_sampler", teacher;
+        batch_sampler = "batch_sampler", teacher, loss_init;
     std::string ir_queries, ir_corpus, ir_qrels, ir_name, binary, binary_name, triplet,
         triplet_name;
     TrainOptions options;
@@ -48,6 +48,12 @@ void add_train(CLI::App& app) {
       ->check(CLI::IsMember(loss_names));
   cmd->add_option("--teacher-embeddings", args->teacher,
                   "MSELoss: .npy of the teacher's embedding of each training example, in order")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--num-labels", t.num_labels,
+                  "SoftmaxLoss: classes, labels 0..K-1 (default: the largest label + 1)");
+  cmd->add_option("--loss-init", args->loss_init,
+                  "SoftmaxLoss: start the classifier from this .safetensors (classifier.weight "
+                  "(K, 3*dim), classifier.bias (K)) instead of torch.nn.Linear's seeded init")
       ->check(CLI::ExistingFile);
   cmd->add_option("--mini-batch-size", t.mini_batch_size,
                   "Texts per forward pass of CachedMultipleNegativesRankingLoss (memory grows "
@@ -151,11 +157,12 @@ void add_train(CLI::App& app) {
     options.log_file = args->log_file;
     options.resume = args->resume;
     options.teacher_embeddings = args->teacher;
+    options.loss_init = args->loss_init;
     // Under mpirun rank 0 alone reports; the trainer splits each batch over the ranks.
     const bool root = dist::Group::world().root();
     // The training file in the loss's shape; evaluation sets stay scored pairs.
-    const PairData data =
-        load_pairs(args->train, with_loss_shape(args->pairs, loss_shape(options.loss)));
+    const PairData data = load_pairs(
+        args->train, with_loss_shape(args->pairs, loss_shape(options.loss), options.num_labels));
     if (data.skipped > 0 && root) {
       std::fprintf(stderr, "skipped %zu bad rows (first: %s)\n", data.skipped,
                    data.first_skipped.c_str());

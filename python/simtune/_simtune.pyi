@@ -52,7 +52,7 @@ class PairFileOptions:
     skip_bad_rows: bool
     def __init__(self) -> None: ...
 
-def with_loss_shape(options: PairFileOptions, loss: str) -> PairFileOptions: ...
+def with_loss_shape(options: PairFileOptions, loss: str, num_labels: int = 0) -> PairFileOptions: ...
 
 class Pairs:
     @staticmethod
@@ -88,6 +88,8 @@ class TrainOptions:
     matryoshka_weights: List[float]
     mini_batch_size: int
     teacher_embeddings: str
+    num_labels: int
+    loss_init: str
     no_duplicates: bool
     def __init__(self) -> None: ...
     def validate(self) -> None: ...

@@ -66,6 +66,8 @@ def fit(
     matryoshka_weights: Optional[Sequence[float]] = None,
     mini_batch_size: int = 32,
     teacher_embeddings: Optional[Union[str, os.PathLike]] = None,
+    num_labels: int = 0,
+    loss_init: Optional[Union[str, os.PathLike]] = None,
     batch_sampler: str = "batch_sampler",
     log_file: Optional[Union[str, os.PathLike]] = None,
     checkpoint_steps: int = 0,
@@ -80,8 +82,9 @@ def fit(
     `loss` is any of `simtune train --loss`'s (sentence-transformers' names and defaults:
     CosineSimilarityLoss, MultipleNegativesRankingLoss, CoSENTLoss, ...), wrapped in
     MatryoshkaLoss with `matryoshka_dims` (and `matryoshka_weights`); `mini_batch_size` is the
-    cached loss's, `teacher_embeddings` MSELoss's .npy, `batch_sampler="no_duplicates"` the
-    library's NoDuplicatesBatchSampler.
+    cached loss's, `teacher_embeddings` MSELoss's .npy, `num_labels` SoftmaxLoss's classes (0:
+    the largest label + 1) and `loss_init` a .safetensors of its classifier to start from,
+    `batch_sampler="no_duplicates"` the library's NoDuplicatesBatchSampler.
 
     `train` is read in the loss's shape: a file (TSV/CSV/JSONL, with score_scale and the column
     options, as the command line reads it) or a list of tuples, texts then the label when the
@@ -134,6 +137,8 @@ def fit(
         mini_batch_size=mini_batch_size,
         teacher_embeddings=os.fspath(teacher_embeddings) if teacher_embeddings is not None else "",
         no_duplicates=batch_sampler == "no_duplicates",
+        num_labels=num_labels,
+        loss_init=os.fspath(loss_init) if loss_init is not None else "",
     )
     for name, value in values.items():
         try:
@@ -154,7 +159,7 @@ def fit(
     file_options.score_column = score_column or ""
     file_options.negative_columns = list(negative_columns or ())
     # The training data in the loss's shape (its score, or none); evaluation sets stay scored pairs.
-    train_options = _simtune.with_loss_shape(file_options, loss)
+    train_options = _simtune.with_loss_shape(file_options, loss, num_labels)
 
     pairs = _pairs(train, train_options)
     dev = _pairs(evaluator, file_options) if evaluator is not None else None

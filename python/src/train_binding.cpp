@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <optional>
 
 #include "bindings.h"
@@ -36,8 +37,10 @@ PairData pairs_from_list(const py::handle& rows, const PairFileOptions& options,
         n > 0 && (py::isinstance<py::float_>(r[n - 1]) ||
                   (py::isinstance<py::int_>(r[n - 1]) && !py::isinstance<py::bool_>(r[n - 1])));
     const std::size_t texts_end = has_score ? n - 1 : n;
-    if (texts_end < 2) {
-      throw py::type_error(where + ": expected at least two texts, then the score if any");
+    if (texts_end < (options.one_text ? 1u : 2u)) {
+      throw py::type_error(where + ": expected at least " +
+                           (options.one_text ? "one text" : "two texts") +
+                           ", then the score if any");
     }
     py::tuple texts_of(texts_end);
     for (std::size_t k = 0; k < texts_end; k++) texts_of[k] = r[k];
@@ -52,6 +55,14 @@ PairData pairs_from_list(const py::handle& rows, const PairFileOptions& options,
                               py::str(py::float_(options.min_score)).cast<std::string>() + ", " +
                               py::str(py::float_(options.max_score)).cast<std::string>() + "]");
       }
+      if (options.integer_score && score != std::floor(score)) {
+        throw py::value_error(where + ": label " + py::str(r[n - 1]).cast<std::string>() +
+                              " is not a class (a whole number)");
+      }
+    }
+    if (texts.size() == 1) {
+      data.pairs.push_back({std::move(texts[0]), std::string(), score, {}, true});
+      continue;
     }
     Pair pair{std::move(texts[0]), std::move(texts[1]), score};
     pair.negatives.assign(std::make_move_iterator(texts.begin() + 2),
@@ -72,12 +83,13 @@ void bind_options(py::module_& m) {
       .def_readwrite("skip_bad_rows", &PairFileOptions::skip_bad_rows);
   m.def(
       "with_loss_shape",
-      [](const PairFileOptions& options, const std::string& loss) {
-        return with_loss_shape(options, loss_shape(loss));
+      [](const PairFileOptions& options, const std::string& loss, int num_labels) {
+        return with_loss_shape(options, loss_shape(loss), num_labels);
       },
-      py::arg("options"), py::arg("loss"),
+      py::arg("options"), py::arg("loss"), py::arg("num_labels") = 0,
       "The options set to read a training file in the shape `loss` takes (its score or none, "
-      "the label's range); ValueError for a loss simtune does not have.");
+      "the label's range; SoftmaxLoss's classes below num_labels when set); ValueError for a "
+      "loss simtune does not have.");
   py::class_<PairData>(m, "Pairs", "Training or evaluation pairs, read once.")
       .def_static(
           "from_file",
@@ -132,6 +144,8 @@ void bind_options(py::module_& m) {
       .def_readwrite("matryoshka_weights", &TrainOptions::matryoshka_weights)
       .def_readwrite("mini_batch_size", &TrainOptions::mini_batch_size)
       .def_readwrite("teacher_embeddings", &TrainOptions::teacher_embeddings)
+      .def_readwrite("num_labels", &TrainOptions::num_labels)
+      .def_readwrite("loss_init", &TrainOptions::loss_init)
       .def_readwrite("no_duplicates", &TrainOptions::no_duplicates)
       .def(
           "validate", [](const TrainOptions& o) { validate(o); },

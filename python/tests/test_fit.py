@@ -44,7 +44,7 @@ def test_log_and_model_equal_the_clis(cli, workdir, tiny_dir):
     steps = [line for line in cli_log if "loss" in line]
     assert [r.loss for r in reports] == [line["loss"] for line in steps]
     assert [e.metrics.cosine_spearman for e in result.evals] == \
-        [line["cosine_spearman"] for line in cli_log if "eval" in line]
+        [line["spearman_cosine"] for line in cli_log if "eval" in line]
     for name in ("model.safetensors", "config.json", "sentence_bert_config.json"):
         assert (workdir / "py-out" / name).read_bytes() == (workdir / "cli-out" / name).read_bytes()
     # fit leaves the trained model in the object, as sentence-transformers' fit does.
@@ -99,6 +99,31 @@ def test_other_losses_train_as_the_cli_does(cli, workdir, tiny_dir):
             log_without_timing(workdir / "cli-mnrl.jsonl")
         assert (workdir / f"py-mnrl-{name}" / "model.safetensors").read_bytes() == \
             (workdir / "cli-mnrl-out" / "model.safetensors").read_bytes()
+
+
+def test_softmax_loss_trains_as_the_cli_does(workdir, cli, tiny_dir):
+    # Three classes as integer labels, the classifier drawn from the seed on both sides.
+    rows = [(a, b, float(i % 3)) for i, (a, b, _) in enumerate(sts_rows(24))]
+    path = workdir / "classes.tsv"
+    path.write_text("sentence1\tsentence2\tlabel\n" +
+                    "".join(f"{a}\t{b}\t{label:g}\n" for a, b, label in rows), encoding="utf-8")
+    cli("train", "--model", tiny_dir, "--train", path, "--loss", "SoftmaxLoss", "--max-steps", 4,
+        "--batch-size", 6, "--seed", 3, "--log-file", workdir / "cli-softmax.jsonl", "--output",
+        workdir / "cli-softmax-out", "--quiet")
+    for name, train in (("file", path), ("list", rows)):
+        simtune.fit(simtune.SentenceTransformer(tiny_dir), train, loss="SoftmaxLoss", max_steps=4,
+                    batch_size=6, seed=3, log_file=workdir / f"py-softmax-{name}.jsonl",
+                    output=workdir / f"py-softmax-{name}")
+        assert log_without_timing(workdir / f"py-softmax-{name}.jsonl") == \
+            log_without_timing(workdir / "cli-softmax.jsonl")
+        assert (workdir / f"py-softmax-{name}" / "model.safetensors").read_bytes() == \
+            (workdir / "cli-softmax-out" / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match=r"pairs\[2\]: score 2.0 is outside \[0.0, 1.0\]"):
+        simtune.fit(simtune.SentenceTransformer(tiny_dir), rows, loss="SoftmaxLoss", num_labels=2,
+                    max_steps=1, output=workdir / "py-softmax-bad")
+    with pytest.raises(ValueError, match=r"pairs\[1\]: label 1.5 is not a class"):
+        simtune.fit(simtune.SentenceTransformer(tiny_dir), [rows[0], (*rows[1][:2], 1.5)],
+                    loss="SoftmaxLoss", max_steps=1, output=workdir / "py-softmax-bad")
 
 
 def test_exception_in_callback_stops_cleanly(workdir, tiny_dir):

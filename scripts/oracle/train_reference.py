@@ -3,7 +3,7 @@
 model of bert_reference.py, written from sentence_transformers/SentenceTransformer.py (fit),
 losses/CosineSimilarityLoss.py, MultipleNegativesRankingLoss.py,
 MultipleNegativesSymmetricRankingLoss.py, CoSENTLoss.py, AnglELoss.py, ContrastiveLoss.py,
-OnlineContrastiveLoss.py, TripletLoss.py, MSELoss.py, MatryoshkaLoss.py, util.py (cos_sim, pairwise_cos_sim,
+OnlineContrastiveLoss.py, TripletLoss.py, MSELoss.py, SoftmaxLoss.py, MatryoshkaLoss.py, util.py (cos_sim, pairwise_cos_sim,
 pairwise_angle_sim) and transformers' get_linear_schedule_with_warmup.
 
 One optimizer step on a batch of examples (texts_a, texts_b, labels, negative columns):
@@ -65,18 +65,22 @@ def read_sts_pairs(path, score_scale=5.0, limit=None):
 
 def batches(ids_a, ids_b, labels, batch_size, negatives=()):
     """[(ids_a, ids_b, labels tensor, [ids of each negative column])] of consecutive examples in
-    the given order; the last batch may be short (fit()'s DataLoader keeps it)."""
-    return [(ids_a[i:i + batch_size], ids_b[i:i + batch_size],
+    the given order; the last batch may be short (fit()'s DataLoader keeps it). ids_b None:
+    examples of one text (MSELoss's (text))."""
+    return [(ids_a[i:i + batch_size], None if ids_b is None else ids_b[i:i + batch_size],
              torch.tensor(labels[i:i + batch_size], dtype=torch.float32),
              [column[i:i + batch_size] for column in negatives])
             for i in range(0, len(labels), batch_size)]
 
 
-def trainable_parameters(model):
+def trainable_parameters(model, loss=None):
     """[(name, parameter)] of every parameter the loss reaches: BERT's but the pooler, under HF
-    names, then the Dense modules' as simtune names them ("dense.0.linear.weight")."""
+    names, then the Dense modules' as simtune names them ("dense.0.linear.weight"), then the
+    loss's own when it is a module (SoftmaxLoss's "classifier.weight", as fit() optimises the
+    loss model's parameters)."""
+    own = list(loss.named_parameters()) if isinstance(loss, torch.nn.Module) else []
     return ([(name, p) for name, p in model.bert.named_parameters() if not name.startswith("pooler.")]
-            + [("dense." + name, p) for name, p in model.dense.named_parameters()])
+            + [("dense." + name, p) for name, p in model.dense.named_parameters()] + own)
 
 
 def cos_sim(a, b):
@@ -158,6 +162,21 @@ def triplet(embeddings, labels, margin=5.0):
     return F.relu(distance_pos - distance_neg + margin).mean()
 
 
+class SoftmaxLoss(torch.nn.Module):
+    """SoftmaxLoss with the library's defaults (concatenation_sent_rep=True,
+    concatenation_sent_difference=True, concatenation_sent_multiplication=False): a Linear
+    classifier over concat(u, v, |u - v|), CrossEntropyLoss against the class labels."""
+
+    def __init__(self, dimension, num_labels):
+        super().__init__()
+        self.classifier = torch.nn.Linear(3 * dimension, num_labels)
+
+    def forward(self, embeddings, labels):
+        u, v = embeddings
+        logits = self.classifier(torch.cat([u, v, torch.abs(u - v)], 1))
+        return F.cross_entropy(logits, labels.long())
+
+
 LOSSES = {
     "CosineSimilarityLoss":
         lambda e, labels: F.mse_loss(torch.cosine_similarity(e[0], e[1]), labels),
@@ -190,26 +209,29 @@ def matryoshka(loss, dims, weights=None):
 
 def batch_loss(model, ids_a, ids_b, labels, negatives=(), loss="CosineSimilarityLoss"):
     """The loss (a LOSSES name or a function like them) of one batch; every column embedded as
-    its own padded batch, as fit() does."""
-    embeddings = [bert_reference.forward_ids(model, ids)[2] for ids in [ids_a, ids_b, *negatives]]
+    its own padded batch, as fit() does; ids_b None: one text an example."""
+    columns = [ids_a, *([] if ids_b is None else [ids_b]), *negatives]
+    embeddings = [bert_reference.forward_ids(model, ids)[2] for ids in columns]
     return (LOSSES[loss] if isinstance(loss, str) else loss)(embeddings, labels)
 
 
 def gradients(model, ids_a, ids_b, labels, negatives=(), loss="CosineSimilarityLoss"):
     """(loss, {HF name: gradient array}) of one batch with dropout off, weights unchanged."""
     model.eval()
-    params = trainable_parameters(model)
-    model.zero_grad(set_to_none=True)
+    params = trainable_parameters(model, loss)
+    for _, p in params:
+        p.grad = None
     value = batch_loss(model, ids_a, ids_b, labels, negatives, loss)
     value.backward()
     grads = {name: p.grad.detach().numpy().copy() for name, p in params}
-    model.zero_grad(set_to_none=True)
+    for _, p in params:
+        p.grad = None
     return value.item(), grads
 
 
-def make_optimizer(model, config):
+def make_optimizer(model, config, loss=None):
     """torch.optim.AdamW over the trainable parameters in fit()'s two weight-decay groups."""
-    params = trainable_parameters(model)
+    params = trainable_parameters(model, loss)
     groups = [
         {"params": [p for n, p in params if not any(nd in n for nd in NO_DECAY)],
          "weight_decay": config.weight_decay},
@@ -236,8 +258,8 @@ class Trainer:
         self.model = model
         self.loss = loss
         self.config = config
-        self.params = [p for _, p in trainable_parameters(model)]
-        self.optimizer = make_optimizer(model, config)
+        self.params = [p for _, p in trainable_parameters(model, loss)]
+        self.optimizer = make_optimizer(model, config, loss)
         self.scheduler = linear_schedule(self.optimizer, config.warmup(), config.total_steps)
         model.train(dropout)
 

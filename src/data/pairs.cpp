@@ -46,11 +46,12 @@ std::optional<double> parse_number(std::string_view text) {
 
 // Resolved 0-based column indices.
 struct Columns {
-  std::size_t a, b;
+  std::size_t a;
+  std::optional<std::size_t> b;      // none for rows of one text
   std::optional<std::size_t> score;  // none when the score is not read
   std::vector<std::size_t> negatives;
   std::size_t needed() const {
-    std::size_t n = std::max({a, b, score.value_or(0)});
+    std::size_t n = std::max({a, b.value_or(0), score.value_or(0)});
     for (std::size_t c : negatives) n = std::max(n, c);
     return n + 1;
   }
@@ -108,6 +109,12 @@ class RowSink {
     if (out_.skipped++ == 0) out_.first_skipped = message;
   }
 
+  // An example of one text (PairFileOptions::one_text).
+  void add_one(std::size_t line, std::string a) {
+    if (!is_valid_utf8(a)) return bad(line, "text is not valid UTF-8");
+    out_.pairs.push_back({std::move(a), std::string(), 0.0, {}, true});
+  }
+
   // score_text: none when the score is not read.
   void add(std::size_t line, std::string a, std::string b,
            std::optional<std::string_view> score_text, std::vector<std::string> negatives) {
@@ -125,12 +132,22 @@ class RowSink {
       out_.pairs.push_back({std::move(a), std::move(b), 0.0, std::move(negatives)});
       return;
     }
+    if (options_.integer_score && (score < options_.min_score || score > options_.max_score)) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "label %g is not a class: the classes are %g to %g", score,
+                    options_.min_score, options_.max_score);
+      return bad(line, buf);
+    }
     if (score < options_.min_score || score > options_.max_score) {
       char buf[160];
       std::snprintf(buf, sizeof buf, "score %g is outside [%g, %g] after dividing by %g%s", score,
                     options_.min_score, options_.max_score, options_.score_scale,
                     options_.score_scale == 1.0f ? " (STS scores need --score-scale 5)" : "");
       return bad(line, buf);
+    }
+    if (options_.integer_score && score != std::floor(score)) {
+      return bad(line,
+                 "label \"" + std::string(*score_text) + "\" is not a class (a whole number)");
     }
     out_.pairs.push_back({std::move(a), std::move(b), score, std::move(negatives)});
   }
@@ -153,6 +170,15 @@ void load_delimited(std::istream& in, const std::string& name, const PairFileOpt
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     const auto fields = split(line, options.delimiter);
+    if (!columns && options.one_text && fields.size() == 1) {
+      // One text a row (MSELoss): a header names it, or the row is the first text.
+      columns = Columns{0, std::nullopt, std::nullopt, {}};
+      const std::string_view f = fields[0];
+      if (f == "text" || f == "sentence" || f == "sentence1" || f == "text_a" || f == "anchor" ||
+          f == options.text_a_column) {
+        continue;
+      }
+    }
     if (!columns) {
       // The first row decides the columns, and whether it is a header.
       const std::string where = name + ":" + std::to_string(line_no);
@@ -196,7 +222,11 @@ void load_delimited(std::istream& in, const std::string& name, const PairFileOpt
     }
     std::vector<std::string> negatives;
     for (std::size_t c : columns->negatives) negatives.emplace_back(fields[c]);
-    sink.add(line_no, std::string(fields[columns->a]), std::string(fields[columns->b]),
+    if (!columns->b) {
+      sink.add_one(line_no, std::string(fields[columns->a]));
+      continue;
+    }
+    sink.add(line_no, std::string(fields[columns->a]), std::string(fields[*columns->b]),
              columns->score ? std::optional(fields[*columns->score]) : std::nullopt,
              std::move(negatives));
   }
@@ -240,9 +270,13 @@ void load_jsonl(std::istream& in, const std::string& name, const PairFileOptions
       }
       return nullptr;
     };
-    const auto* a = field(key_a, {"sentence1", "text_a", "anchor"});
+    const auto* a = field(key_a, {"sentence1", "text_a", "anchor", "text", "sentence"});
     const auto* b = field(key_b, {"sentence2", "text_b", "positive"});
     const auto* s = read_score ? field(key_s, {"score", "label"}) : nullptr;
+    if (options.one_text && a != nullptr && a->is_string() && b == nullptr) {
+      sink.add_one(line_no, a->get<std::string>());
+      continue;
+    }
     if (a == nullptr || b == nullptr || (read_score && s == nullptr) || !a->is_string() ||
         !b->is_string()) {
       sink.bad(line_no, std::string("expected string fields sentence1/sentence2 (or "

@@ -90,6 +90,17 @@ SimilarityMetrics similarity_metrics(const Matrix& a, const Matrix& b,
   return m;
 }
 
+Metrics named_metrics(const SimilarityMetrics& m) {
+  return {{"pearson_cosine", m.cosine_pearson},
+          {"spearman_cosine", m.cosine_spearman},
+          {"pearson_euclidean", m.euclidean_pearson},
+          {"spearman_euclidean", m.euclidean_spearman},
+          {"pearson_manhattan", m.manhattan_pearson},
+          {"spearman_manhattan", m.manhattan_spearman},
+          {"pearson_dot", m.dot_pearson},
+          {"spearman_dot", m.dot_spearman}};
+}
+
 SimilarityMetrics evaluate_pairs(const EncodeFn& encode, const std::vector<Pair>& pairs) {
   if (pairs.size() < 2) throw Error("evaluation needs at least 2 pairs");
   std::vector<std::string> first, second;

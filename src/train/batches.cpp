@@ -56,6 +56,11 @@ std::vector<std::size_t> no_duplicate_batches(std::vector<std::size_t>& order,
   return ends;
 }
 
+// Texts of an example: one (MSELoss's (text)), or the two of a pair and its negatives.
+std::size_t texts_of(const Pair& p) {
+  return p.one_text ? 1 : 2 + p.negatives.size();
+}
+
 }  // namespace
 
 TrainBatches::TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& tokenizer,
@@ -65,8 +70,7 @@ TrainBatches::TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& toke
     : pairs_(pairs),
       tokenizer_(tokenizer),
       max_seq_length_(max_seq_length),
-      ids_(2 + (pairs.empty() ? 0 : pairs[0].negatives.size()),
-           std::vector<TokenIds>(pairs.size())),
+      ids_(pairs.empty() ? 2 : texts_of(pairs[0]), std::vector<TokenIds>(pairs.size())),
       tokenized_(pairs.size(), 0),
       teacher_(teacher),
       batch_size_(batch_size),
@@ -78,15 +82,15 @@ TrainBatches::TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& toke
       no_duplicates_(no_duplicates) {
   for (std::size_t i = 0; i < pairs.size(); i++) {
     const Pair& p = pairs[i];
-    if (p.negatives.size() + 2 != ids_.size()) {
-      throw Error("example " + std::to_string(i + 1) + " has " +
-                  std::to_string(p.negatives.size() + 2) + " texts, the first has " +
-                  std::to_string(ids_.size()) + ": every example needs the same columns");
+    if (texts_of(p) != ids_.size()) {
+      throw Error("example " + std::to_string(i + 1) + " has " + std::to_string(texts_of(p)) +
+                  " texts, the first has " + std::to_string(ids_.size()) +
+                  ": every example needs the same columns");
     }
     if (!no_duplicates) continue;
     const std::hash<std::string_view> hash;
     text_keys_.push_back(hash(p.a));
-    text_keys_.push_back(hash(p.b));
+    if (!p.one_text) text_keys_.push_back(hash(p.b));
     for (const std::string& n : p.negatives) text_keys_.push_back(hash(n));
   }
 }
@@ -95,7 +99,7 @@ void TrainBatches::tokenize(std::size_t example) {
   if (tokenized_[example]) return;
   const Pair& p = pairs_[example];
   ids_[0][example] = tokenizer_.encode(p.a, max_seq_length_);
-  ids_[1][example] = tokenizer_.encode(p.b, max_seq_length_);
+  if (!p.one_text) ids_[1][example] = tokenizer_.encode(p.b, max_seq_length_);
   for (std::size_t c = 0; c < p.negatives.size(); c++) {
     ids_[2 + c][example] = tokenizer_.encode(p.negatives[c], max_seq_length_);
   }

@@ -25,6 +25,7 @@ using nlohmann::json;
 
 constexpr const char* kOptimizerFile = "optimizer.safetensors";
 constexpr const char* kStateFile = "trainer_state.json";
+constexpr const char* kLossFile = "loss.safetensors";
 
 void save_moments(const fs::path& path, const TrainState& state) {
   std::vector<TensorRef> moments;
@@ -57,6 +58,7 @@ json state_json(const TrainState& state, const RunIdentity& run, double best_sco
   j["dropout_rng"] = rng_state;
   j["batch_size"] = run.batch_size;
   j["shuffle"] = run.shuffle;
+  j["batch_sampler"] = run.no_duplicates ? "no_duplicates" : "batch_sampler";
   if (std::isfinite(best_score)) j["best_score"] = best_score;
   return j;
 }
@@ -87,7 +89,8 @@ fs::path save_checkpoint(const fs::path& output, const ModelFiles& files, const 
   const fs::path root = output / "checkpoints";
   const std::string name = "checkpoint-" + std::to_string(state.step);
   save_directory_atomic(root / name, [&](const fs::path& dir) {
-    write_model_directory(files, dir, state.params.tensor_refs());
+    write_model_directory(files, dir, state.model_tensor_refs());
+    if (state.loss_tensors > 0) save_safetensors(dir / kLossFile, state.loss_tensor_refs());
     save_moments(dir / kOptimizerFile, state);
     write_file_atomic(dir / kStateFile, state_json(state, run, best_score).dump(2) + "\n");
   });
@@ -112,6 +115,12 @@ SavedState parse_trainer_state(const std::string& text, const std::string& origi
     };
     integer("batch_size", s.run.batch_size);
     s.run.shuffle = j.at("shuffle").get<bool>();
+    // Checkpoints from before the sampler was recorded used the default one.
+    const std::string sampler = j.value("batch_sampler", "batch_sampler");
+    if (sampler != "batch_sampler" && sampler != "no_duplicates") {
+      throw bad("\"batch_sampler\" is \"" + sampler + "\", not batch_sampler or no_duplicates");
+    }
+    s.run.no_duplicates = sampler == "no_duplicates";
     integer("seed", s.run.seed);
     const json& rng = j.at("dropout_rng");
     if (!rng.is_array() || rng.size() != s.rng.size()) {
@@ -145,14 +154,16 @@ double load_checkpoint(const fs::path& dir, TrainState& state, const RunIdentity
   const fs::path state_path = dir / kStateFile;
   const SavedState saved = parse_trainer_state(read_file(state_path), state_path.string());
   if (saved.run.batch_size != run.batch_size || saved.run.shuffle != run.shuffle ||
-      saved.run.seed != run.seed) {
+      saved.run.seed != run.seed || saved.run.no_duplicates != run.no_duplicates) {
     throw Error(state_path.string() +
-                ": the checkpoint was made with another --batch-size, --seed or shuffle setting");
+                ": the checkpoint was made with another --batch-size, --seed, shuffle setting or "
+                "--batch-sampler");
   }
   state.dropout_rng.set_state(saved.rng);
   state.adam.set_steps(saved.adam_steps);
   state.step = saved.step;
   load_moments(dir / kOptimizerFile, state);
+  if (state.loss_tensors > 0) load_loss_tensors(dir / kLossFile, state);
   state.grads.rows().mark_rows_with_moments(state.adam.m(), state.adam.v());
   return saved.best_score;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "simtune/core/error.h"
 #include "simtune/model/pooling.h"
 
 namespace simtune {
@@ -93,6 +94,14 @@ std::string CoSENTLoss::description() const {
   return std::string(angle_ ? "AnglELoss (CoSENT over the angle similarity"
                             : "CoSENTLoss (pairwise ranking of cosine similarities") +
          ", scale " + std::to_string(static_cast<int>(scale_)) + ")";
+}
+
+void CoSENTLoss::check_dimension(int dimension) const {
+  if (angle_ && dimension % 2 != 0) {
+    throw Error("AnglELoss needs an even embedding dimension, not " + std::to_string(dimension) +
+                ": it splits each embedding into real and imaginary halves, and "
+                "sentence-transformers' pairwise_angle_sim fails on uneven ones");
+  }
 }
 
 float CoSENTLoss::forward_backward(float* d_embeddings, const float* embeddings,

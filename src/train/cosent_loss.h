@@ -33,6 +33,10 @@ class CoSENTLoss : public Loss {
   int columns() const override { return 2; }
   float forward_backward(float* d_embeddings, const float* embeddings, const float* labels, int B,
                          int D) override;
+  // AnglELoss: an even dimension only. The library's pairwise_angle_sim halves each embedding
+  // with torch.chunk, which leaves an odd dimension's halves uneven, and its sums of their
+  // products then fail (or, at 3, broadcast one half over the other): no formula to match.
+  void check_dimension(int dimension) const override;
 
  private:
   bool angle_;

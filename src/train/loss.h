@@ -7,7 +7,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "simtune/core/rng.h"
+#include "simtune/model/params.h"
 #include "simtune/train/losses.h"
 
 namespace simtune {
@@ -24,10 +27,36 @@ class Loss {
   // Returns the loss and accumulates its gradient into d_embeddings (same shape).
   virtual float forward_backward(float* d_embeddings, const float* embeddings, const float* labels,
                                  int B, int D) = 0;
+
+  // Throws Error unless the loss can take embeddings of `dimension` values (the model's, and each
+  // MatryoshkaLoss cut); every dimension does for most losses.
+  virtual void check_dimension(int /*dimension*/) const {}
+
+  // The loss's own trainable tensors (SoftmaxLoss's classifier; most losses have none), named as
+  // in the library's loss module. The trainer lays them out after the model's parameters, so
+  // AdamW updates them, the gradient norm counts them and checkpoints carry them; the saved
+  // model leaves them out, as the library saves the SentenceTransformer alone.
+  virtual std::vector<ParamTensor> parameters() const { return {}; }
+  // Their initial values, laid out as parameters() one after the other, drawn from `rng`.
+  virtual void init_parameters(float* /*values*/, Rng& /*rng*/) const {}
+  // Where their values and gradients live (same layout): forward_backward reads the values and
+  // accumulates the gradients.
+  virtual void bind_parameters(const float* /*values*/, float* /*grads*/) {}
 };
+
+// What sizes a loss's own parameters: SoftmaxLoss's classes and the embedding dimension.
+struct LossDims {
+  int num_labels = 0;
+  int dimension = 0;
+};
+
+// The classes of a loss over classes (LossShape::classes; 0 for the others): num_labels when
+// set, else one more than the largest label. Throws Error naming the example whose label is not a
+// class (a list passed in directly; a file's reader has already checked them, naming its line).
+int loss_classes(const std::string& name, int num_labels, const std::vector<Pair>& pairs);
 
 // The loss sentence-transformers calls `name`, over examples of `columns` texts; throws Error for
 // a name simtune does not have or a column count the loss does not take.
-std::unique_ptr<Loss> make_loss(const std::string& name, int columns);
+std::unique_ptr<Loss> make_loss(const std::string& name, int columns, const LossDims& dims = {});
 
 }  // namespace simtune

@@ -33,6 +33,7 @@ MatryoshkaLoss::MatryoshkaLoss(std::unique_ptr<Loss> inner, std::vector<int> dim
       throw Error("Matryoshka dimension " + std::to_string(d) + " is outside the model's 1.." +
                   std::to_string(dimension));
     }
+    inner_->check_dimension(d);
   }
   if (weights.empty()) weights.assign(dims.size(), 1.0f);
   if (weights.size() != dims.size()) {

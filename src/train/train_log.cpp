@@ -36,17 +36,7 @@ void TrainLog::step(const StepReport& r) {
 
 void TrainLog::eval(const EvalRecord& r) {
   if (!file_.is_open()) return;
-  const SimilarityMetrics& m = r.metrics;
-  file_.append(json{{"eval", r.name},
-                    {"step", r.step},
-                    {"epoch", r.epoch},
-                    {"cosine_pearson", m.cosine_pearson},
-                    {"cosine_spearman", m.cosine_spearman},
-                    {"euclidean_spearman", m.euclidean_spearman},
-                    {"manhattan_spearman", m.manhattan_spearman},
-                    {"dot_spearman", m.dot_spearman}}
-                   .dump() +
-               "\n");
+  metrics(r.name, r.step, r.epoch, named_metrics(r.metrics));
 }
 
 void TrainLog::metrics(const std::string& name, std::int64_t step, double epoch,
@@ -59,11 +49,9 @@ void TrainLog::metrics(const std::string& name, std::int64_t step, double epoch,
 
 void TrainLog::test(const EvalRecord& r) {
   if (!file_.is_open()) return;
-  file_.append(json{{"eval", r.name},
-                    {"cosine_pearson", r.metrics.cosine_pearson},
-                    {"cosine_spearman", r.metrics.cosine_spearman}}
-                   .dump() +
-               "\n");
+  json line = {{"eval", r.name}};
+  for (const Metric& m : named_metrics(r.metrics)) line[m.name] = m.value;
+  file_.append(line.dump() + "\n");
 }
 
 }  // namespace simtune

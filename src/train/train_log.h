@@ -17,7 +17,8 @@ class TrainLog {
   TrainLog(const std::filesystem::path& path, bool append);
 
   void step(const StepReport& report);
-  // A dev evaluation (every metric's Spearman), or the final test (cosine only).
+  // A dev evaluation (with its step and epoch), or the final test: the similarity metrics
+  // under the library's names (named_metrics).
   void eval(const EvalRecord& record);
   void test(const EvalRecord& record);
   // An evaluator's metrics under the library's names.

@@ -44,6 +44,7 @@ void validate(const TrainOptions& o) {
   check_range("checkpoint_steps", static_cast<double>(o.checkpoint_steps), 0, kMaxCount);
   check_range("checkpoint_limit", o.checkpoint_limit, 1, kMaxCount);
   check_range("eval_steps", static_cast<double>(o.eval_steps), 0, kMaxCount);
+  check_range("num_labels", o.num_labels, 0, kMaxCount);  // 0: the largest label + 1
   // MatryoshkaLoss takes the dimensions in any order, duplicates included (each one is a term
   // of the sum); beyond the model's embedding they are refused when training starts.
   for (int d : o.matryoshka_dims) check_range("matryoshka_dims", d, 1, kMaxCount);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "simtune/core/error.h"
+#include "simtune/io/safetensors.h"
 #include "train/train_log.h"
 
 namespace simtune {
@@ -44,13 +45,66 @@ float forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
 }
 
 TrainState::TrainState(BertParams p, const BertConfig& config, AdamWConfig adam_config,
-                       std::uint64_t seed)
+                       std::uint64_t seed, std::size_t loss_tensor_count)
     : params(std::move(p)),
+      loss_tensors(loss_tensor_count),
       grads(params.layout, kSparseTensor),
       adam(params.layout, adam_config),
       dropout_rng(seed),
       weights(bert_weights(params.layout, config, params.values.data())),
       grad_weights(bert_weights(params.layout, config, grads.data())) {}
+
+std::vector<TensorRef> TrainState::model_tensor_refs() const {
+  std::vector<TensorRef> refs = params.tensor_refs();
+  const auto first = refs.begin() + static_cast<std::ptrdiff_t>(params.layout.tensors.size());
+  refs.erase(first - static_cast<std::ptrdiff_t>(loss_tensors), first);
+  return refs;
+}
+
+std::vector<TensorRef> TrainState::loss_tensor_refs() const {
+  std::vector<TensorRef> refs = params.tensor_refs();
+  const auto end = refs.begin() + static_cast<std::ptrdiff_t>(params.layout.tensors.size());
+  return {end - static_cast<std::ptrdiff_t>(loss_tensors), end};
+}
+
+std::size_t TrainState::loss_offset() const {
+  const auto& tensors = params.layout.tensors;
+  return loss_tensors == 0 ? params.layout.total : tensors[tensors.size() - loss_tensors].offset;
+}
+
+BertParams with_loss_tensors(BertParams params, const std::vector<ParamTensor>& loss_tensors) {
+  const std::size_t base = params.layout.total;
+  for (ParamTensor t : loss_tensors) {
+    t.offset += base;
+    params.layout.tensors.push_back(t);
+    params.layout.total += t.numel;
+  }
+  params.values.resize(params.layout.total, 0.0f);
+  return params;
+}
+
+void load_loss_tensors(const std::filesystem::path& path, TrainState& state) {
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  for (const TensorRef& t : state.loss_tensor_refs()) {
+    const TensorInfo* info = file.find(t.name);
+    if (info == nullptr || info->shape != t.shape) {
+      std::string shape;
+      for (std::int64_t d : t.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+      throw Error(file.origin() + ": tensor '" + t.name + "' is missing or not of shape (" + shape +
+                  ")");
+    }
+    const ParamTensor& p = state.params.layout.at(t.name);
+    file.read_f32(*info, state.params.values.data() + p.offset);
+  }
+}
+
+void init_loss_tensors(TrainState& state, const Loss& loss, const std::filesystem::path& init,
+                       std::uint64_t seed) {
+  if (state.loss_tensors == 0) return;
+  if (!init.empty()) return load_loss_tensors(init, state);
+  Rng rng(splitmix64(seed, 1));
+  loss.init_parameters(state.params.values.data() + state.loss_offset(), rng);
+}
 
 StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
   s.grads.zero_for_batch(batch.texts);

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <vector>
 
 #include "simtune/core/error.h"
 #include "simtune/core/rng.h"
@@ -22,11 +24,20 @@
 namespace simtune {
 
 struct TrainState {
-  TrainState(BertParams params, const BertConfig& config, AdamWConfig adam, std::uint64_t seed);
+  // `params`: the model's tensors, then `loss_tensors` more, the loss's own (Loss::parameters).
+  TrainState(BertParams params, const BertConfig& config, AdamWConfig adam, std::uint64_t seed,
+             std::size_t loss_tensors = 0);
   TrainState(const TrainState&) = delete;
   TrainState& operator=(const TrainState&) = delete;
 
+  // What a saved model holds (the loss's tensors left out), and the loss's tensors alone.
+  std::vector<TensorRef> model_tensor_refs() const;
+  std::vector<TensorRef> loss_tensor_refs() const;
+  // The loss's tensors' first float in params.values and grads (the end of the model's).
+  std::size_t loss_offset() const;
+
   BertParams params;
+  const std::size_t loss_tensors;
   Gradients grads;  // parameter layout, word embeddings sparse
   AdamW adam;       // moments (parameter layout) and AdamW's own step count
   Rng dropout_rng;
@@ -35,6 +46,18 @@ struct TrainState {
   const BertWeights weights;
   const BertWeights grad_weights;
 };
+
+// `params` with `loss_tensors` (Loss::parameters: offsets from 0) laid out after the model's
+// tensors, zero.
+BertParams with_loss_tensors(BertParams params, const std::vector<ParamTensor>& loss_tensors);
+// The loss's tensors of `state` at their initial values: from `init` (a safetensors file of
+// them, load_loss_tensors) when set, else drawn by `loss` from a stream of `seed` of their own
+// (so they do not shift the dropout masks). Nothing for a loss without tensors.
+void init_loss_tensors(TrainState& state, const Loss& loss, const std::filesystem::path& init,
+                       std::uint64_t seed);
+// Reads the values of state's loss tensors (SoftmaxLoss's classifier) from a safetensors file
+// holding them under their names and shapes; Error naming the file and tensor otherwise.
+void load_loss_tensors(const std::filesystem::path& path, TrainState& state);
 
 // What every step of a run computes with.
 struct StepSetup {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -53,7 +54,7 @@ LoadOptions load_options(const TrainOptions& o) {
 
 // The settings a checkpoint must share with the run that resumes it.
 RunIdentity run_identity(const TrainOptions& o) {
-  return {o.batch_size, o.seed, o.shuffle};
+  return {o.batch_size, o.seed, o.shuffle, o.no_duplicates};
 }
 
 AdamWConfig adam_config(const TrainOptions& o) {
@@ -109,21 +110,37 @@ class Throughput {
   std::size_t pairs_ = 0;
 };
 
-// What a Trainer holds from construction on: the model and its training state.
+// What a Trainer holds: the model and, from the first train() on, its training state.
 struct Session {
   dist::Group& group;  // this rank and the others (alone without mpirun)
   TrainOptions options;
   LoadedModel model;
   fs::path base_model;
-  TrainState state;
+  // Made by train(): the loss's own tensors (SoftmaxLoss's classifier) are sized by the data.
+  std::optional<TrainState> state;
 
   Session(const fs::path& model_dir, TrainOptions o)
       : group(dist::Group::world()),
         options(std::move(o)),
         model(load_model(model_dir.string(), load_options(options))),
-        base_model(model_dir),
-        state(std::move(model.params), model.files.bert, adam_config(options), options.seed) {}
+        base_model(model_dir) {}
 };
+
+// The model's parameters with the loss's own tensors after them, at their initial values:
+// --loss-init's, else drawn as the loss draws them from the seed (a checkpoint's replace both).
+void make_state(Session& m, const Loss& loss) {
+  const TrainOptions& o = m.options;
+  const std::vector<ParamTensor> extra = loss.parameters();
+  if (m.state) {
+    if (m.state->loss_tensors != extra.size()) {
+      throw Error("this Trainer's training state was made for another loss than " + o.loss);
+    }
+    return;
+  }
+  m.state.emplace(with_loss_tensors(std::move(m.model.params), extra), m.model.files.bert,
+                  adam_config(o), o.seed, extra.size());
+  init_loss_tensors(*m.state, loss, o.loss_init, o.seed);
+}
 
 // One call of Trainer::train: what the loop needs besides the TrainState. In data-parallel
 // training every rank runs the loop, and rank 0 alone logs, evaluates, checkpoints and saves.
@@ -188,7 +205,7 @@ Run::Run(Session& m, const Loss& loss, std::size_t pairs, std::int64_t per_epoch
       pairs_(pairs),
       output_(output),
       dev_(dev),
-      log_(m.group.root() ? o.log_file : fs::path(), m.state.step > 0),
+      log_(m.group.root() ? o.log_file : fs::path(), m.state->step > 0),
       eval_scratch_(m.model.files) {
   if (m.group.root()) fs::create_directories(output_);
 }
@@ -204,7 +221,7 @@ void Run::record(StepReport report, std::size_t pairs) {
 }
 
 json Run::card_table() const {
-  const std::int64_t done = m_.state.step;
+  const std::int64_t done = m_.state->step;
   json c = {{"base model", m_.base_model.string()},
             {"training pairs", pairs_},
             {"loss", loss_.description()},
@@ -231,9 +248,9 @@ std::string Run::resume_hint() const {
 
 // Never save NaN: a model that loads but embeds everything as NaN is worse than none.
 void Run::check_weights_finite() const {
-  const BertParams& p = m_.state.params;
+  const BertParams& p = m_.state->params;
   if (const ParamTensor* t = p.layout.first_non_finite(p.values.data())) {
-    throw Diverged("step " + std::to_string(m_.state.step) + ": tensor \"" + t->name +
+    throw Diverged("step " + std::to_string(m_.state->step) + ": tensor \"" + t->name +
                    "\" became NaN or infinite after the update; training stopped: the "
                    "learning rate is probably too high (lower --lr)" +
                    resume_hint());
@@ -243,7 +260,7 @@ void Run::check_weights_finite() const {
 void Run::save_model() {
   check_weights_finite();
   save_directory_atomic(output_, [&](const fs::path& staging) {
-    write_model_directory(m_.model.files, staging, m_.state.params.tensor_refs());
+    write_model_directory(m_.model.files, staging, m_.state->model_tensor_refs());
     write_training_plots(staging, log_.steps(), result.evals);
     write_model_card(staging, output_.filename().string(), m_.model.files, card_table());
   });
@@ -276,10 +293,10 @@ const Metric& Run::best_model_metric(const Metrics& metrics) const {
 
 void Run::evaluate_dev(EvalPoint at) {
   if (!m_.group.root()) return;
-  const std::int64_t done = m_.state.step;
+  const std::int64_t done = m_.state->step;
   const double epoch = static_cast<double>(done) / static_cast<double>(steps_per_epoch);
-  const PackedWeights packed = PackedWeights::every_layer(m_.state.weights, m_.model.files.bert);
-  const EncodeModel model{m_.model.files, m_.model.tokenizer, m_.state.weights, packed};
+  const PackedWeights packed = PackedWeights::every_layer(m_.state->weights, m_.model.files.bert);
+  const EncodeModel model{m_.model.files, m_.model.tokenizer, m_.state->weights, packed};
   const EncodeFn encode = [&](const std::vector<std::string>& texts) {
     return encode_texts(model, eval_scratch_, texts, EncodeOptions{});
   };
@@ -288,17 +305,8 @@ void Run::evaluate_dev(EvalPoint at) {
   if (dev_ != nullptr) {
     const SimilarityMetrics metrics = evaluate_pairs(encode, dev_->pairs);
     log_.eval(record_eval(dev_->name, metrics, at, done));
-    const std::pair<const char*, double> named[] = {
-        {"pearson_cosine", metrics.cosine_pearson},
-        {"spearman_cosine", metrics.cosine_spearman},
-        {"pearson_euclidean", metrics.euclidean_pearson},
-        {"spearman_euclidean", metrics.euclidean_spearman},
-        {"pearson_manhattan", metrics.manhattan_pearson},
-        {"spearman_manhattan", metrics.manhattan_spearman},
-        {"pearson_dot", metrics.dot_pearson},
-        {"spearman_dot", metrics.dot_spearman}};
-    for (const auto& [name, value] : named) {
-      all.push_back({prefixed_metric(dev_->name, name), value});
+    for (const Metric& m : named_metrics(metrics)) {
+      all.push_back({prefixed_metric(dev_->name, m.name), m.value});
     }
     if (default_metric_.empty()) default_metric_ = prefixed_metric(dev_->name, "spearman_cosine");
   }
@@ -329,11 +337,11 @@ void Run::evaluate_dev(EvalPoint at) {
 }
 
 void Run::checkpoint_if_due() {
-  const std::int64_t done = m_.state.step;
+  const std::int64_t done = m_.state->step;
   if (!m_.group.root()) return;
   if (o.checkpoint_steps <= 0 || done % o.checkpoint_steps != 0 || done >= total) return;
   check_weights_finite();
-  last_checkpoint_ = save_checkpoint(output_, m_.model.files, m_.state, run_identity(o),
+  last_checkpoint_ = save_checkpoint(output_, m_.model.files, *m_.state, run_identity(o),
                                      policy.best(), o.checkpoint_limit);
 }
 
@@ -378,7 +386,26 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   TrainBatches batches(pairs, m.model.tokenizer, m.model.files.max_seq_length, o.batch_size, o.seed,
                        o.shuffle, o.no_duplicates, teacher.rows > 0 ? &teacher : nullptr,
                        m.group.rank(), m.group.size());
-  TrainState& state = m.state;
+  std::unique_ptr<Loss> loss = make_loss(
+      o.loss, batches.columns(),
+      LossDims{loss_classes(o.loss, o.num_labels, pairs), m.model.files.embedding_dimension()});
+  if (!loss->parameters().empty()) {
+    if (!o.matryoshka_dims.empty()) {
+      throw Error("MatryoshkaLoss cannot wrap " + o.loss +
+                  ": its classifier takes full-size embeddings");
+    }
+    if (m.group.size() > 1) {
+      throw Error("--loss " + o.loss + " under mpirun: its classifier's gradients are not split " +
+                  "over the ranks; train it in one process");
+    }
+  } else if (!o.loss_init.empty()) {
+    throw Error("--loss-init is for a loss with parameters of its own (SoftmaxLoss), not " +
+                o.loss);
+  }
+  make_state(m, *loss);
+  TrainState& state = *m.state;
+  loss->bind_parameters(state.params.values.data() + state.loss_offset(),
+                        state.grads.data() + state.loss_offset());
   const double best = o.resume.empty() ? -std::numeric_limits<double>::infinity()
                                        : load_checkpoint(o.resume, state, run_identity(o));
   // Each rank draws its own dropout masks; the stream a checkpoint saves is rank 0's.
@@ -386,7 +413,6 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
     state.dropout_rng =
         Rng(splitmix64(state.dropout_rng.next_u64(), static_cast<std::uint64_t>(m.group.rank())));
   }
-  std::unique_ptr<Loss> loss = make_loss(o.loss, batches.columns());
   if (!o.matryoshka_dims.empty()) {
     loss =
         std::make_unique<MatryoshkaLoss>(std::move(loss), o.matryoshka_dims, o.matryoshka_weights,

@@ -23,8 +23,10 @@ def prepare(args):
     """(model directory, {data name: (file, columns of texts, labels)}): the STS pairs as the
     library's scored pairs and (anchor, positive), an (anchor, positive, negative) file whose
     negative is the next pair's second sentence, the pairs with 0/1 labels (written as 0 or 5,
-    for the score scale every run passes), and the STS pairs with a teacher embedding each
-    (workdir/teacher.npy, for MSELoss)."""
+    for the score scale every run passes), the pairs with three classes, as NLI's (0, 1, 2 by
+    STS score below 2, below 3.5, from 3.5; written times 5 likewise), and the STS pairs with a
+    teacher embedding each (workdir/teacher.npy, for MSELoss), also as a file of their first
+    texts alone."""
     # One thread: these small batches gain little from two, and on a loaded machine (ctest -j)
     # every op of a two-thread torch waits for its slower thread.
     torch.set_num_threads(1)
@@ -45,16 +47,26 @@ def prepare(args):
     oc.write_lines(binary, ["sentence1\tsentence2\tlabel"] +
                    [f"{a}\t{b}\t{label * parity.SCORE_SCALE:g}"
                     for a, b, label in zip(texts_a, texts_b, binary_labels)])
+    classes = [0.0 if label < 0.4 else 1.0 if label < 0.7 else 2.0 for label in labels]
+    classes_file = args.workdir / "classes.tsv"
+    oc.write_lines(classes_file, ["sentence1\tsentence2\tlabel"] +
+                   [f"{a}\t{b}\t{label * parity.SCORE_SCALE:g}"
+                    for a, b, label in zip(texts_a, texts_b, classes)])
     # Teacher embeddings for MSELoss: small random rows, one per pair of a file of these pairs.
     teacher = np.random.default_rng(0).normal(0, 0.1, (len(labels), 384)).astype(np.float32)
     np.save(args.workdir / "teacher.npy", teacher)
     pairs_file = args.workdir / "pairs.tsv"
     oc.write_lines(pairs_file, ["sentence1\tsentence2"] +
                    [f"{a}\t{b}" for a, b in zip(texts_a, texts_b)])
+    # MSELoss's (text) examples: one column, the same teacher rows.
+    texts_file = args.workdir / "texts.tsv"
+    oc.write_lines(texts_file, ["text"] + texts_a)
     data = {"sts": (parity.STS_TRAIN, [texts_a, texts_b], labels),
             "teacher": (pairs_file, [texts_a, texts_b], teacher.tolist()),
+            "teacher-texts": (texts_file, [texts_a], teacher.tolist()),
             "triplets": (triplets, [texts_a, texts_b, negatives], labels),
-            "binary": (binary, [texts_a, texts_b], binary_labels)}
+            "binary": (binary, [texts_a, texts_b], binary_labels),
+            "classes": (classes_file, [texts_a, texts_b], classes)}
     return model_dir, data
 
 
@@ -74,7 +86,8 @@ def check_loss(args, checks, model_dir, data, loss_args, reference_loss):
     function)."""
     train_file, columns, labels = data
     ids = tokenize(args, model_dir, columns)
-    batches = train_reference.batches(ids[0], ids[1], labels, BATCH_SIZE, negatives=ids[2:])
+    batches = train_reference.batches(ids[0], ids[1] if len(ids) > 1 else None, labels, BATCH_SIZE,
+                                      negatives=ids[2:])
     # The last LayerNorm's bias moves every (mean-pooled) embedding by the same vector, which the
     # euclidean distances of TripletLoss cancel: its exact gradient is zero, both sides hold noise.
     exactly_zero = ("encoder.layer.5.output.LayerNorm.bias",) if reference_loss == "TripletLoss" else ()
@@ -99,12 +112,14 @@ def check_loss(args, checks, model_dir, data, loss_args, reference_loss):
     parity.check_log(checks, oc.read_jsonl(log_file.read_text()), reference_log, what)
 
 
-def main(cases):
+def main(cases, more=None):
     """Checks each case of cases(workdir): (data name, loss_args, reference loss) as check_loss
-    takes them."""
+    takes them; then more(args, checks, model_dir, data), when given."""
     args = parity.parse_args()
     checks = oc.Checks()
     model_dir, data = prepare(args)
     for data_name, loss_args, reference_loss in cases(args.workdir):
         check_loss(args, checks, model_dir, data[data_name], loss_args, reference_loss)
+    if more is not None:
+        more(args, checks, model_dir, data)
     checks.finish()

@@ -127,14 +127,14 @@ def check_training(args, checks, model):
                 rows[0].startswith("epoch,steps,cosine_pearson,cosine_spearman,euclidean_pearson")
                 and rows[1].startswith("-1,-1,") and len(rows) == 1 + 8, f"{len(rows)} lines")
     logged = [r for r in oc.read_jsonl((w / "eval.jsonl").read_text()) if r.get("eval") == "dev"]
-    best = max(r["cosine_spearman"] for r in logged)
+    best = max(r["spearman_cosine"] for r in logged)
     saved = json.loads(oc.run([args.simtune, "eval", "--model", w / "with-eval", "--data", dev,
                                "--score-scale", 5, "--json"]))
-    checks.true("the saved model is the best one on dev", saved["cosine_spearman"] == best,
-                f"saved {saved['cosine_spearman']}, best logged {best}")
+    checks.true("the saved model is the best one on dev", saved["spearman_cosine"] == best,
+                f"saved {saved['spearman_cosine']}, best logged {best}")
     tested = [r for r in oc.read_jsonl((w / "eval.jsonl").read_text()) if r.get("eval") == "again"]
     checks.true("test evaluation scores the saved model",
-                len(tested) == 1 and tested[0]["cosine_spearman"] == saved["cosine_spearman"])
+                len(tested) == 1 and tested[0]["spearman_cosine"] == saved["spearman_cosine"])
 
     bad = w / "bad-rows.tsv"
     bad.write_text("a\tb\t0.5\nc\td\tseven\n")

@@ -36,33 +36,45 @@ int main(int argc, char** argv) {
   std::string teacher_file;
   app.add_option("--teacher-embeddings", teacher_file, "for MSELoss");
   app.add_option("--mini-batch-size", mini_batch_size, "for a cached loss");
+  int num_labels = 0;
+  std::string loss_init;
+  app.add_option("--num-labels", num_labels, "for SoftmaxLoss (default: largest label + 1)");
+  app.add_option("--loss-init", loss_init, "SoftmaxLoss's classifier, as simtune train takes it");
   CLI11_PARSE(app, argc, argv);
   try {
     LoadedModel loaded = load_model(model);
     const ModelFiles& files = loaded.files;
     const Tokenizer& tokenizer = loaded.tokenizer;
-    BertParams& params = loaded.params;
-    const PairData data = load_pairs(train, with_loss_shape(pair_options, loss_shape(loss_name)));
+    const PairData data =
+        load_pairs(train, with_loss_shape(pair_options, loss_shape(loss_name), num_labels));
     const Matrix teacher = teacher_file.empty() ? Matrix{} : load_npy_matrix(teacher_file);
     TrainBatches batches(data.pairs, tokenizer, files.max_seq_length, batch_size, 0, false, false,
                          teacher_file.empty() ? nullptr : &teacher);
     const Batch& batch = batches.at(0);
-    std::vector<float> grad_values(params.layout.total, 0.0f);
-    const BertWeights w = bert_weights(params.layout, files.bert, params.values.data());
-    const BertWeights g = bert_weights(params.layout, files.bert, grad_values.data());
     EmbeddingPass pass(files, Dropout{});
-    std::unique_ptr<Loss> objective = make_loss(loss_name, batches.columns());
+    std::unique_ptr<Loss> objective = make_loss(
+        loss_name, batches.columns(),
+        LossDims{loss_classes(loss_name, num_labels, data.pairs), files.embedding_dimension()});
+    // The loss's own tensors (SoftmaxLoss's classifier) after the model's, as training has them.
+    const std::vector<ParamTensor> extra = objective->parameters();
+    TrainState state(with_loss_tensors(std::move(loaded.params), extra), files.bert, AdamWConfig{},
+                     0, extra.size());
+    init_loss_tensors(state, *objective, loss_init, 0);
+    objective->bind_parameters(state.params.values.data() + state.loss_offset(),
+                               state.grads.data() + state.loss_offset());
     if (!matryoshka_dims.empty()) {
       objective = std::make_unique<MatryoshkaLoss>(std::move(objective), matryoshka_dims,
                                                    matryoshka_weights, files.embedding_dimension());
     }
     GradCache cache(mini_batch_size);
+    const BertWeights& w = state.weights;
+    const BertWeights& g = state.grad_weights;
     const float loss = loss_shape(loss_name).cached
                            ? cache.forward_backward(pass, *objective, batch, w, g, nullptr)
                            : forward_backward(pass, *objective, batch, w, g, nullptr);
     std::vector<TensorRef> refs;
-    for (const auto& t : params.layout.tensors) {
-      refs.push_back({t.name, t.shape, grad_values.data() + t.offset});
+    for (const auto& t : state.params.layout.tensors) {
+      refs.push_back({t.name, t.shape, state.grads.data() + t.offset});
     }
     save_safetensors(out, refs);
     std::printf("{\"loss\": %.9g}\n", loss);

@@ -21,6 +21,7 @@
 #include "train/cosent_loss.h"
 #include "train/loss.h"
 #include "train/matryoshka_loss.h"
+#include "train/softmax_loss.h"
 
 namespace simtune {
 namespace {
@@ -320,6 +321,55 @@ TEST(Gradcheck, ContrastiveOnlineContrastiveAndTriplet) {
   expect_loss_grad("TripletLoss", 3, 6, 8, std::vector<float>(6, 0.0f));
 }
 
+// SoftmaxLoss: the embeddings' gradient and its classifier's (weight and bias), with a tie
+// u == v in one dimension (|u - v|'s gradient 0 there, as torch's abs).
+TEST(Gradcheck, SoftmaxLossEmbeddingsAndClassifier) {
+  const int B = 5, D = 6, K = 3;
+  const std::unique_ptr<Loss> l = make_loss("SoftmaxLoss", 2, LossDims{K, D});
+  const std::vector<ParamTensor> tensors = l->parameters();
+  ASSERT_EQ(tensors.size(), 2u);
+  EXPECT_EQ(tensors[0].name, "classifier.weight");
+  EXPECT_EQ(tensors[0].shape, (std::vector<std::int64_t>{K, 3 * D}));
+  EXPECT_EQ(tensors[1].name, "classifier.bias");
+  const std::size_t count = tensors[1].offset + tensors[1].numel;
+  auto emb = randn(2 * B * D, 71), params = randn(count, 72);
+  emb[B * D + 2] = emb[2];
+  const std::vector<float> labels = {0, 2, 1, 2, 0};
+  std::vector<float> scratch_emb(emb.size()), scratch_params(count);
+  auto loss = [&] {
+    l->bind_parameters(params.data(), scratch_params.data());
+    return static_cast<double>(
+        l->forward_backward(scratch_emb.data(), emb.data(), labels.data(), B, D));
+  };
+  std::vector<float> d_emb(emb.size(), 0.0f), d_params(count, 0.0f);
+  l->bind_parameters(params.data(), d_params.data());
+  l->forward_backward(d_emb.data(), emb.data(), labels.data(), B, D);
+  expect_grad("SoftmaxLoss embeddings", emb, d_emb, loss, 2e-3, 2e-2);
+  expect_grad("SoftmaxLoss classifier", params, d_params, loss, 2e-3, 2e-2);
+  EXPECT_THROW(make_loss("SoftmaxLoss", 2, LossDims{0, D}), Error);
+}
+
+// torch.nn.Linear's init: uniform within +-1/sqrt(fan_in), filling the range, the same for a seed.
+TEST(SoftmaxLoss, InitIsLinearsUniformFromTheSeed) {
+  const int fan_in = 48;
+  std::vector<float> a(4000), b(4000);
+  Rng r1(7), r2(7);
+  init_linear(a.data(), a.size(), fan_in, r1);
+  init_linear(b.data(), b.size(), fan_in, r2);
+  EXPECT_EQ(a, b);
+  const double bound = 1.0 / std::sqrt(fan_in);
+  double lo = 0, hi = 0, sum = 0, sq = 0;
+  for (float v : a)
+    lo = std::min<double>(lo, v), hi = std::max<double>(hi, v), sum += v, sq += v * v;
+  EXPECT_LE(hi, bound);
+  EXPECT_GE(lo, -bound);
+  EXPECT_GT(hi, 0.99 * bound);
+  EXPECT_LT(lo, -0.99 * bound);
+  EXPECT_NEAR(sum / a.size(), 0.0, 0.05 * bound);
+  // Variance of U(-b, b): b^2 / 3.
+  EXPECT_NEAR(sq / a.size(), bound * bound / 3, 0.1 * bound * bound / 3);
+}
+
 TEST(Gradcheck, MatryoshkaAroundRankingAndCoSENT) {
   const int B = 4, D = 8;
   const std::vector<float> labels = {0.1f, 0.7f, 0.3f, 0.9f};
@@ -335,6 +385,11 @@ TEST(Gradcheck, MatryoshkaAroundRankingAndCoSENT) {
     expect_grad(name, emb, d, loss, 2e-3, 2e-2);
   }
   EXPECT_THROW(MatryoshkaLoss(make_loss("CoSENTLoss", 2), {16}, {}, D), Error);
+  // AnglELoss takes even dimensions only, the model's and each cut (see check_dimension).
+  EXPECT_THROW(make_loss("AnglELoss", 2, LossDims{0, 7}), Error);
+  EXPECT_THROW(MatryoshkaLoss(make_loss("AnglELoss", 2), {8, 5}, {}, D), Error);
+  EXPECT_NO_THROW(MatryoshkaLoss(make_loss("AnglELoss", 2, LossDims{0, D}), {8, 4}, {}, D));
+  EXPECT_NO_THROW(make_loss("CoSENTLoss", 2, LossDims{0, 7}));
   EXPECT_THROW(MatryoshkaLoss(make_loss("CoSENTLoss", 2), {4, 2}, {1.0f}, D), Error);
 }
 

@@ -82,6 +82,7 @@ TEST(TrainOptionsValidate, EachOptionOutOfRangeIsNamed) {
       {"dropout", [](TrainOptions& o) { o.dropout = kNaN; }},
       {"checkpoint_steps", [](TrainOptions& o) { o.checkpoint_steps = -1; }},
       {"checkpoint_limit", [](TrainOptions& o) { o.checkpoint_limit = 0; }},
+      {"num_labels", [](TrainOptions& o) { o.num_labels = -1; }},
       {"eval_steps", [](TrainOptions& o) { o.eval_steps = -1; }},
       {"matryoshka_dims",
        [](TrainOptions& o) {

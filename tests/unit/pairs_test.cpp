@@ -207,5 +207,27 @@ TEST(Examples, ALabelOutsideTheLossRangeNamesFileAndLine) {
   EXPECT_NE(e.find("range.tsv:2: score -2 is outside [-1, 1]"), std::string::npos) << e;
 }
 
+TEST(Examples, OneTextRowsForMSELoss) {
+  testing::TempDir dir("examples");
+  PairFileOptions o;
+  o.read_score = false;
+  o.one_text = true;
+  for (const auto& [name, text] :
+       {std::pair{"header.tsv", "text\nfirst\nsecond\n"}, std::pair{"plain.tsv", "first\nsecond\n"},
+        std::pair{"t.jsonl", "{\"text\":\"first\"}\n{\"sentence1\":\"second\"}\n"}}) {
+    const auto data = load_pairs(write_in(dir, name, text), o);
+    ASSERT_EQ(data.pairs.size(), 2u) << name;
+    EXPECT_EQ(data.pairs[1].a, "second") << name;
+    EXPECT_TRUE(data.pairs[0].one_text && data.pairs[1].one_text) << name;
+  }
+  // Pairs stay pairs; without one_text a one-field row is a short row.
+  const auto pairs = load_pairs(write_in(dir, "pairs.tsv", "q\tp\n"), o);
+  EXPECT_FALSE(pairs.pairs[0].one_text);
+  EXPECT_EQ(pairs.pairs[0].b, "p");
+  o.one_text = false;
+  const std::string e = error_of(write_in(dir, "one.tsv", "first\n"), o);
+  EXPECT_NE(e.find("one.tsv:1: expected at least 2 fields, found 1"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace simtune

@@ -714,7 +714,14 @@ TEST(Checkpoint, TrainerStateIsRangeChecked) {
   const SavedState s = parse_trainer_state(good, "ts.json");
   EXPECT_EQ(s.step, 4);
   EXPECT_EQ(s.rng[3], 18446744073709551615ull);
+  // Checkpoints written before the sampler was recorded used the default one.
+  EXPECT_FALSE(s.run.no_duplicates);
+  std::string sampler = good;
+  sampler.replace(sampler.find("\"shuffle\""), 0, R"("batch_sampler": "no_duplicates", )");
+  EXPECT_TRUE(parse_trainer_state(sampler, "ts.json").run.no_duplicates);
   const std::pair<std::string, std::string> bad[] = {
+      {R"("shuffle": true)", R"("shuffle": true, "batch_sampler": "random")"},
+      {R"("shuffle": true)", R"("shuffle": true, "batch_sampler": 1)"},
       {R"("step": 4)", R"("step": -5)"},
       {R"("step": 4, "adam_steps": 4)",
        R"("step": 1000000000000000000, "adam_steps": 1000000000000000000)"},
@@ -757,11 +764,12 @@ TEST(Checkpoint, RefusesAnotherRunIdentityAndNamesDamage) {
   }
   for (const RunIdentity& other :
        {RunIdentity{kBatchSize + 1, kSeed, true}, RunIdentity{kBatchSize, kSeed + 1, true},
-        RunIdentity{kBatchSize, kSeed, false}}) {
+        RunIdentity{kBatchSize, kSeed, false}, RunIdentity{kBatchSize, kSeed, true, true}}) {
     auto s = fresh();
     const std::string msg = error_of([&] { load_checkpoint(ckpt, *s, other); });
     EXPECT_CONTAINS(msg, (ckpt / "trainer_state.json").string());
     EXPECT_CONTAINS(msg, "--batch-size");
+    EXPECT_CONTAINS(msg, "--batch-sampler");
     EXPECT_EQ(s->step, 0);
   }
 

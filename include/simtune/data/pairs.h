@@ -15,6 +15,7 @@ struct Pair {
   double score = 0.0;  // after scaling (double, so evaluation sees the file's values); 0 when
                        // the file is read without scores
   std::vector<std::string> negatives = {};  // further texts, the same count in every example
+  bool one_text = false;  // the example is `a` alone (PairFileOptions::one_text); b is empty
 };
 
 struct PairFileOptions {
@@ -34,6 +35,11 @@ struct PairFileOptions {
   float score_scale = 1.0f;  // scores are divided by this
   float min_score = 0.0f;    // allowed range after scaling
   float max_score = 1.0f;
+  bool integer_score = false;  // class labels: the scaled score must be a whole number
+  // Rows may hold a single text (MSELoss's (text) examples): a delimited file whose first row
+  // has one field (a header "text", "sentence", "sentence1", "text_a" or "anchor", or a text),
+  // or JSONL objects with a first text and no second, is read as examples of one text.
+  bool one_text = false;
   bool skip_bad_rows = false;  // count and skip rows that fail instead of stopping
 };
 

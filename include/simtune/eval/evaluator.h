@@ -29,6 +29,12 @@ struct SimilarityMetrics {
   double main_score() const { return cosine_spearman; }
 };
 
+// The metrics under EmbeddingSimilarityEvaluator's keys (before its "<name>_" prefix), in its
+// order: pearson_cosine, spearman_cosine, pearson_euclidean, spearman_euclidean,
+// pearson_manhattan, spearman_manhattan, pearson_dot, spearman_dot. What `eval --json`, the
+// training log and best-model selection use.
+Metrics named_metrics(const SimilarityMetrics& m);
+
 // Metrics of paired embeddings a[i], b[i] (rows of equal width) against gold scores.
 SimilarityMetrics similarity_metrics(const Matrix& a, const Matrix& b,
                                      const std::vector<double>& gold);

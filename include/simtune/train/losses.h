@@ -20,6 +20,8 @@ struct LossShape {
   // The examples of a batch interact (in-batch negatives, pairwise ranking, hard-pair mining):
   // the loss is not a mean of per-example terms, so a batch cannot be split over mpirun's ranks.
   bool batch_wide = false;
+  // Labels are classes 0..num_labels-1 (SoftmaxLoss): read as whole numbers.
+  bool classes = false;
 };
 
 // Every loss, in the order --help lists them.
@@ -27,7 +29,8 @@ const std::vector<LossShape>& loss_shapes();
 // The loss called `name`; throws Error naming the losses there are.
 const LossShape& loss_shape(const std::string& name);
 // `options` set to read a training file in the shape of `loss`: its score read or not, and
-// checked against the loss's label range.
-PairFileOptions with_loss_shape(PairFileOptions options, const LossShape& loss);
+// checked against the loss's label range (for a loss over classes, whole numbers below
+// `num_labels` when that is set).
+PairFileOptions with_loss_shape(PairFileOptions options, const LossShape& loss, int num_labels = 0);
 
 }  // namespace simtune

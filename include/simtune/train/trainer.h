@@ -45,6 +45,11 @@ struct TrainOptions {
   // Non-empty: MatryoshkaLoss around `loss` at these dimensions, with these weights (empty: 1s).
   std::vector<int> matryoshka_dims;
   std::vector<float> matryoshka_weights;
+  // SoftmaxLoss's classes; 0: one more than the largest label of the training data.
+  int num_labels = 0;
+  // A safetensors file of the loss's own tensors (SoftmaxLoss's "classifier.weight" (K, 3 * dim)
+  // and "classifier.bias" (K)) to start from; empty: torch.nn.Linear's init from the seed.
+  std::filesystem::path loss_init;
   std::size_t mini_batch_size = 32;  // texts per forward pass of a cached loss (GradCache)
   // A .npy of one teacher embedding per training example, in file order (MSELoss).
   std::filesystem::path teacher_embeddings;
