@@ -362,10 +362,6 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   if (pairs.empty()) throw Error("no training pairs");
   if (o.batch_size == 0) throw Error("batch size must be at least 1");
   const bool gathers = m.group.size() > 1 && loss_shape(o.loss).batch_wide;
-  if (gathers && loss_shape(o.loss).cached) {
-    throw Error("--loss " + o.loss + " under mpirun: the cached loss runs in one process only " +
-                "(MultipleNegativesRankingLoss gathers the ranks' embeddings instead)");
-  }
   // A batch larger than the data is one batch of all of it, as sentence-transformers' DataLoader
   // makes it; the run (model card, checkpoints) records the batch it really used.
   m.options.batch_size = std::min(o.batch_size, pairs.size());
