@@ -423,6 +423,8 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   run.result.steps = run.total - first_step;
   run.result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   run.finish(test);
+  // Every rank returns with rank 0's output complete: Python's fit reloads the model from it.
+  m.group.wait_for_all();
   return run.result;
 }
 
