@@ -104,6 +104,10 @@ def fit(
     leaves the trained model in the object. Returns a TrainResult (steps, last_loss,
     seconds, evals).
 
+    Under `mpirun -np N python3 script.py` fit trains data-parallel as `simtune train` does
+    (docs/distributed.md): rank 0 alone logs, calls `callback`, evaluates and writes `output`,
+    and every rank returns once it is written, with `model` reloaded from it.
+
     The model's weights and configuration are read
     from its directory (`model.path`), so an unsaved max_seq_length change does not apply.
     """

@@ -2,6 +2,7 @@
 #include "bindings.h"
 #include "simtune/core/cpu.h"
 #include "simtune/core/threads.h"
+#include "simtune/dist/group.h"
 
 namespace simtune::python {
 
@@ -71,4 +72,13 @@ PYBIND11_MODULE(_simtune, m) {
   bind_encoder(m);
   bind_search(m);
   bind_train(m);
+  // A script under mpirun (fit trains data-parallel, docs/distributed.md) ends its job as the
+  // command line does: MPI finalised after a clean exit (else mpirun fails the job), every rank
+  // stopped after an uncaught exception (sys.last_value set), so none waits in a collective for
+  // a rank that is gone.
+  py::module_::import("atexit").attr("register")(py::cpp_function([] {
+    if (!simtune::dist::launched_by_mpirun()) return;
+    const bool failed = py::hasattr(py::module_::import("sys"), "last_value");
+    simtune::dist::Group::world().finish(failed ? 1 : 0);
+  }));
 }

@@ -195,6 +195,13 @@ void Group::gather_to_root(std::span<const float> mine, std::vector<float>& all)
                     counts_.data(), displs_.data(), kSimtuneMpiFloat, 0);
 }
 
+void Group::wait_for_all() {
+  if (size_ == 1) return;
+  // A gather of nothing: no rank's part arrives before every rank has sent it.
+  std::vector<std::size_t> counts;
+  all_counts(0, counts);
+}
+
 void Group::finish(int exit_code) {
   if (api_ == nullptr) return;
   if (exit_code != 0) mpi(api_).abort(exit_code);

@@ -32,4 +32,11 @@ class EmbeddingGather {
   std::vector<float> gathered_, global_, d_global_, labels_;
 };
 
+// The loss of this rank's share (`emb`, `d_emb` as in EmbeddingGather::forward_backward), counted
+// by the share's weight: through `gather` when set (under mpirun, a loss whose examples
+// interact), else on the share alone with the loss's gradient scaled by the weight too. An empty
+// share without a gather counts 0.
+float share_loss(Loss& loss, EmbeddingGather* gather, float* d_emb, const float* emb,
+                 const Batch& batch, int D);
+
 }  // namespace simtune

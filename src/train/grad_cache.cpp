@@ -12,7 +12,8 @@ const std::vector<const TokenIds*>& GradCache::mini_batch(const Batch& batch, st
 }
 
 float GradCache::forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
-                                  const BertWeights& weights, const BertWeights& grads, Rng* rng) {
+                                  const BertWeights& weights, const BertWeights& grads, Rng* rng,
+                                  EmbeddingGather* gather) {
   const std::size_t D = static_cast<std::size_t>(model.dimension());
   const std::size_t texts = batch.texts.size();
   embeddings_.resize(texts * D);
@@ -24,8 +25,8 @@ float GradCache::forward_backward(EmbeddingPass& model, Loss& loss, const Batch&
     std::copy_n(emb, mini.size() * D, embeddings_.begin() + static_cast<std::ptrdiff_t>(begin * D));
   }
   d_embeddings_.assign(texts * D, 0.0f);
-  const float value = loss.forward_backward(d_embeddings_.data(), embeddings_.data(),
-                                            batch.labels.data(), batch.size(), model.dimension());
+  const float value =
+      share_loss(loss, gather, d_embeddings_.data(), embeddings_.data(), batch, model.dimension());
   for (std::size_t begin = 0, k = 0; begin < texts; begin += mini_batch_size_, k++) {
     Rng replay = rng != nullptr ? rng_states_[k] : Rng(0);
     const std::vector<const TokenIds*>& mini = mini_batch(batch, begin);

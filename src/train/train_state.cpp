@@ -24,23 +24,17 @@ void check_finite(std::int64_t step, float loss, double norm) {
                  format_float(std::isfinite(loss) ? norm : loss) + "; training stopped: " + cause);
 }
 
-void scale(float* x, std::size_t n, float factor) {
-  for (std::size_t i = 0; i < n; i++) x[i] *= factor;
-}
-
 }  // namespace
 
 float forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
-                       const BertWeights& weights, const BertWeights& grads, Rng* rng) {
-  const float* emb = model.forward(batch.texts, weights, rng);
-  float* d_emb = model.zeroed_d_embeddings();
-  float value =
-      loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(), model.dimension());
-  if (batch.weight != 1.0f) {
-    value *= batch.weight;
-    scale(d_emb, batch.texts.size() * static_cast<std::size_t>(model.dimension()), batch.weight);
-  }
-  model.backward(grads, weights);
+                       const BertWeights& weights, const BertWeights& grads, Rng* rng,
+                       EmbeddingGather* gather) {
+  // A rank whose share of a small batch is empty still takes part in the gather.
+  const bool any = batch.size() > 0;
+  const float* emb = any ? model.forward(batch.texts, weights, rng) : nullptr;
+  float* d_emb = any ? model.zeroed_d_embeddings() : nullptr;
+  const float value = share_loss(loss, gather, d_emb, emb, batch, model.dimension());
+  if (any) model.backward(grads, weights);
   return value;
 }
 
@@ -109,20 +103,11 @@ void init_loss_tensors(TrainState& state, const Loss& loss, const std::filesyste
 StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
   s.grads.zero_for_batch(batch.texts);
   Rng* rng = setup.dropout ? &s.dropout_rng : nullptr;
-  float loss = 0.0f;
-  // A rank whose share of a small batch is empty still takes part in the exchanges.
-  if (setup.gather != nullptr) {
-    const bool any = batch.size() > 0;
-    const float* emb = any ? setup.model.forward(batch.texts, s.weights, rng) : nullptr;
-    float* d_emb = any ? setup.model.zeroed_d_embeddings() : nullptr;
-    loss = setup.gather->forward_backward(setup.loss, d_emb, emb, batch, setup.model.dimension());
-    if (any) setup.model.backward(s.grad_weights, s.weights);
-  } else if (batch.size() > 0) {
-    loss = setup.grad_cache != nullptr
-               ? setup.grad_cache->forward_backward(setup.model, setup.loss, batch, s.weights,
-                                                    s.grad_weights, rng)
-               : forward_backward(setup.model, setup.loss, batch, s.weights, s.grad_weights, rng);
-  }
+  float loss = setup.grad_cache != nullptr
+                   ? setup.grad_cache->forward_backward(setup.model, setup.loss, batch, s.weights,
+                                                        s.grad_weights, rng, setup.gather)
+                   : forward_backward(setup.model, setup.loss, batch, s.weights, s.grad_weights,
+                                      rng, setup.gather);
   if (setup.sync != nullptr) loss = setup.sync->all_reduce(s.grads, loss);
   const double norm = grad_norm(s.grads);
   check_finite(s.step, loss, norm);

@@ -375,10 +375,6 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   const TrainOptions& o = m.options;
   if (pairs.empty()) throw Error("no training pairs");
   const bool gathers = m.group.size() > 1 && loss_shape(o.loss).batch_wide;
-  if (gathers && loss_shape(o.loss).cached) {
-    throw Error("--loss " + o.loss + " under mpirun: the cached loss runs in one process only " +
-                "(MultipleNegativesRankingLoss gathers the ranks' embeddings instead)");
-  }
   // A batch larger than the data is one batch of all of it, as sentence-transformers' DataLoader
   // makes it; the run (model card, checkpoints) records the batch it really used.
   m.options.batch_size = std::min(o.batch_size, pairs.size());
@@ -458,6 +454,8 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   run.result.steps = run.total - first_step;
   run.result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   run.finish(test);
+  // Every rank returns with rank 0's output complete: Python's fit reloads the model from it.
+  m.group.wait_for_all();
   return run.result;
 }
 

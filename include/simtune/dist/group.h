@@ -48,6 +48,8 @@ class Group {
                   std::vector<std::int32_t>& all);
   // Every rank's `mine`, concatenated in rank order, into `all` on rank 0 (untouched elsewhere).
   void gather_to_root(std::span<const float> mine, std::vector<float>& all);
+  // Returns once every rank has called it.
+  void wait_for_all();
 
   // The end of the job, with the process's exit code: after success MPI is finalised; after a
   // failure every rank is stopped (MPI_Abort), so none waits forever for this one. Does nothing
