@@ -33,11 +33,8 @@ void add_serve(CLI::App& app);
 // the option in the message.
 CLI::Validator bounded(double lo, double hi, Bound lo_bound = Bound::closed,
                        Bound hi_bound = Bound::closed);
-constexpr double kMaxThreads = 1024;   // far above any machine's cores, far below libgomp's limits
-constexpr double kMaxBatch = 1 << 20;  // sentences or pairs per batch
-constexpr double kMaxCount = 1e9;      // steps, epochs, top-k, chunk sizes
+constexpr double kMaxThreads = 1024;  // far above any machine's cores, far below libgomp's limits
 constexpr double kMaxSeqLength = 1 << 20;  // the model's max_position_embeddings is checked later
-constexpr double kMaxFloat = 3.4e38;       // just below float's largest value
 // The text of an unsigned option is digits that fit 64 bits: CLI11 itself would read "-1" or
 // 2^64 as 2^64 - 1. The range is the library's to check.
 CLI::Validator unsigned_integer();

@@ -99,6 +99,8 @@ void bind_options(py::module_& m) {
             try {
               py::gil_scoped_release release;
               return load_pairs(path, options);
+            } catch (const OptionError&) {
+              throw;  // an option out of range (score_scale), whatever the file
             } catch (const Error& e) {
               std::error_code ec;
               if (!std::filesystem::is_regular_file(path, ec) ||

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "simtune/core/error.h"
+#include "simtune/core/option_range.h"
 #include "simtune/text/tokenizer.h"
 
 namespace simtune {
@@ -311,9 +312,9 @@ void load_jsonl(std::istream& in, const std::string& name, const PairFileOptions
 }  // namespace
 
 PairData load_pairs(const std::filesystem::path& path, const PairFileOptions& options) {
+  check_range("score_scale", options.score_scale, 0, kMaxFloat, Bound::open);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path.string() + ": cannot open pairs file");
-  if (!(options.score_scale > 0.0f)) throw Error("score scale must be positive");
   PairData out;
   const std::string name = path.string();
   if (ends_with(name, ".jsonl")) {

@@ -10,12 +10,6 @@ namespace simtune {
 
 namespace {
 
-// Far above any real run, far below what would overflow a step count or an allocation.
-constexpr double kMaxCount = 1e9;
-constexpr double kMaxBatch = 1 << 20;
-// Rates and norms are floats: anything beyond float's range would have become infinity.
-constexpr double kMaxFloat = 3.4e38;
-
 // An option whose `unset` value means "not given" (the default applies).
 void optional_in_range(const char* option, double value, double unset, double lo, double hi,
                        Bound hi_bound = Bound::closed) {

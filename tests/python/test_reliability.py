@@ -566,7 +566,8 @@ def python_facade(t, w, model):
              ("max_steps", 0), ("dropout", 1.0), ("dropout", -0.5), ("eval_steps", -1),
              ("checkpoint_steps", -1), ("checkpoint_limit", 0), ("mini_batch_size", 0),
              ("matryoshka_dims", [0]), ("matryoshka_weights", [1.0]),
-             ("loss", "NoSuchLoss")]
+             ("loss", "NoSuchLoss"), ("num_labels", -1), ("score_scale", 0),
+             ("score_scale", float("inf"))]
     script = f"""
 import json, sys
 import simtune

@@ -22,6 +22,11 @@ class OptionError : public Error {
   std::string option_, reason_;
 };
 
+// Upper bounds shared by every options struct and front end.
+constexpr double kMaxCount = 1e9;      // steps, epochs, top-k, chunk sizes: far above any real run
+constexpr double kMaxBatch = 1 << 20;  // sentences or pairs per batch
+constexpr double kMaxFloat = 3.4e38;   // rates, norms, scales: just below float's largest value
+
 enum class Bound { closed, open };
 
 // "[lo, hi]", "(lo, hi]", ...
