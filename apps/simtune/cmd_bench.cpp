@@ -195,7 +195,7 @@ struct TrainArgs {
   TrainOptions options;
   PairFileOptions pairs;
   int threads = 0, steps = 30, warmup = 3;
-  bool json = false;
+  bool json = false, no_overlap = false;
 };
 
 // Forward flops of the steps [first, first + steps): batches in file order, as the bench runs.
@@ -283,9 +283,12 @@ void add_bench_train(CLI::App* bench) {
   cmd->add_option("--score-scale", args->pairs.score_scale)
       ->capture_default_str()
       ->check(bounded(0, kMaxFloat, Bound::open));
+  cmd->add_flag("--no-overlap", args->no_overlap,
+                "Under mpirun, exchange the gradients after backward (as simtune train)");
   add_threads_option(cmd, args->threads);
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
+    args->options.overlap = !args->no_overlap;
     check_options(args->options);
     set_num_threads(args->threads);
     const json result = bench_train(*args);

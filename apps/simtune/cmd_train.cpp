@@ -23,7 +23,7 @@ void add_train(CLI::App& app) {
         triplet_name;
     TrainOptions options;
     PairFileOptions pairs;
-    bool no_shuffle = false, quiet = false;
+    bool no_shuffle = false, no_overlap = false, quiet = false;
     int threads = 0;
   };
   auto args = std::make_shared<Args>();
@@ -120,6 +120,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--seed", t.seed)->capture_default_str()->check(unsigned_integer());
   cmd->add_option("--max-steps", t.max_steps, "Stop after N steps (the schedule spans N steps)");
   cmd->add_flag("--no-shuffle", args->no_shuffle, "Batches in file order");
+  cmd->add_flag("--no-overlap", args->no_overlap,
+                "Under mpirun, exchange the gradients after backward instead of each layer's as "
+                "backward finishes it (same result)");
   cmd->add_option("--batch-sampler", args->batch_sampler,
                   "batch_sampler, or no_duplicates (the library's NoDuplicatesBatchSampler: no "
                   "text twice in a batch, for in-batch negatives)")
@@ -151,6 +154,7 @@ void add_train(CLI::App& app) {
     set_num_threads(args->threads);
     TrainOptions options = args->options;
     options.shuffle = !args->no_shuffle;
+    options.overlap = !args->no_overlap;
     options.no_duplicates = args->batch_sampler == "no_duplicates";
     // The library's own check, before any file is read; its option names as this command's.
     check_options(options);

@@ -95,38 +95,79 @@ void Group::connect() {
 }
 
 void Group::sum_in_rank_order(float* x, std::size_t n) {
+  start_sum(x, n);
+  finish_sums();
+}
+
+void Group::start_sum(float* x, std::size_t n) {
   if (size_ == 1 || n == 0) return;
   const auto ranks = static_cast<std::size_t>(size_);
-  const Share mine = share(n);
-  counts_.resize(ranks);
-  displs_.resize(ranks);
-  send_counts_.resize(ranks);
-  send_displs_.resize(ranks);
+  if (sums_.size() == started_sums_) sums_.emplace_back();
+  PendingSum& s = sums_[started_sums_++];
+  s.x = x;
+  s.mine = share(n);
+  s.gathering = s.done = false;
+  s.send_counts.resize(ranks);
+  s.send_displs.resize(ranks);
+  s.counts.resize(ranks);
+  s.displs.resize(ranks);
   // Rank q sums slice q: every rank sends it its copy of that slice, and receives every rank's
   // copy of its own slice, rank r's at r * mine.size().
   for (std::size_t q = 0; q < ranks; q++) {
     const Share slice = share_of(n, static_cast<int>(q), size_);
-    send_counts_[q] = as_count(slice.size());
-    send_displs_[q] = as_count(slice.begin);
-    counts_[q] = as_count(mine.size());
-    displs_[q] = as_count(q * mine.size());
+    s.send_counts[q] = as_count(slice.size());
+    s.send_displs[q] = as_count(slice.begin);
+    s.counts[q] = as_count(s.mine.size());
+    s.displs[q] = as_count(q * s.mine.size());
   }
-  if (slices_.size() < ranks * mine.size()) slices_.resize(ranks * mine.size());
-  mpi(api_).alltoallv(x, send_counts_.data(), send_displs_.data(), slices_.data(), counts_.data(),
-                      displs_.data(), kSimtuneMpiFloat);
-  float* out = x + mine.begin;
-  for (std::size_t i = 0; i < mine.size(); i++) out[i] = slices_[i];
-  for (std::size_t r = 1; r < ranks; r++) {
-    const float* part = slices_.data() + r * mine.size();
-    for (std::size_t i = 0; i < mine.size(); i++) out[i] += part[i];
+  if (s.slices.size() < ranks * s.mine.size()) s.slices.resize(ranks * s.mine.size());
+  s.request =
+      mpi(api_).start_alltoallv(x, s.send_counts.data(), s.send_displs.data(), s.slices.data(),
+                                s.counts.data(), s.displs.data(), kSimtuneMpiFloat);
+}
+
+void Group::gather_sums(PendingSum& s) {
+  const std::size_t n = s.mine.size();
+  float* out = s.x + s.mine.begin;
+  for (std::size_t i = 0; i < n; i++) out[i] = s.slices[i];
+  for (std::size_t r = 1; r < static_cast<std::size_t>(size_); r++) {
+    const float* part = s.slices.data() + r * n;
+    for (std::size_t i = 0; i < n; i++) out[i] += part[i];
   }
-  // The summed slices back to every rank, each in place.
-  for (std::size_t q = 0; q < ranks; q++) {
-    counts_[q] = send_counts_[q];
-    displs_[q] = send_displs_[q];
+  // The summed slices back to every rank, each in place: the same layout as the slices sent.
+  s.counts = s.send_counts;
+  s.displs = s.send_displs;
+  s.request = mpi(api_).start_allgatherv(s.x, s.counts.data(), s.displs.data(), kSimtuneMpiFloat);
+  s.gathering = true;
+}
+
+void Group::progress_sums() {
+  for (std::size_t i = 0; i < started_sums_; i++) {
+    PendingSum& s = sums_[i];
+    if (s.done) continue;
+    const bool arrived = mpi(api_).test(s.request) != 0;
+    if (s.gathering) {
+      s.done = arrived;
+      continue;
+    }
+    // The allgathers start in the order of the sums on every rank, as MPI wants: a later sum's
+    // waits for this one's.
+    if (!arrived) break;
+    gather_sums(s);
   }
-  mpi(api_).allgatherv(nullptr, counts_[static_cast<std::size_t>(rank_)], x, counts_.data(),
-                       displs_.data(), kSimtuneMpiFloat);
+}
+
+void Group::finish_sums() {
+  for (std::size_t i = 0; i < started_sums_; i++) {
+    PendingSum& s = sums_[i];
+    if (s.gathering) continue;
+    mpi(api_).wait(s.request);
+    gather_sums(s);
+  }
+  for (std::size_t i = 0; i < started_sums_; i++) {
+    if (!sums_[i].done) mpi(api_).wait(sums_[i].request);
+  }
+  started_sums_ = 0;
 }
 
 void Group::all_counts(std::size_t mine, std::vector<std::size_t>& counts) {

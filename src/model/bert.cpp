@@ -200,7 +200,7 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
 // sublayers' dense outputs in turn.
 void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* dout,
                    const Activations& acts, const PackedBatch& batch, const BertWeights& w,
-                   const BertConfig& config) {
+                   const BertConfig& config, const LayerDone* layer_done) {
   const int N = batch.tokens();
   const int C = config.hidden_size;
   const int I = config.intermediate_size;
@@ -238,6 +238,7 @@ void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* do
     attention_backward(g.dqkv, g.dprobs, g.dctx, a.qkv, a.probs, a.probs_mask, spans,
                        acts.probs_offsets.data(), NH, C);
     linear_backward(g.dhidden, lg.qkv_w, lg.qkv_b, g.dqkv, hidden, lw.qkv_w, N, C, 3 * C);
+    if (layer_done != nullptr) (*layer_done)(static_cast<std::size_t>(l));
   }
   if (acts.emb_mask != nullptr) dropout_apply(g.dhidden, acts.emb_mask, NC);
   zero_parallel(g.demb_sum, static_cast<std::size_t>(NC));

@@ -37,11 +37,12 @@ float* EmbeddingPass::zeroed_d_embeddings() {
   return d_embeddings_.data();
 }
 
-void EmbeddingPass::backward(const BertWeights& grads, const BertWeights& weights) {
+void EmbeddingPass::backward(const BertWeights& grads, const BertWeights& weights,
+                             const LayerDone* layer_done) {
   fill_zero(dhidden_, static_cast<std::size_t>(batch_.tokens()) * config_.hidden_size);
   head_.backward(dhidden_.data(), d_embeddings_.data(), hidden_, batch_.spans(), grads.dense,
                  weights.dense);
-  bert_backward(grads, act_grads_, dhidden_.data(), acts_, batch_, weights, config_);
+  bert_backward(grads, act_grads_, dhidden_.data(), acts_, batch_, weights, config_, layer_done);
 }
 
 }  // namespace simtune

@@ -28,8 +28,10 @@ class EmbeddingPass {
   // The embeddings' gradient buffer, zeroed, for the loss to accumulate into.
   float* zeroed_d_embeddings();
   // Accumulates into `grads` (a view of the gradient buffer) the parameters' gradient given
-  // what the loss left in zeroed_d_embeddings(), for the last forward.
-  void backward(const BertWeights& grads, const BertWeights& weights);
+  // what the loss left in zeroed_d_embeddings(), for the last forward; `layer_done` as
+  // bert_backward's.
+  void backward(const BertWeights& grads, const BertWeights& weights,
+                const LayerDone* layer_done = nullptr);
 
  private:
   const BertConfig config_;

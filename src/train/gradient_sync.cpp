@@ -2,14 +2,67 @@
 
 #include <algorithm>
 #include <span>
+#include <string>
+
+#include "simtune/core/check.h"
 
 namespace simtune {
 
+GradientSync::GradientSync(dist::Group& group, Gradients& grads, const ParamLayout& layout,
+                           std::size_t layers, bool buckets)
+    : group_(group),
+      buckets_(buckets && group.size() > 1),
+      grads_(grads.data()),
+      unstarted_layers_(layers),
+      layer_done_([this](std::size_t layer) { start_layer(layer); }) {
+  for (std::size_t l = 0; l < layers; l++) {
+    const std::string prefix = "encoder.layer." + std::to_string(l) + ".";
+    FloatRange r{layout.total, 0};
+    std::size_t floats = 0;
+    for (const ParamTensor& t : layout.tensors) {
+      if (t.name.rfind(prefix, 0) != 0) continue;
+      r.begin = std::min(r.begin, t.offset);
+      r.end = std::max(r.end, t.offset + t.numel);
+      floats += t.numel;
+    }
+    // A bucket is one contiguous range, the layers one after another.
+    SIMTUNE_CHECK(floats > 0 && r.end - r.begin == floats);
+    SIMTUNE_CHECK(l == 0 || r.begin == layers_.back().end);
+    layers_.push_back(r);
+  }
+}
+
+void GradientSync::start_layer(std::size_t layer) {
+  // Backward finishes the layers last to first, as all_reduce starts those it did not.
+  SIMTUNE_CHECK(layer + 1 == unstarted_layers_);
+  unstarted_layers_ = layer;
+  group_.start_sum(grads_ + layers_[layer].begin, layers_[layer].end - layers_[layer].begin);
+  group_.progress_sums();
+}
+
 float GradientSync::all_reduce(Gradients& grads, float loss) {
   if (group_.size() == 1) return loss;
-  for (const FloatRange& r : grads.dense_ranges()) {
-    group_.sum_in_rank_order(grads.data() + r.begin, r.end - r.begin);
+  SIMTUNE_CHECK(grads.data() == grads_);
+  if (!buckets_) {
+    for (const FloatRange& r : grads.dense_ranges()) {
+      group_.sum_in_rank_order(grads.data() + r.begin, r.end - r.begin);
+    }
+    return sum_sparse_rows_and_loss(grads, loss);
   }
+  // A rank whose share was empty ran no backward: it starts every layer here, in the same order.
+  while (unstarted_layers_ > 0) start_layer(unstarted_layers_ - 1);
+  unstarted_layers_ = layers_.size();
+  const std::size_t layers_begin = layers_.empty() ? 0 : layers_.front().begin;
+  const std::size_t layers_end = layers_.empty() ? 0 : layers_.back().end;
+  for (const FloatRange& r : grads.dense_ranges()) {
+    // The dense range less the layers' floats: the parts before and after them.
+    const FloatRange parts[2] = {{r.begin, std::min(r.end, std::max(r.begin, layers_begin))},
+                                 {std::max(r.begin, std::min(r.end, layers_end)), r.end}};
+    for (const FloatRange& p : parts) {
+      if (p.end > p.begin) group_.start_sum(grads_ + p.begin, p.end - p.begin);
+    }
+  }
+  group_.finish_sums();
   return sum_sparse_rows_and_loss(grads, loss);
 }
 

@@ -28,13 +28,13 @@ void check_finite(std::int64_t step, float loss, double norm) {
 
 float forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
                        const BertWeights& weights, const BertWeights& grads, Rng* rng,
-                       EmbeddingGather* gather) {
+                       EmbeddingGather* gather, const LayerDone* layer_done) {
   // A rank whose share of a small batch is empty still takes part in the gather.
   const bool any = batch.size() > 0;
   const float* emb = any ? model.forward(batch.texts, weights, rng) : nullptr;
   float* d_emb = any ? model.zeroed_d_embeddings() : nullptr;
   const float value = share_loss(loss, gather, d_emb, emb, batch, model.dimension());
-  if (any) model.backward(grads, weights);
+  if (any) model.backward(grads, weights, layer_done);
   return value;
 }
 
@@ -107,7 +107,8 @@ StepReport train_step(TrainState& s, StepSetup& setup, const Batch& batch) {
                    ? setup.grad_cache->forward_backward(setup.model, setup.loss, batch, s.weights,
                                                         s.grad_weights, rng, setup.gather)
                    : forward_backward(setup.model, setup.loss, batch, s.weights, s.grad_weights,
-                                      rng, setup.gather);
+                                      rng, setup.gather,
+                                      setup.sync != nullptr ? setup.sync->layer_done() : nullptr);
   if (setup.sync != nullptr) loss = setup.sync->all_reduce(s.grads, loss);
   const double norm = grad_norm(s.grads);
   check_finite(s.step, loss, norm);

@@ -82,10 +82,11 @@ struct Diverged : Error {
 // The batch through the model, the loss and back: accumulates the parameters' gradient into
 // `grads` and returns the loss (the uncached path of train_step; GradCache is the cached one).
 // Under mpirun the loss and its gradient count by the share's weight in the global batch, and
-// `gather` (set for a loss whose examples interact) runs the loss on the global batch.
+// `gather` (set for a loss whose examples interact) runs the loss on the global batch;
+// `layer_done` hears of each encoder layer as backward finishes it.
 float forward_backward(EmbeddingPass& model, Loss& loss, const Batch& batch,
                        const BertWeights& weights, const BertWeights& grads, Rng* rng,
-                       EmbeddingGather* gather = nullptr);
+                       EmbeddingGather* gather = nullptr, const LayerDone* layer_done = nullptr);
 
 // One optimizer step on `batch` (this rank's share of the step's global batch). Fills the report's
 // step, loss, lr and grad_norm. Throws Diverged naming the step and the likely cause when the loss

@@ -421,7 +421,8 @@ TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& outpu
   }
   run.policy.restore_best(best);
   EmbeddingPass model(m.model.files, run.dropout);
-  GradientSync sync(m.group);
+  GradientSync sync(m.group, state.grads, state.params.layout, state.grad_weights.layers.size(),
+                    o.overlap);
   GradCache grad_cache(o.mini_batch_size);
   EmbeddingGather gather(m.group);
   StepSetup setup{model,

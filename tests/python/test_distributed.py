@@ -7,7 +7,9 @@ whether splitting it over ranks changes it. A tiny model (MiniLM's config and to
 
 (a) 50 steps, global batch 15 (each rank 8 + 7 pairs, the last step one pair, so rank 1 has
     none), shuffled, dropout off: per-step loss within 1e-6 relative and final weights within
-    1e-6 of one process; two N=2 runs bit-identical (logs and weights).
+    1e-6 of one process; two N=2 runs bit-identical (logs and weights); an N=2 run with
+    --no-overlap (the whole gradient exchanged after backward, not each layer's bucket as
+    backward finishes it) bit-identical to the bucketed one.
 (b) A checkpoint written at step 20 of the N=2 run, resumed with N=2: bit-identical to the
     uninterrupted N=2 run; resumed with N=1: within 1e-6 of it.
 (c) `mpirun -np 2` and `-np 3 simtune encode`: the .npy output byte for byte one process's.
@@ -184,6 +186,8 @@ def main():
     again = training.train("two-again", 2)
     compare_runs(checks, "N=2 vs N=1", two, alone, TOLERANCE, steps)
     compare_runs(checks, "N=2 twice", again, two, 0.0, steps)
+    compare_runs(checks, "N=2 bucketed vs --no-overlap", training.train("two-unbucketed", 2,
+                 ["--no-overlap"]), two, 0.0, steps)
 
     # (b)
     checkpoint = two / "checkpoints" / "checkpoint-20"

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <vector>
 
@@ -38,6 +39,15 @@ class Group {
   // Moves what a ring allreduce moves: a reduce-scatter (each rank sums one slice) and an
   // allgather of the slices.
   void sum_in_rank_order(float* x, std::size_t n);
+  // The same sum, started without waiting, so that it travels while the caller computes (the
+  // next layer's gradients): x stays in use until finish_sums returns. Every rank starts the same
+  // sums in the same order; each is the same bits as sum_in_rank_order's.
+  void start_sum(float* x, std::size_t n);
+  // Moves the started sums on without waiting (MPI moves non-blocking collectives only inside its
+  // calls), starting the allgather of those whose slices have arrived.
+  void progress_sums();
+  // Returns once every started sum is complete.
+  void finish_sums();
   // Every rank's `mine` into counts, in rank order.
   void all_counts(std::size_t mine, std::vector<std::size_t>& counts);
   // Every rank's `mine`, concatenated in rank order, into `all` on every rank; counts[r] is rank
@@ -68,13 +78,28 @@ class Group {
   // counts_ and displs_ from per-rank counts.
   std::size_t set_layout(const std::vector<std::size_t>& counts);
 
+  // A started sum: its reduce-scatter (alltoallv), then its allgather, in flight.
+  struct PendingSum {
+    float* x = nullptr;
+    Share mine;
+    int request = 0;
+    bool gathering = false, done = false;
+    std::vector<int> send_counts, send_displs, counts, displs;
+    std::vector<float> slices;  // every rank's copy of this rank's slice, in rank order
+  };
+  // Adds s's slices in rank order into x and starts the allgather of the sums.
+  void gather_sums(PendingSum& s);
+
   bool started_ = false;
   const void* api_ = nullptr;  // the plugin's SimtuneMpiApi; null when alone
   int rank_ = 0, size_ = 1;
   // Per-call scratch, grown to the largest exchange and kept.
-  std::vector<int> counts_, displs_, send_counts_, send_displs_;
+  std::vector<int> counts_, displs_;
   std::vector<std::int32_t> sizes_;
-  std::vector<float> slices_;
+  // sums_[0, started_sums_) are this round's; the rest are kept for their buffers. A deque: MPI
+  // holds pointers into the started ones while more are added.
+  std::deque<PendingSum> sums_;
+  std::size_t started_sums_ = 0;
 };
 
 }  // namespace simtune::dist

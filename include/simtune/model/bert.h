@@ -3,7 +3,9 @@
 // real tokens.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -144,11 +146,16 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
                           const PackedWeights& packed, const BertConfig& config,
                           Rng* rng = nullptr);
 
+// Called by bert_backward with an encoder layer's index once that layer's parameter gradients are
+// complete (layers finish last to first), while the layers below still compute: data-parallel
+// training starts exchanging the finished layer's gradients there.
+using LayerDone = std::function<void(std::size_t layer)>;
+
 // Accumulates into `grads` (a BertWeights view of the gradient buffer) the gradient of the
 // last forward's output given dout (N, C). Needs acts built with training = true; reuses
-// acts.fc as scratch.
+// acts.fc as scratch. `layer_done`, when set, hears of each layer as it finishes.
 void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* dout,
                    const Activations& acts, const PackedBatch& batch, const BertWeights& w,
-                   const BertConfig& config);
+                   const BertConfig& config, const LayerDone* layer_done = nullptr);
 
 }  // namespace simtune

@@ -62,7 +62,10 @@ struct TrainOptions {
   float max_grad_norm = 1.0f;
   float adam_eps = 1e-8f;
   std::uint64_t seed = 42;
-  std::int64_t max_steps = -1;        // > 0: the run (and its schedule) is this many steps
+  std::int64_t max_steps = -1;  // > 0: the run (and its schedule) is this many steps
+  // Under mpirun: each encoder layer's gradients start travelling as backward finishes the layer
+  // (docs/distributed.md); false exchanges the whole buffer after backward. Same bits either way.
+  bool overlap = true;
   bool shuffle = true;                // reshuffle every epoch with the seed
   bool no_duplicates = false;         // NoDuplicatesBatchSampler: no text twice in a batch
   float dropout = -1.0f;              // >= 0 overrides config.json's dropout probabilities

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <cstdio>
+#include <vector>
 
 #include "dist/mpi_abi.h"
 
@@ -19,12 +20,33 @@ MPI_Datatype datatype(int type) {
   return type == kSimtuneMpiInt32 ? MPI_INT32_T : MPI_FLOAT;
 }
 
-void wait(MPI_Request request) {
+// The started collectives' requests, by handle; a completed one's slot is reused.
+std::vector<MPI_Request> requests;
+// Where the started allgathers run (MPI_COMM_WORLD's duplicate).
+MPI_Comm gather_comm = MPI_COMM_NULL;
+
+int keep(MPI_Request request) {
+  for (std::size_t h = 0; h < requests.size(); h++) {
+    if (requests[h] == MPI_REQUEST_NULL) {
+      requests[h] = request;
+      return static_cast<int>(h);
+    }
+  }
+  requests.push_back(request);
+  return static_cast<int>(requests.size() - 1);
+}
+
+int test(int handle) {
+  int done = 0;
+  // A completed request becomes MPI_REQUEST_NULL, which frees its slot.
+  MPI_Test(&requests[static_cast<std::size_t>(handle)], &done, MPI_STATUS_IGNORE);
+  return done;
+}
+
+void wait_handle(int handle) {
   long sleep_ns = 1000;
   for (int polls = 0;; polls++) {
-    int done = 0;
-    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
-    if (done) return;
+    if (test(handle)) return;
     if (polls < 64) continue;  // a quick answer costs no sleep
     const timespec pause{0, sleep_ns};
     nanosleep(&pause, nullptr);
@@ -45,15 +67,27 @@ int init(int* rank, int* size, char* message, int message_size) {
   }
   MPI_Comm_rank(MPI_COMM_WORLD, rank);
   MPI_Comm_size(MPI_COMM_WORLD, size);
+  MPI_Comm_dup(MPI_COMM_WORLD, &gather_comm);
   return 0;
 }
 
-void alltoallv(const void* send, const int* send_counts, const int* send_displs, void* recv,
-               const int* recv_counts, const int* recv_displs, int type) {
+void wait(MPI_Request request) {
+  wait_handle(keep(request));
+}
+
+int start_alltoallv(const void* send, const int* send_counts, const int* send_displs, void* recv,
+                    const int* recv_counts, const int* recv_displs, int type) {
   MPI_Request request;
   MPI_Ialltoallv(send, send_counts, send_displs, datatype(type), recv, recv_counts, recv_displs,
                  datatype(type), MPI_COMM_WORLD, &request);
-  wait(request);
+  return keep(request);
+}
+
+int start_allgatherv(void* recv, const int* counts, const int* displs, int type) {
+  MPI_Request request;
+  MPI_Iallgatherv(MPI_IN_PLACE, 0, datatype(type), recv, counts, displs, datatype(type),
+                  gather_comm, &request);
+  return keep(request);
 }
 
 void allgatherv(const void* send, int send_count, void* recv, const int* counts, const int* displs,
@@ -77,10 +111,12 @@ void abort_job(int code) {
 }
 
 void finalize() {
+  MPI_Comm_free(&gather_comm);
   MPI_Finalize();
 }
 
-const SimtuneMpiApi kApi{kSimtuneMpiAbi, init, alltoallv, allgatherv, gatherv, abort_job, finalize};
+const SimtuneMpiApi kApi{kSimtuneMpiAbi, init,       start_alltoallv, start_allgatherv, test,
+                         wait_handle,    allgatherv, gatherv,         abort_job,        finalize};
 
 }  // namespace
 
