@@ -165,11 +165,12 @@ void add_train(CLI::App& app) {
     // Under mpirun rank 0 alone reports; the trainer splits each batch over the ranks.
     const bool root = dist::Group::world().root();
     // The training file in the loss's shape; evaluation sets stay scored pairs.
-    const PairData data = load_pairs(
-        args->train, with_loss_shape(args->pairs, loss_shape(options.loss), options.num_labels));
-    if (data.skipped > 0 && root) {
-      std::fprintf(stderr, "skipped %zu bad rows (first: %s)\n", data.skipped,
-                   data.first_skipped.c_str());
+    // Read row by row as batches need them: under mpirun a rank holds only its shares' rows.
+    PairFile data(args->train,
+                  with_loss_shape(args->pairs, loss_shape(options.loss), options.num_labels));
+    if (data.skipped() > 0 && root) {
+      std::fprintf(stderr, "skipped %zu bad rows (first: %s)\n", data.skipped(),
+                   data.first_skipped().c_str());
     }
     Progress progress("train", "steps", args->quiet);
     options.on_step = [&](const StepReport& r) {
@@ -229,7 +230,7 @@ void add_train(CLI::App& app) {
     };
     Trainer trainer(args->model, options);
     const TrainResult result =
-        trainer.train(data.pairs, args->output, args->eval.empty() ? nullptr : &dev,
+        trainer.train(data, args->output, args->eval.empty() ? nullptr : &dev,
                       args->test.empty() ? nullptr : &test);
     progress.finish();
     if (!root) return;
@@ -247,7 +248,7 @@ void add_train(CLI::App& app) {
     }
     std::fprintf(stderr,
                  "trained %lld steps on %zu pairs in %.1f s; last batch loss %.6f; saved %s\n",
-                 static_cast<long long>(result.steps), data.pairs.size(), result.seconds,
+                 static_cast<long long>(result.steps), data.size(), result.seconds,
                  result.last_loss, args->output.c_str());
   });
 }

@@ -54,6 +54,14 @@ class PairFileOptions:
 
 def with_loss_shape(options: PairFileOptions, loss: str, num_labels: int = 0) -> PairFileOptions: ...
 
+class PairFile:
+    def __init__(self, path: str, options: PairFileOptions) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def first_skipped(self) -> str: ...
+
 class Pairs:
     @staticmethod
     def from_file(path: str, options: PairFileOptions) -> Pairs: ...
@@ -91,6 +99,7 @@ class TrainOptions:
     num_labels: int
     loss_init: str
     no_duplicates: bool
+    overlap: bool
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 
@@ -151,7 +160,7 @@ class TrainResult:
 def train(
     model: str,
     options: TrainOptions,
-    pairs: Pairs,
+    pairs: Union[Pairs, PairFile],
     output: str,
     dev: Optional[Pairs] = None,
     dev_name: str = "",

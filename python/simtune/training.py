@@ -72,6 +72,7 @@ def fit(
     log_file: Optional[Union[str, os.PathLike]] = None,
     checkpoint_steps: int = 0,
     checkpoint_limit: int = 3,
+    overlap: bool = True,
     resume: Optional[Union[str, os.PathLike]] = None,
     callback: Optional[Callable[[_simtune.StepReport], None]] = None,
 ) -> _simtune.TrainResult:
@@ -106,7 +107,10 @@ def fit(
 
     Under `mpirun -np N python3 script.py` fit trains data-parallel as `simtune train` does
     (docs/distributed.md): rank 0 alone logs, calls `callback`, evaluates and writes `output`,
-    and every rank returns once it is written, with `model` reloaded from it.
+    and every rank returns once it is written, with `model` reloaded from it. There the
+    gradients of each encoder layer are exchanged while backward goes on to the next;
+    `overlap=False` (`simtune train --no-overlap`) exchanges them all after backward instead,
+    with the same result bit for bit.
 
     The model's weights and configuration are read
     from its directory (`model.path`), so an unsaved max_seq_length change does not apply.
@@ -143,6 +147,7 @@ def fit(
         no_duplicates=batch_sampler == "no_duplicates",
         num_labels=num_labels,
         loss_init=os.fspath(loss_init) if loss_init is not None else "",
+        overlap=overlap,
     )
     for name, value in values.items():
         try:
@@ -165,7 +170,12 @@ def fit(
     # The training data in the loss's shape (its score, or none); evaluation sets stay scored pairs.
     train_options = _simtune.with_loss_shape(file_options, loss, num_labels)
 
-    pairs = _pairs(train, train_options)
+    # A training file is checked once and then read row by row as batches need its rows (under
+    # mpirun each rank reads only its own); a list is already in memory.
+    if isinstance(train, (str, os.PathLike)):
+        pairs = _simtune.PairFile(os.fspath(train), train_options)
+    else:
+        pairs = _pairs(train, train_options)
     dev = _pairs(evaluator, file_options) if evaluator is not None else None
     test_pairs = _pairs(test, file_options) if test is not None else None
     result = _simtune.train(

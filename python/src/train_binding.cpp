@@ -72,6 +72,24 @@ PairData pairs_from_list(const py::handle& rows, const PairFileOptions& options,
   return data;
 }
 
+// Reads a pairs file without the GIL. A file that cannot be read is OSError
+// (FileNotFoundError when missing); a bad row is bad input (ValueError).
+template <class Read>
+auto read_pairs_file(const std::filesystem::path& path, Read&& read) {
+  try {
+    py::gil_scoped_release release;
+    return read();
+  } catch (const OptionError&) {
+    throw;  // an option out of range (score_scale), whatever the file
+  } catch (const Error& e) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec) || ::access(path.c_str(), R_OK) != 0) {
+      throw FileError(e.what(), missing(path));
+    }
+    throw;
+  }
+}
+
 void bind_options(py::module_& m) {
   py::class_<PairFileOptions>(m, "PairFileOptions")
       .def(py::init<>())
@@ -94,21 +112,7 @@ void bind_options(py::module_& m) {
       .def_static(
           "from_file",
           [](const std::filesystem::path& path, const PairFileOptions& options) {
-            // A file that cannot be read is OSError (FileNotFoundError when missing); a bad row
-            // is bad input (ValueError).
-            try {
-              py::gil_scoped_release release;
-              return load_pairs(path, options);
-            } catch (const OptionError&) {
-              throw;  // an option out of range (score_scale), whatever the file
-            } catch (const Error& e) {
-              std::error_code ec;
-              if (!std::filesystem::is_regular_file(path, ec) ||
-                  ::access(path.c_str(), R_OK) != 0) {
-                throw FileError(e.what(), missing(path));
-              }
-              throw;
-            }
+            return read_pairs_file(path, [&] { return load_pairs(path, options); });
           },
           py::arg("path"), py::arg("options"))
       .def_static(
@@ -120,6 +124,17 @@ void bind_options(py::module_& m) {
       .def("__len__", [](const PairData& d) { return d.pairs.size(); })
       .def_readonly("skipped", &PairData::skipped)
       .def_readonly("first_skipped", &PairData::first_skipped);
+  py::class_<PairFile>(m, "PairFile",
+                       "A training file checked once and then read row by row as batches need "
+                       "them (under mpirun a rank reads only its rows).")
+      .def(py::init([](const std::filesystem::path& path, const PairFileOptions& options) {
+             return read_pairs_file(path,
+                                    [&] { return std::make_unique<PairFile>(path, options); });
+           }),
+           py::arg("path"), py::arg("options"))
+      .def("__len__", &PairFile::size)
+      .def_property_readonly("skipped", &PairFile::skipped)
+      .def_property_readonly("first_skipped", &PairFile::first_skipped);
 
   py::class_<TrainOptions>(m, "TrainOptions",
                            "simtune::TrainOptions (the `simtune train` options).")
@@ -149,6 +164,7 @@ void bind_options(py::module_& m) {
       .def_readwrite("num_labels", &TrainOptions::num_labels)
       .def_readwrite("loss_init", &TrainOptions::loss_init)
       .def_readwrite("no_duplicates", &TrainOptions::no_duplicates)
+      .def_readwrite("overlap", &TrainOptions::overlap)
       .def(
           "validate", [](const TrainOptions& o) { validate(o); },
           "ValueError naming the first option outside its range (the Trainer's own check).");
@@ -188,7 +204,8 @@ void bind_results(py::module_& m) {
       .def_readonly("evals", &TrainResult::evals);
 }
 
-TrainResult train(const std::filesystem::path& model, TrainOptions options, const PairData& pairs,
+// `pairs`: a list read into memory (Pairs), or a file read as batches need its rows (PairFile).
+TrainResult train(const std::filesystem::path& model, TrainOptions options, PairRows& pairs,
                   const std::filesystem::path& output, const PairData* dev,
                   const std::string& dev_name, const PairData* test, const std::string& test_name,
                   const py::object& callback) {
@@ -199,7 +216,7 @@ TrainResult train(const std::filesystem::path& model, TrainOptions options, cons
   std::optional<Trainer> trainer;
   file_call([&] { trainer.emplace(model, options); });
   py::gil_scoped_release release;
-  return trainer->train(pairs.pairs, output, dev ? &dev_set : nullptr, test ? &test_set : nullptr);
+  return trainer->train(pairs, output, dev ? &dev_set : nullptr, test ? &test_set : nullptr);
 }
 
 }  // namespace
@@ -207,9 +224,20 @@ TrainResult train(const std::filesystem::path& model, TrainOptions options, cons
 void bind_train(py::module_& m) {
   bind_options(m);
   bind_results(m);
-  m.def("train", &train, py::arg("model"), py::arg("options"), py::arg("pairs"), py::arg("output"),
-        py::arg("dev") = nullptr, py::arg("dev_name") = "", py::arg("test") = nullptr,
-        py::arg("test_name") = "", py::arg("callback") = py::none(),
+  const auto train_on = [](const std::filesystem::path& model, const TrainOptions& options,
+                           py::object pairs, const std::filesystem::path& output,
+                           const PairData* dev, const std::string& dev_name, const PairData* test,
+                           const std::string& test_name, const py::object& callback) {
+    if (py::isinstance<PairFile>(pairs)) {
+      return train(model, options, pairs.cast<PairFile&>(), output, dev, dev_name, test, test_name,
+                   callback);
+    }
+    PairList rows(pairs.cast<const PairData&>().pairs);
+    return train(model, options, rows, output, dev, dev_name, test, test_name, callback);
+  };
+  m.def("train", train_on, py::arg("model"), py::arg("options"), py::arg("pairs"),
+        py::arg("output"), py::arg("dev") = nullptr, py::arg("dev_name") = "",
+        py::arg("test") = nullptr, py::arg("test_name") = "", py::arg("callback") = py::none(),
         "Trainer(model, options).train(pairs, output, dev, test) without the GIL; callback(step "
         "report) after every step, Ctrl-C between steps (KeyboardInterrupt).");
 }

@@ -23,7 +23,7 @@ import json, os, sys
 import numpy as np
 import simtune
 
-model_dir, train, dev, out, sentences, result = sys.argv[1:]
+model_dir, train, dev, out, sentences, result, overlap = sys.argv[1:]
 rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
 texts = open(sentences, encoding="utf-8").read().splitlines()
 model = simtune.SentenceTransformer(model_dir)
@@ -31,7 +31,8 @@ before = model.encode(texts, batch_size=8)
 reports = []
 fitted = simtune.fit(model, train, evaluator=dev, score_scale=5, batch_size=7, max_steps={steps},
                      seed=5, lr=1e-3, dropout=0, eval_steps=6, checkpoint_steps=4,
-                     log_file=out + ".log", output=out, callback=reports.append)
+                     log_file=out + ".log", output=out, callback=reports.append,
+                     overlap=overlap == "overlap")
 np.save(f"{{result}}-{{rank}}-before.npy", before)
 np.save(f"{{result}}-{{rank}}-after.npy", model.encode(texts, batch_size=8))
 with open(f"{{result}}-{{rank}}.json", "w") as f:
@@ -76,10 +77,11 @@ def test_fit_and_encode_under_mpirun_equal_one_process(workdir, tiny_dir):
     if os.geteuid() == 0:
         mpirun.append("--allow-run-as-root")
     runs = {}
-    for name, launcher in (("alone", []), ("two", mpirun)):
+    for name, launcher, overlap in (("alone", [], "overlap"), ("two", mpirun, "overlap"),
+                                    ("two-after-backward", mpirun, "no-overlap")):
         out, result = workdir / f"mpi-{name}", workdir / f"mpi-{name}-result"
         command = [*launcher, sys.executable, str(script), str(tiny_dir), str(train), str(dev),
-                   str(out), str(lines), str(result)]
+                   str(out), str(lines), str(result), overlap]
         done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env)
         assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}{done.stderr}"
         runs[name] = (out, result)
@@ -97,6 +99,9 @@ def test_fit_and_encode_under_mpirun_equal_one_process(workdir, tiny_dir):
     assert sorted(wa) == sorted(wb)
     worst = max(float(np.abs(wa[t].astype(np.float64) - wb[t]).max()) for t in wa)
     assert worst <= TOLERANCE, f"final weights: max abs diff {worst:.3g}"
+    # overlap=False exchanges the gradients after backward, in the same order: the same bits.
+    sequential = load_safetensors(runs["two-after-backward"][0] / "model.safetensors")
+    assert all(sequential[t].tobytes() == wa[t].tobytes() for t in wa)
     # Rank 0 alone reports and evaluates; every rank ends with the output's model loaded.
     ranks = [json.loads((workdir / f"{two_result.name}-{r}.json").read_text()) for r in (0, 1)]
     single = json.loads((workdir / f"{alone_result.name}-0.json").read_text())

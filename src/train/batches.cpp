@@ -56,22 +56,15 @@ std::vector<std::size_t> no_duplicate_batches(std::vector<std::size_t>& order,
   return ends;
 }
 
-// Texts of an example: one (MSELoss's (text)), or the two of a pair and its negatives.
-std::size_t texts_of(const Pair& p) {
-  return p.one_text ? 1 : 2 + p.negatives.size();
-}
-
 }  // namespace
 
-TrainBatches::TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& tokenizer,
-                           std::size_t max_seq_length, std::size_t batch_size, std::uint64_t seed,
-                           bool shuffle, bool no_duplicates, const Matrix* teacher, int rank,
-                           int ranks)
+TrainBatches::TrainBatches(PairRows& pairs, const Tokenizer& tokenizer, std::size_t max_seq_length,
+                           std::size_t batch_size, std::uint64_t seed, bool shuffle,
+                           bool no_duplicates, const Matrix* teacher, int rank, int ranks)
     : pairs_(pairs),
       tokenizer_(tokenizer),
       max_seq_length_(max_seq_length),
-      ids_(pairs.empty() ? 2 : texts_of(pairs[0]), std::vector<TokenIds>(pairs.size())),
-      tokenized_(pairs.size(), 0),
+      columns_(pairs.size() == 0 ? 2 : pairs.texts(0)),
       teacher_(teacher),
       batch_size_(batch_size),
       rank_(rank),
@@ -81,13 +74,13 @@ TrainBatches::TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& toke
       steps_per_epoch_(static_cast<std::int64_t>((pairs.size() + batch_size - 1) / batch_size)),
       no_duplicates_(no_duplicates) {
   for (std::size_t i = 0; i < pairs.size(); i++) {
-    const Pair& p = pairs[i];
-    if (texts_of(p) != ids_.size()) {
-      throw Error("example " + std::to_string(i + 1) + " has " + std::to_string(texts_of(p)) +
-                  " texts, the first has " + std::to_string(ids_.size()) +
+    if (pairs.texts(i) != columns_) {
+      throw Error("example " + std::to_string(i + 1) + " has " + std::to_string(pairs.texts(i)) +
+                  " texts, the first has " + std::to_string(columns_) +
                   ": every example needs the same columns");
     }
     if (!no_duplicates) continue;
+    const Pair& p = pairs.at(i);
     const std::hash<std::string_view> hash;
     text_keys_.push_back(hash(p.a));
     if (!p.one_text) text_keys_.push_back(hash(p.b));
@@ -96,20 +89,20 @@ TrainBatches::TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& toke
 }
 
 void TrainBatches::tokenize(std::size_t example) {
-  if (tokenized_[example]) return;
-  const Pair& p = pairs_[example];
-  ids_[0][example] = tokenizer_.encode(p.a, max_seq_length_);
-  if (!p.one_text) ids_[1][example] = tokenizer_.encode(p.b, max_seq_length_);
-  for (std::size_t c = 0; c < p.negatives.size(); c++) {
-    ids_[2 + c][example] = tokenizer_.encode(p.negatives[c], max_seq_length_);
-  }
-  tokenized_[example] = 1;
+  const auto [it, added] = ids_.try_emplace(example);
+  if (!added) return;
+  const Pair& p = pairs_.at(example);
+  std::vector<TokenIds>& ids = it->second;
+  ids.reserve(columns_);
+  ids.push_back(tokenizer_.encode(p.a, max_seq_length_));
+  if (!p.one_text) ids.push_back(tokenizer_.encode(p.b, max_seq_length_));
+  for (const std::string& n : p.negatives) ids.push_back(tokenizer_.encode(n, max_seq_length_));
 }
 
 void TrainBatches::start_epoch(std::int64_t epoch, std::int64_t first_step) {
   order_ = epoch_order(pairs_.size(), seed_, epoch, shuffle_);
   if (no_duplicates_) {
-    batch_ends_ = no_duplicate_batches(order_, text_keys_, ids_.size(), batch_size_);
+    batch_ends_ = no_duplicate_batches(order_, text_keys_, columns_, batch_size_);
   } else {
     batch_ends_.clear();
     for (std::size_t end = batch_size_; end < order_.size() + batch_size_; end += batch_size_) {
@@ -136,12 +129,12 @@ const Batch& TrainBatches::at(std::int64_t step) {
   for (std::size_t k = begin; k < end; k++) tokenize(order_[k]);
   batch_.texts.clear();
   batch_.labels.clear();
-  for (const std::vector<TokenIds>& column : ids_) {
-    for (std::size_t k = begin; k < end; k++) batch_.texts.push_back(&column[order_[k]]);
+  for (std::size_t c = 0; c < columns_; c++) {
+    for (std::size_t k = begin; k < end; k++) batch_.texts.push_back(&ids_.at(order_[k])[c]);
   }
   for (std::size_t k = begin; k < end; k++) {
     if (teacher_ == nullptr) {
-      batch_.labels.push_back(static_cast<float>(pairs_[order_[k]].score));
+      batch_.labels.push_back(static_cast<float>(pairs_.score(order_[k])));
       continue;
     }
     const float* row = teacher_->row(order_[k]);

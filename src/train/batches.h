@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "simtune/core/matrix.h"
@@ -39,17 +40,14 @@ class TrainBatches {
   // batches than steps_per_epoch(), and the run's length stays epochs * steps_per_epoch() steps,
   // as in the library.
   // rank, ranks: this process's share of every batch under mpirun.
-  TrainBatches(const std::vector<Pair>& pairs, const Tokenizer& tokenizer,
-               std::size_t max_seq_length, std::size_t batch_size, std::uint64_t seed, bool shuffle,
-               bool no_duplicates = false, const Matrix* teacher = nullptr, int rank = 0,
-               int ranks = 1);
-  // The batches keep a reference to the pairs.
-  TrainBatches(std::vector<Pair>&&, const Tokenizer&, std::size_t, std::size_t, std::uint64_t, bool,
-               bool = false, const Matrix* = nullptr, int = 0, int = 1) = delete;
+  // The batches keep a reference to the examples, and read each one only when a share needs it.
+  TrainBatches(PairRows& pairs, const Tokenizer& tokenizer, std::size_t max_seq_length,
+               std::size_t batch_size, std::uint64_t seed, bool shuffle, bool no_duplicates = false,
+               const Matrix* teacher = nullptr, int rank = 0, int ranks = 1);
 
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   // Texts per example: 2 plus the examples' negatives.
-  int columns() const { return static_cast<int>(ids_.size()); }
+  int columns() const { return static_cast<int>(columns_); }
   // This rank's share of the batch of optimizer step `step` (0-based); valid until the next
   // call. A share may be empty when the batch has fewer examples than there are ranks.
   const Batch& at(std::int64_t step);
@@ -58,11 +56,13 @@ class TrainBatches {
   void tokenize(std::size_t example);
   void start_epoch(std::int64_t epoch, std::int64_t first_step);
 
-  const std::vector<Pair>& pairs_;
+  PairRows& pairs_;
   const Tokenizer& tokenizer_;
   std::size_t max_seq_length_;
-  std::vector<std::vector<TokenIds>> ids_;  // [column][example], filled as shares need them
-  std::vector<std::uint8_t> tokenized_;
+  std::size_t columns_;
+  // Each example's texts' ids ([column]), kept once a share needed them: a rank holds only its
+  // shares' examples. A node's address never changes, so a Batch may point into it.
+  std::unordered_map<std::size_t, std::vector<TokenIds>> ids_;
   const Matrix* teacher_;
   std::size_t batch_size_;
   int rank_, ranks_;

@@ -127,11 +127,11 @@ PairFileOptions with_loss_shape(PairFileOptions options, const LossShape& loss, 
   return options;
 }
 
-int loss_classes(const std::string& name, int num_labels, const std::vector<Pair>& pairs) {
+int loss_classes(const std::string& name, int num_labels, const PairRows& pairs) {
   if (!loss_shape(name).classes) return 0;
   double largest = 0;
   for (std::size_t i = 0; i < pairs.size(); i++) {
-    const double label = pairs[i].score;
+    const double label = pairs.score(i);
     if (!(label >= 0) || label != std::floor(label) || (num_labels > 0 && label >= num_labels)) {
       char value[32];
       std::snprintf(value, sizeof value, "%g", label);

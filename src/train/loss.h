@@ -53,7 +53,7 @@ struct LossDims {
 // The classes of a loss over classes (LossShape::classes; 0 for the others): num_labels when
 // set, else one more than the largest label. Throws Error naming the example whose label is not a
 // class (a list passed in directly; a file's reader has already checked them, naming its line).
-int loss_classes(const std::string& name, int num_labels, const std::vector<Pair>& pairs);
+int loss_classes(const std::string& name, int num_labels, const PairRows& pairs);
 
 // The loss sentence-transformers calls `name`, over examples of `columns` texts; throws Error for
 // a name simtune does not have or a column count the loss does not take.

@@ -371,9 +371,15 @@ Trainer::~Trainer() = default;
 
 TrainResult Trainer::train(const std::vector<Pair>& pairs, const fs::path& output,
                            const EvalSet* dev, const EvalSet* test) {
+  PairList list(pairs);
+  return train(list, output, dev, test);
+}
+
+TrainResult Trainer::train(PairRows& pairs, const fs::path& output, const EvalSet* dev,
+                           const EvalSet* test) {
   Impl& m = *impl_;
   const TrainOptions& o = m.options;
-  if (pairs.empty()) throw Error("no training pairs");
+  if (pairs.size() == 0) throw Error("no training pairs");
   const bool gathers = m.group.size() > 1 && loss_shape(o.loss).batch_wide;
   // A batch larger than the data is one batch of all of it, as sentence-transformers' DataLoader
   // makes it; the run (model card, checkpoints) records the batch it really used.

@@ -48,13 +48,14 @@ int main(int argc, char** argv) {
     const PairData data =
         load_pairs(train, with_loss_shape(pair_options, loss_shape(loss_name), num_labels));
     const Matrix teacher = teacher_file.empty() ? Matrix{} : load_npy_matrix(teacher_file);
-    TrainBatches batches(data.pairs, tokenizer, files.max_seq_length, batch_size, 0, false, false,
+    PairList rows(data.pairs);
+    TrainBatches batches(rows, tokenizer, files.max_seq_length, batch_size, 0, false, false,
                          teacher_file.empty() ? nullptr : &teacher);
     const Batch& batch = batches.at(0);
     EmbeddingPass pass(files, Dropout{});
-    std::unique_ptr<Loss> objective = make_loss(
-        loss_name, batches.columns(),
-        LossDims{loss_classes(loss_name, num_labels, data.pairs), files.embedding_dimension()});
+    std::unique_ptr<Loss> objective =
+        make_loss(loss_name, batches.columns(),
+                  LossDims{loss_classes(loss_name, num_labels, rows), files.embedding_dimension()});
     // The loss's own tensors (SoftmaxLoss's classifier) after the model's, as training has them.
     const std::vector<ParamTensor> extra = objective->parameters();
     TrainState state(with_loss_tensors(std::move(loaded.params), extra), files.bert, AdamWConfig{},

@@ -229,5 +229,70 @@ TEST(Examples, OneTextRowsForMSELoss) {
   EXPECT_NE(e.find("one.tsv:1: expected at least 2 fields, found 1"), std::string::npos) << e;
 }
 
+// A file read row by row: the rows kept are those load_pairs keeps (header, byte-order mark, CRLF,
+// bad rows skipped and counted), each read again, in any order, when asked for.
+TEST(PairFile, ReadsRowsAgainInAnyOrderAfterCheckingThemAll) {
+  testing::TempDir dir("pair_file");
+  PairFileOptions o;
+  o.skip_bad_rows = true;
+  const auto tsv = write_in(
+      dir, "rows.tsv",
+      "\xEF\xBB\xBFsentence1\tsentence2\tscore\r\nfirst a\tfirst b\t0.25\r\n\nbad\tx\tnope\n"
+      "second a\tsecond b\t1\nthird a\tthird b\t0.5");
+  PairFile rows(tsv, o);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows.skipped(), 1u);
+  EXPECT_NE(rows.first_skipped().find("rows.tsv:4: score \"nope\""), std::string::npos);
+  EXPECT_EQ(rows.score(0), 0.25);
+  EXPECT_EQ(rows.score(2), 0.5);
+  EXPECT_EQ(rows.texts(1), 2u);
+  EXPECT_EQ(rows.at(2).a, "third a");
+  EXPECT_EQ(rows.at(0).b, "first b");
+  EXPECT_EQ(rows.at(1).a, "second a");
+  EXPECT_EQ(rows.at(1).score, 1.0);
+  // The first row of a file without a header, behind a byte-order mark, reads as its text.
+  PairFile plain(write_in(dir, "plain.tsv",
+                          "\xEF\xBB\xBF"
+                          "a\tb\t0.5\nc\td\t0\n"),
+                 {});
+  EXPECT_EQ(plain.at(1).a, "c");
+  EXPECT_EQ(plain.at(0).a, "a");
+  // JSONL with negatives; the texts count is known without reading the row.
+  PairFileOptions one;
+  one.read_score = false;
+  one.one_text = true;
+  PairFile jsonl(write_in(dir, "rows.jsonl",
+                          "{\"anchor\":\"q1\",\"positive\":\"p1\"}\n{\"text\":\"alone\"}\n"),
+                 one);
+  ASSERT_EQ(jsonl.size(), 2u);
+  EXPECT_EQ(jsonl.texts(0), 2u);
+  EXPECT_EQ(jsonl.texts(1), 1u);
+  EXPECT_EQ(jsonl.at(1).a, "alone");
+  EXPECT_EQ(jsonl.at(0).b, "p1");
+}
+
+TEST(PairFile, BadRowsStopAsLoadPairsDoesAndAChangedFileIsNamed) {
+  testing::TempDir dir("pair_file_errors");
+  const auto bad = write_in(dir, "bad.tsv", "a\tb\t0.5\nc\td\t7\n");
+  try {
+    PairFile rows(bad, {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.tsv:2: score 7 is outside [0, 1]"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(PairFile(write_in(dir, "empty.tsv", "\n"), {}), Error);
+  const auto path = write_in(dir, "changes.tsv", "a\tb\t0.5\nc\td\t0.25\n");
+  PairFile rows(path, {});
+  write_in(dir, "changes.tsv", "a\tb\t0.5\nc\n");
+  try {
+    rows.at(1);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("changes.tsv: changed while in use"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace simtune

@@ -623,13 +623,13 @@ struct TinyRun {
   LoadedModel model;
   RunIdentity run{kBatchSize, kSeed, true};
   const std::vector<Pair> pairs = tiny_pairs();
+  mutable PairList rows{pairs};
 
   explicit TinyRun(const std::string& name)
       : dir(name), model_dir(write_tiny_model(dir.path())), model(load_model(model_dir.string())) {}
 
   TrainBatches batches() const {
-    return TrainBatches(pairs, model.tokenizer, model.files.max_seq_length, kBatchSize, kSeed,
-                        true);
+    return TrainBatches(rows, model.tokenizer, model.files.max_seq_length, kBatchSize, kSeed, true);
   }
   AdamWConfig adam() const {
     AdamWConfig c;
@@ -870,7 +870,8 @@ TEST(TrainBatches, NoDuplicatesDefersExamplesSharingATextAndKeepsTheRunLength) {
                                    {"a bird", "a cat sat", 2},
                                    {"the sky", "the sun", 3},
                                    {"the big house", "a small car", 4}};
-  TrainBatches batches(pairs, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, false,
+  PairList rows(pairs);
+  TrainBatches batches(rows, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, false,
                        true);
   EXPECT_EQ(batches.steps_per_epoch(), 3);
   const std::vector<std::vector<float>> want = {{0, 3}, {1, 2}, {4}, {0, 3}};
@@ -882,7 +883,7 @@ TEST(TrainBatches, NoDuplicatesDefersExamplesSharingATextAndKeepsTheRunLength) {
   // Back to an earlier step, as a resumed run asks.
   EXPECT_EQ(batches.at(1).labels, want[1]);
   // Shuffled, every epoch still holds each example once and no batch repeats a text.
-  TrainBatches shuffled(pairs, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, true,
+  TrainBatches shuffled(rows, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, true,
                         true);
   std::vector<float> seen;
   for (std::int64_t step = 0; seen.size() < pairs.size(); step++) {
@@ -902,7 +903,8 @@ TEST(TrainBatches, HardNegativeColumnsFollowThePositives) {
   TinyRun run("columns");
   const std::vector<Pair> pairs = {{"the cat", "a cat sat", 0, {"the sky", "a dog"}},
                                    {"a bird", "the sun", 1, {"the big house", "a small car"}}};
-  TrainBatches batches(pairs, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, false);
+  PairList rows(pairs);
+  TrainBatches batches(rows, run.model.tokenizer, run.model.files.max_seq_length, 2, kSeed, false);
   EXPECT_EQ(batches.columns(), 4);
   const Batch& b = batches.at(0);
   ASSERT_EQ(b.texts.size(), 8u);
@@ -913,7 +915,8 @@ TEST(TrainBatches, HardNegativeColumnsFollowThePositives) {
   EXPECT_EQ(*b.texts[7], run.model.tokenizer.encode("a small car", max_length));
   std::vector<Pair> ragged = pairs;
   ragged[1].negatives.pop_back();
-  EXPECT_THROW(TrainBatches(ragged, run.model.tokenizer, max_length, 2, kSeed, false), Error);
+  PairList ragged_rows(ragged);
+  EXPECT_THROW(TrainBatches(ragged_rows, run.model.tokenizer, max_length, 2, kSeed, false), Error);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,5 +55,54 @@ struct PairData {
 // delimited text, LF or CRLF, no quoting, extra trailing fields ignored). Bad rows throw
 // Error("file:line: what is wrong") unless skip_bad_rows.
 PairData load_pairs(const std::filesystem::path& path, const PairFileOptions& options = {});
+
+// Training examples by index, wherever they are kept: in memory (the library API's lists) or in
+// their file, read again when a batch needs them (the CLI: under mpirun each rank reads only the
+// rows of its shares).
+class PairRows {
+ public:
+  virtual ~PairRows() = default;
+  virtual std::size_t size() const = 0;
+  // Example i; valid until the next call.
+  virtual const Pair& at(std::size_t i) = 0;
+  // Example i's score and its count of texts (1, or 2 plus its negatives), without reading it.
+  virtual double score(std::size_t i) const = 0;
+  virtual std::size_t texts(std::size_t i) const = 0;
+};
+
+// The examples of a list, which must outlive this.
+class PairList final : public PairRows {
+ public:
+  explicit PairList(const std::vector<Pair>& pairs) : pairs_(pairs) {}
+  explicit PairList(std::vector<Pair>&&) = delete;
+  std::size_t size() const override { return pairs_.size(); }
+  const Pair& at(std::size_t i) override { return pairs_[i]; }
+  double score(std::size_t i) const override { return pairs_[i].score; }
+  std::size_t texts(std::size_t i) const override {
+    return pairs_[i].one_text ? 1 : 2 + pairs_[i].negatives.size();
+  }
+
+ private:
+  const std::vector<Pair>& pairs_;
+};
+
+// The examples of a pairs file, read and checked row by row as load_pairs does (the same errors,
+// the same skipped rows) while keeping only where each row starts and its score; at() parses the
+// row again. The file must not change while in use (a changed row throws Error).
+class PairFile final : public PairRows {
+ public:
+  PairFile(const std::filesystem::path& path, const PairFileOptions& options = {});
+  ~PairFile() override;
+  std::size_t size() const override;
+  const Pair& at(std::size_t i) override;
+  double score(std::size_t i) const override;
+  std::size_t texts(std::size_t i) const override;
+  std::size_t skipped() const;  // as PairData's
+  const std::string& first_skipped() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace simtune

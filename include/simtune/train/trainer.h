@@ -117,6 +117,10 @@ class Trainer {
   // with Error naming the step; earlier checkpoints stay.
   TrainResult train(const std::vector<Pair>& pairs, const std::filesystem::path& output,
                     const EvalSet* dev = nullptr, const EvalSet* test = nullptr);
+  // The same on examples read as batches need them (a PairFile: under mpirun each rank reads
+  // only its rows).
+  TrainResult train(PairRows& pairs, const std::filesystem::path& output,
+                    const EvalSet* dev = nullptr, const EvalSet* test = nullptr);
 
  private:
   struct Impl;
