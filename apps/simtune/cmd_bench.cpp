@@ -107,7 +107,7 @@ double layer_gflops(Role role, Engine engine, int n, int C, int I, int repeat) {
         ours ? matmul_packed(y.data(), x.data(), packed[i], n)
              : matmul_nt(y.data(), x.data(), w.data(), n, in, out, false, blas);
       } else if (role == Role::dinp) {
-        ours ? matmul_dinp(x.data(), y.data(), w.data(), n, in, out)
+        ours ? matmul_dinp(x.data(), y.data(), w.data(), n, in, out, Into::add)
              : matmul_nn(x.data(), y.data(), w.data(), n, out, in, true, blas);
       } else {
         ours ? matmul_dweight(w.data(), y.data(), x.data(), n, in, out)

@@ -56,8 +56,9 @@ void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N,
         false, true, epilogue});
 }
 
-void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC) noexcept {
-  gemm({dinp, C, dout, OC, 1, w, kPanel, C, N, C, OC, true, false});
+void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC,
+                 Into into) noexcept {
+  gemm({dinp, C, dout, OC, 1, w, kPanel, C, N, C, OC, into == Into::add, false});
 }
 
 void matmul_dweight(float* dw, const float* dout, const float* inp, int N, int C, int OC) noexcept {

@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "simtune/core/check.h"
-#include "simtune/core/threads.h"
 
 namespace simtune {
 namespace {
@@ -15,6 +14,31 @@ namespace {
 // extra capacity costs address space, not memory.
 std::int64_t grown(std::int64_t need, std::int64_t have) {
   return need <= have ? have : std::max(need, have + have / 2);
+}
+
+// Grows an arena's capacities to hold `tokens` and `probs`; false when they already do.
+bool grow(std::int64_t tokens, std::int64_t probs, std::int64_t& tokens_cap,
+          std::int64_t& probs_cap) {
+  if (tokens <= tokens_cap && probs <= probs_cap) return false;
+  tokens_cap = grown(tokens, tokens_cap);
+  probs_cap = grown(probs, probs_cap);
+  return true;
+}
+
+// Replaces `arena` by one block holding every slot that for_each_slot visits (with its size),
+// and points the slots into it; a slot of size 0 is null. The old block goes first, so the two
+// are never held together.
+template <class ForEachSlot>
+void lay_out(std::unique_ptr<float[]>& arena, ForEachSlot&& for_each_slot) {
+  std::int64_t total = 0;
+  for_each_slot([&](float*&, std::int64_t n) { total += n; });
+  arena.reset();
+  arena.reset(new float[static_cast<std::size_t>(total)]);
+  float* p = arena.get();
+  for_each_slot([&](float*& slot, std::int64_t n) {
+    slot = n > 0 ? p : nullptr;
+    p += n;
+  });
 }
 
 }  // namespace
@@ -40,8 +64,7 @@ Activations::Activations(const BertConfig& config, bool training, Dropout dropou
   layers.resize(training ? static_cast<std::size_t>(config.num_hidden_layers) : 1);
 }
 
-// Visits every slot with its size, in arena order; used once to size the arena and once to
-// point the slots into it.
+// Visits every slot with its size, in arena order (lay_out).
 template <class Visit>
 void Activations::for_each_slot(Visit&& visit) {
   const std::int64_t N = tokens_, C = C_, I = I_;
@@ -73,41 +96,31 @@ void Activations::for_each_slot(Visit&& visit) {
 }
 
 void Activations::reserve(std::int64_t tokens, std::int64_t probs) {
-  if (tokens <= tokens_ && probs <= probs_) return;
-  tokens_ = grown(tokens, tokens_);
-  probs_ = grown(probs, probs_);
-  std::int64_t total = 0;
-  for_each_slot([&](float*&, std::int64_t n) { total += n; });
-  arena_.reset();
-  arena_.reset(new float[static_cast<std::size_t>(total)]);
-  float* p = arena_.get();
-  for_each_slot([&](float*& slot, std::int64_t n) {
-    slot = n > 0 ? p : nullptr;
-    p += n;
-  });
+  if (!grow(tokens, probs, tokens_, probs_)) return;
+  lay_out(arena_, [&](auto&& visit) { for_each_slot(visit); });
   if (emb_out == nullptr) emb_out = emb_ln;
 }
 
 ActivationGrads::ActivationGrads(const BertConfig& config)
     : C_(config.hidden_size), I_(config.intermediate_size) {}
 
-void ActivationGrads::reserve(std::int64_t tokens, std::int64_t probs) {
-  if (tokens <= tokens_ && probs <= probs_) return;
-  tokens_ = grown(tokens, tokens_);
-  probs_ = grown(probs, probs_);
+template <class Visit>
+void ActivationGrads::for_each_slot(Visit&& visit) {
   const std::int64_t N = tokens_, C = C_, I = I_;
-  float** slots[] = {&dhidden, &dattention_ln, &ddense,  &dctx,    &dqkv,
-                     &dprobs,  &dfc,           &dfc_pre, &demb_sum};
-  const std::int64_t sizes[] = {N * C, N * C, N * C, N * C, N * 3 * C, probs_, N * I, N * I, N * C};
-  std::int64_t total = 0;
-  for (auto n : sizes) total += n;
-  arena_.reset();
-  arena_.reset(new float[static_cast<std::size_t>(total)]);
-  float* p = arena_.get();
-  for (std::size_t i = 0; i < std::size(slots); i++) {
-    *slots[i] = p;
-    p += sizes[i];
-  }
+  visit(dhidden, N * C);
+  visit(dattention_ln, N * C);
+  visit(ddense, N * C);
+  visit(dctx, N * C);
+  visit(dqkv, N * 3 * C);
+  visit(dprobs, probs_);
+  visit(dfc, N * I);
+  visit(dfc_pre, N * I);
+  visit(demb_sum, N * C);
+}
+
+void ActivationGrads::reserve(std::int64_t tokens, std::int64_t probs) {
+  if (!grow(tokens, probs, tokens_, probs_)) return;
+  lay_out(arena_, [&](auto&& visit) { for_each_slot(visit); });
 }
 
 namespace {
@@ -217,31 +230,29 @@ void bert_backward(const BertWeights& grads, ActivationGrads& g, const float* do
     const LayerWeights& lg = grads.layers[l];
     const LayerActivations& a = acts.layers[l];
     const float* hidden = l == 0 ? acts.emb_out : acts.layers[l - 1].output_ln;
-    // Gradients that backward accumulates start from zero; dhidden's turn comes once the output
-    // LayerNorm's backward has read it.
-    zero_parallel(g.dattention_ln, static_cast<std::size_t>(NC));
+    // Each activation gradient is written by its first path back and added to by its second
+    // (dattention_ln, dhidden), so none is zeroed first.
     bias_residual_layernorm_backward(g.dattention_ln, g.ddense, lg.proj_b, lg.output_ln_w,
                                      lg.output_ln_b, g.dhidden, a.output_sum, a.output_ln_mean,
                                      a.output_ln_rstd, a.out_mask, lw.output_ln_w, N, C);
     gelu_recompute(acts.fc, a.fc_pre, NI);
-    zero_parallel(g.dfc, static_cast<std::size_t>(NI));
-    linear_backward(g.dfc, lg.proj_w, nullptr, g.ddense, acts.fc, lw.proj_w, N, I, C);
+    linear_backward(g.dfc, lg.proj_w, nullptr, g.ddense, acts.fc, lw.proj_w, N, I, C, Into::write);
     bias_gelu_backward(g.dfc_pre, lg.fc_b, g.dfc, a.fc_pre, N, I);
-    linear_backward(g.dattention_ln, lg.fc_w, nullptr, g.dfc_pre, a.attention_ln, lw.fc_w, N, C, I);
-    zero_parallel(g.dhidden, static_cast<std::size_t>(NC));
+    linear_backward(g.dattention_ln, lg.fc_w, nullptr, g.dfc_pre, a.attention_ln, lw.fc_w, N, C, I,
+                    Into::add);
     bias_residual_layernorm_backward(g.dhidden, g.ddense, lg.attn_out_b, lg.attention_ln_w,
                                      lg.attention_ln_b, g.dattention_ln, a.attention_sum,
                                      a.attention_ln_mean, a.attention_ln_rstd, a.attn_out_mask,
                                      lw.attention_ln_w, N, C);
-    zero_parallel(g.dctx, static_cast<std::size_t>(NC));
-    linear_backward(g.dctx, lg.attn_out_w, nullptr, g.ddense, a.ctx, lw.attn_out_w, N, C, C);
+    linear_backward(g.dctx, lg.attn_out_w, nullptr, g.ddense, a.ctx, lw.attn_out_w, N, C, C,
+                    Into::write);
     attention_backward(g.dqkv, g.dprobs, g.dctx, a.qkv, a.probs, a.probs_mask, spans,
                        acts.probs_offsets.data(), NH, C);
-    linear_backward(g.dhidden, lg.qkv_w, lg.qkv_b, g.dqkv, hidden, lw.qkv_w, N, C, 3 * C);
+    linear_backward(g.dhidden, lg.qkv_w, lg.qkv_b, g.dqkv, hidden, lw.qkv_w, N, C, 3 * C,
+                    Into::add);
     if (layer_done != nullptr) (*layer_done)(static_cast<std::size_t>(l));
   }
   if (acts.emb_mask != nullptr) dropout_apply(g.dhidden, acts.emb_mask, NC);
-  zero_parallel(g.demb_sum, static_cast<std::size_t>(NC));
   layernorm_backward(g.demb_sum, grads.emb_ln_w, grads.emb_ln_b, g.dhidden, acts.emb_sum,
                      w.emb_ln_w, acts.emb_mean, acts.emb_rstd, N, C);
   embeddings_backward(grads.wte, grads.wpe, grads.wtt, g.demb_sum, batch.ids.data(),

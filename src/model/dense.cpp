@@ -72,7 +72,7 @@ void dense_backward(float* dx, const DenseWeights& dw, float* dpre, const float*
   const std::int64_t n = static_cast<std::int64_t>(B) * config.out_features;
   for (std::int64_t k = 0; k < n; k++) dpre[k] = dy[k] * activation_grad(config.activation, pre[k]);
   linear_backward(dx, dw.weight, dw.bias, dpre, x, w.weight, B, config.in_features,
-                  config.out_features);
+                  config.out_features, Into::write);
 }
 
 }  // namespace simtune

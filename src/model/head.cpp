@@ -62,7 +62,7 @@ void SentenceHead::backward(float* dhidden, const float* d_embeddings, const flo
   }
   for (std::size_t k = dense_.size(); k-- > 0;) {
     const DenseConfig& c = dense_[k];
-    float* dx = zeroed(grad_next_, B * static_cast<std::size_t>(c.in_features));
+    float* dx = sized(grad_next_, B * static_cast<std::size_t>(c.in_features));
     dense_backward(dx, grads[k], sized(dpre_, B * static_cast<std::size_t>(c.out_features)), d,
                    pres_[k].data(), outs_[k].data(), weights[k], c, spans.B);
     std::swap(grad_, grad_next_);

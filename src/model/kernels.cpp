@@ -53,8 +53,8 @@ void linear_forward(float* out, const float* inp, const PackedMatrix& weight, co
 }
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int N, int C, int OC) noexcept {
-  kernels().linear_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+                     const float* weight, int N, int C, int OC, Into into) noexcept {
+  kernels().linear_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC, into);
 }
 
 void attention_forward(float* ctx, float* probs, const float* qkv, const float* dropout,

@@ -297,6 +297,7 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 #pragma omp for schedule(static)
     for (int t = 0; t < N; t++) {
       const std::int64_t row = static_cast<std::int64_t>(t) * C;
+      std::fill(dinp + row, dinp + row + C, 0.0f);
       layernorm_row_backward(dinp + row, dout + row, inp + row, weight, mean[t], rstd[t], C);
     }
     // Parameter gradients: sums over tokens, each thread owning a block of channels.
@@ -328,8 +329,8 @@ void linear_forward(float* out, const float* inp, const PackedMatrix& weight, co
 }
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int N, int C, int OC) noexcept {
-  matmul_dinp(dinp, dout, weight, N, C, OC);
+                     const float* weight, int N, int C, int OC, Into into) noexcept {
+  matmul_dinp(dinp, dout, weight, N, C, OC, into);
   matmul_dweight(dweight, dout, inp, N, C, OC);
   if (dbias == nullptr) return;
 #pragma omp parallel
@@ -469,11 +470,10 @@ void bias_residual_layernorm_backward(float* dresidual, float* ddense, float* db
       const std::int64_t row = static_cast<std::int64_t>(t) * C;
       float* dd = ddense + row;
       float* dr = dresidual + row;
-      // ddense is written: zeroed, then it receives the row's dx.
+      // ddense and dresidual are written: ddense zeroed, then it receives the row's dx.
       std::fill(dd, dd + C, 0.0f);
       layernorm_row_backward(dd, dout + row, x + row, weight, mean[t], rstd[t], C);
-#pragma omp simd
-      for (int i = 0; i < C; i++) dr[i] += dd[i];
+      std::copy(dd, dd + C, dr);
       if (dropout != nullptr) {
         const float* mr = dropout + row;
 #pragma omp simd

@@ -66,8 +66,12 @@ TEST(Gradcheck, Linear) {
     linear_forward(out.data(), x.data(), PackedMatrix(w.data(), OC, C), b.data(), N);
     return dot(out, R);
   };
-  std::vector<float> dx(N * C, 0.0f), dw(OC * C, 0.0f), db(OC, 0.0f);
-  linear_backward(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), N, C, OC);
+  // Into::add adds dinp to what the buffer holds.
+  const auto before = randn(N * C, 9);
+  std::vector<float> dx = before, dw(OC * C, 0.0f), db(OC, 0.0f);
+  linear_backward(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), N, C, OC,
+                  Into::add);
+  for (std::size_t i = 0; i < dx.size(); i++) dx[i] -= before[i];
   expect_grad("dinp", x, dx, loss);
   expect_grad("dweight", w, dw, loss);
   expect_grad("dbias", b, db, loss);
@@ -83,7 +87,8 @@ TEST(Gradcheck, LayerNorm) {
     return dot(out, R);
   };
   loss();
-  std::vector<float> dx(N * C, 0.0f), dw(C, 0.0f), db(C, 0.0f);
+  // dinp is written over whatever it holds.
+  std::vector<float> dx = randn(N * C, 9), dw(C, 0.0f), db(C, 0.0f);
   layernorm_backward(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), mean.data(),
                      rstd.data(), N, C);
   expect_grad("dinp", x, dx, loss);
@@ -110,13 +115,12 @@ TEST(Gradcheck, BiasResidualLayerNormWithAndWithoutDropout) {
       return dot(out, R);
     };
     loss();
-    // dresidual accumulates onto what it holds; ddense is written over whatever it holds.
-    const auto before = randn(N * C, 28);
-    std::vector<float> dr = before, dz = randn(N * C, 29), db(C, 0.0f), dw(C, 0.0f), dlb(C, 0.0f);
+    // dresidual and ddense are written over whatever they hold.
+    std::vector<float> dr = randn(N * C, 28), dz = randn(N * C, 29), db(C, 0.0f), dw(C, 0.0f),
+                       dlb(C, 0.0f);
     bias_residual_layernorm_backward(dr.data(), dz.data(), db.data(), dw.data(), dlb.data(),
                                      R.data(), x.data(), mean.data(), rstd.data(), dropout,
                                      w.data(), N, C);
-    for (std::size_t i = 0; i < dr.size(); i++) dr[i] -= before[i];
     const std::string tag = dropout ? " (dropout)" : "";
     expect_grad(("ddense" + tag).c_str(), z, dz, loss);
     expect_grad(("dresidual" + tag).c_str(), r, dr, loss);
@@ -236,7 +240,7 @@ TEST(Gradcheck, DenseWithEveryActivation) {
         return dot(y, R);
       };
       loss();
-      std::vector<float> dx(B * in, 0.0f), dw(out * in, 0.0f), db(out, 0.0f);
+      std::vector<float> dx = randn(B * in, 25), dw(out * in, 0.0f), db(out, 0.0f);  // dx written
       dense_backward(dx.data(), {dw.data(), bias ? db.data() : nullptr}, dpre.data(), R.data(),
                      pre.data(), x.data(), weights, cfg, B);
       const std::string what = activation_type_name(act) + std::string(bias ? " bias" : "");

@@ -81,8 +81,10 @@ TEST(Kernels, LinearMatchesNaive) {
 TEST(Kernels, LinearBackwardMatchesNaive) {
   const int N = 6, C = 9, OC = 5;
   auto x = randn(N * C, 14), w = randn(OC * C, 15), dy = randn(N * OC, 16);
-  std::vector<float> dx(N * C, 0.0f), dw(OC * C, 0.0f), db(OC, 0.0f);
-  linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, C, OC);
+  // dinp written over whatever it holds.
+  std::vector<float> dx = randn(N * C, 13), dw(OC * C, 0.0f), db(OC, 0.0f);
+  linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, C, OC,
+                  Into::write);
   std::vector<double> want_dx(N * C, 0.0), want_dw(OC * C, 0.0), want_db(OC, 0.0);
   for (int t = 0; t < N; t++) {
     for (int o = 0; o < OC; o++) {

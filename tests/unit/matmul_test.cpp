@@ -35,7 +35,7 @@ TEST(Matmul, MatchesNaiveProductIncludingTails) {
 }
 
 // The gradient products read their operands in place (row-major, no packing): tails in every
-// dimension, k past one 256-deep block, and accumulation into what the output held.
+// dimension, k past one 256-deep block, and accumulation into what the output held (or not).
 TEST(Matmul, GradientProductsMatchNaiveAndAccumulate) {
   for (auto [N, C, OC] : {std::tuple{13, 300, 40}, std::tuple{1, 7, 3}, std::tuple{300, 33, 17}}) {
     const auto x = randn(static_cast<std::size_t>(N) * C, 5),
@@ -44,8 +44,15 @@ TEST(Matmul, GradientProductsMatchNaiveAndAccumulate) {
     auto dx = randn(static_cast<std::size_t>(N) * C, 8);
     auto dw = randn(static_cast<std::size_t>(OC) * C, 9);
     const std::vector<float> dx0 = dx, dw0 = dw;
-    matmul_dinp(dx.data(), dy.data(), w.data(), N, C, OC);
+    matmul_dinp(dx.data(), dy.data(), w.data(), N, C, OC, Into::add);
     matmul_dweight(dw.data(), dy.data(), x.data(), N, C, OC);
+    // Into::write: the product alone, whatever the buffer held; the same bits as adding it to
+    // zeros.
+    std::vector<float> written = randn(static_cast<std::size_t>(N) * C, 10);
+    std::vector<float> added(written.size(), 0.0f);
+    matmul_dinp(written.data(), dy.data(), w.data(), N, C, OC, Into::write);
+    matmul_dinp(added.data(), dy.data(), w.data(), N, C, OC, Into::add);
+    EXPECT_EQ(written, added) << "dinp written " << N << "x" << C << "x" << OC;
     double max_dx = 0, max_dw = 0;
     for (int n = 0; n < N; n++) {
       for (int c = 0; c < C; c++) {

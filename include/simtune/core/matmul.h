@@ -47,8 +47,14 @@ struct TileEpilogue {
 // given, on every block of out.
 void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N,
                    const TileEpilogue* epilogue = nullptr) noexcept;
-// dinp (N, C) += dout (N, OC) . w (OC, C): the input gradient.
-void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC) noexcept;
+// Whether a gradient product writes its result over what the buffer holds, or adds to it (an
+// activation with two paths back to it: the second adds to what the first wrote). Writing saves
+// zeroing the buffer first, a pass over memory and a parallel region.
+enum class Into { write, add };
+
+// dinp (N, C) = or += dout (N, OC) . w (OC, C): the input gradient.
+void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC,
+                 Into into) noexcept;
 // dw (OC, C) += dout^T (OC, N) . inp (N, C): the weight gradient, a chain over the N tokens.
 void matmul_dweight(float* dw, const float* dout, const float* inp, int N, int C, int OC) noexcept;
 

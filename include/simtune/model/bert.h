@@ -108,6 +108,8 @@ class ActivationGrads {
   float* demb_sum = nullptr;       // (N, C)
 
  private:
+  template <class Visit>
+  void for_each_slot(Visit&& visit);
   int C_, I_;
   std::int64_t tokens_ = 0;
   std::int64_t probs_ = 0;

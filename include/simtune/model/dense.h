@@ -16,8 +16,8 @@ struct DenseWeights {
 // A row's result does not depend on the other rows.
 void dense_forward(float* y, float* pre, const float* x, const DenseWeights& w,
                    const DenseConfig& config, int B) noexcept;
-// dx (B, in), the weight and bias gradients in `dw` += the gradients of dense_forward given
-// dy (B, out); dpre (B, out) is scratch (written).
+// The gradients of dense_forward given dy (B, out): dx (B, in) written, the weight and bias
+// gradients in `dw` +=; dpre (B, out) is scratch (written).
 void dense_backward(float* dx, const DenseWeights& dw, float* dpre, const float* dy,
                     const float* pre, const float* x, const DenseWeights& w,
                     const DenseConfig& config, int B) noexcept;

@@ -10,9 +10,9 @@
 
 #include <cstdint>
 
-namespace simtune {
+#include "simtune/core/matmul.h"  // PackedMatrix, Into
 
-class PackedMatrix;  // simtune/core/matmul.h
+namespace simtune {
 
 // Sequence b occupies rows [offsets[b], offsets[b+1]) of every packed (N, ...) tensor.
 struct SeqSpans {
@@ -33,7 +33,7 @@ void embeddings_backward(float* dwte, float* dwpe, float* dwtt, const float* dou
 // out (N,C) = LayerNorm(inp) with weight/bias (C); saves mean, rstd (N) for backward.
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                        const float* bias, int N, int C, float eps) noexcept;
-// dinp (N,C), dweight, dbias (C) += gradients of layernorm_forward given dout.
+// Gradients of layernorm_forward given dout: dinp (N,C) written; dweight, dbias (C) +=.
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                         const float* inp, const float* weight, const float* mean, const float* rstd,
                         int N, int C) noexcept;
@@ -51,10 +51,10 @@ void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept;
 // A row's result does not depend on the other rows.
 void linear_forward(float* out, const float* inp, const PackedMatrix& weight, const float* bias,
                     int N) noexcept;
-// dinp (N,C) += dout (N,OC) . weight;  dweight (OC,C) += dout^T . inp;  dbias (OC) += column sums
-// of dout, when not null.
+// dinp (N,C) = or += (`into`) dout (N,OC) . weight;  dweight (OC,C) += dout^T . inp;  dbias (OC)
+// += column sums of dout, when not null.
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int N, int C, int OC) noexcept;
+                     const float* weight, int N, int C, int OC, Into into) noexcept;
 
 // Multi-head self-attention of each sequence on itself (so no padding mask is needed).
 // ctx (N,C): heads concatenated, as BertSelfAttention returns them.
@@ -84,10 +84,12 @@ void bias_residual_layernorm_forward(float* out, float* mean, float* rstd, float
                                      const float* weight, const float* ln_bias, int N, int C,
                                      float eps) noexcept;
 // dout (N,C); x (N,C), mean, rstd (N) as forward left them; weight (C). With dx the gradient of
-// the pre-norm sum x: dresidual (N,C) += dx; ddense (N,C) = dx * dropout, the dense output's
+// the pre-norm sum x: dresidual (N,C) = dx; ddense (N,C) = dx * dropout, the dense output's
 // gradient; dbias (C) += column sums of ddense; dweight, dln_bias (C) += the LayerNorm's.
 // ddense is written, not accumulated: nothing else feeds the dense output, and the bias gradient
-// is its column sum, which must see this gradient alone. dresidual must not alias dout.
+// is its column sum, which must see this gradient alone. dresidual is written too, as the first
+// of its two paths back (the sublayer's input product adds the other: linear_backward's
+// Into::add). dresidual must not alias dout.
 void bias_residual_layernorm_backward(float* dresidual, float* ddense, float* dbias, float* dweight,
                                       float* dln_bias, const float* dout, const float* x,
                                       const float* mean, const float* rstd, const float* dropout,
