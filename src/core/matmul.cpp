@@ -33,19 +33,31 @@ PackedMatrix::PackedMatrix(const float* w, int OC, int C) : OC_(OC), C_(C) {
   repack(w);
 }
 
-void PackedMatrix::repack(const float* w) noexcept {
-  const int panels = (OC_ + kPanel - 1) / kPanel;
+int PackedMatrix::panels() const {
+  return (OC_ + kPanel - 1) / kPanel;
+}
+
+void PackedMatrix::pack_panel(int j, const float* w) noexcept {
   const int C = C_, OC = OC_;
-  float* d = data_.get();
-#pragma omp parallel for schedule(static)
-  for (int j = 0; j < panels; j++) {
-    float* panel = d + static_cast<std::size_t>(j) * C * kPanel;
-    for (int k = 0; k < C; k++) {
-      for (int t = 0; t < kPanel; t++) {
-        const int oc = j * kPanel + t;
-        panel[k * kPanel + t] = oc < OC ? w[static_cast<std::size_t>(oc) * C + k] : 0.0f;
-      }
+  float* panel = data_.get() + static_cast<std::size_t>(j) * C * kPanel;
+  for (int k = 0; k < C; k++) {
+    for (int t = 0; t < kPanel; t++) {
+      const int oc = j * kPanel + t;
+      panel[k * kPanel + t] = oc < OC ? w[static_cast<std::size_t>(oc) * C + k] : 0.0f;
     }
+  }
+}
+
+void PackedMatrix::repack(const float* w) noexcept {
+  repack({{this, w}});
+}
+
+void PackedMatrix::repack(std::initializer_list<Update> updates) noexcept {
+#pragma omp parallel
+  for (const Update& u : updates) {
+    const int panels = u.matrix->panels();
+#pragma omp for schedule(static) nowait
+    for (int j = 0; j < panels; j++) u.matrix->pack_panel(j, u.w);
   }
 }
 

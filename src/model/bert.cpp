@@ -148,10 +148,10 @@ PackedWeights PackedWeights::one_slot(const BertWeights& w, const BertConfig& co
 const PackedLayer& PackedWeights::layer(std::size_t l, const LayerWeights& lw) const noexcept {
   if (!repack_) return layers_[l];
   PackedLayer& slot = layers_[0];
-  slot.qkv.repack(lw.qkv_w);
-  slot.attn_out.repack(lw.attn_out_w);
-  slot.fc.repack(lw.fc_w);
-  slot.proj.repack(lw.proj_w);
+  PackedMatrix::repack({{&slot.qkv, lw.qkv_w},
+                        {&slot.attn_out, lw.attn_out_w},
+                        {&slot.fc, lw.fc_w},
+                        {&slot.proj, lw.proj_w}});
   return slot;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <memory>
 
 namespace simtune {
@@ -20,6 +21,13 @@ class PackedMatrix {
   // Packs new values of a weight with the same shape (training: after every update), without
   // allocating.
   void repack(const float* w) noexcept;
+  // The same for several matrices in one parallel region: training repacks a layer's four as the
+  // layer runs, one wake-up of the threads instead of four.
+  struct Update {
+    PackedMatrix* matrix;
+    const float* w;
+  };
+  static void repack(std::initializer_list<Update> updates) noexcept;
 
   int out_features() const { return OC_; }
   int in_features() const { return C_; }
@@ -29,6 +37,8 @@ class PackedMatrix {
   struct Free {
     void operator()(float* p) const noexcept;
   };
+  int panels() const;
+  void pack_panel(int j, const float* w) noexcept;
   std::unique_ptr<float[], Free> data_;
   int OC_ = 0, C_ = 0;
 };
