@@ -33,16 +33,22 @@ struct GemmArgs {
   const TileEpilogue* epilogue = nullptr;  // on each block of c once its last k-block is done
 };
 
-#define SIMTUNE_DECLARE_GEMM(isa)        \
-  namespace isa {                        \
-  void gemm(const GemmArgs& g) noexcept; \
+// The most products one gemm call runs together.
+constexpr int kMaxProducts = 2;
+
+// Runs products[0..count) (count <= kMaxProducts) in one parallel region.
+#define SIMTUNE_DECLARE_GEMM(isa)                          \
+  namespace isa {                                          \
+  void gemm(const GemmArgs* products, int count) noexcept; \
   }
 SIMTUNE_DECLARE_GEMM(isa_avx512)
 SIMTUNE_DECLARE_GEMM(isa_avx2)
 SIMTUNE_DECLARE_GEMM(isa_generic)
 #undef SIMTUNE_DECLARE_GEMM
 
-// Runs g on the active instruction set's kernel.
+// Runs g, or several products in one parallel region (the threads woken once for all), on the
+// active instruction set's kernel.
 void gemm(const GemmArgs& g) noexcept;
+void gemm(const GemmArgs* products, int count) noexcept;
 
 }  // namespace simtune

@@ -202,15 +202,19 @@ void column_tile(Tile t, int rows) {
   tail_tile<kRows - 1, kRowMajorA>(rows - m, t);
 }
 
-}  // namespace
+// How a product is cut into tasks (row block, column tile).
+struct Plan {
+  int row_block = 0, row_blocks = 0, tasks = 0;
+};
 
-void gemm(const GemmArgs& g) noexcept {
-  if (g.M <= 0 || g.N <= 0) return;
+// The plan of g, with no tasks when g has nothing to multiply (a K of 0 is settled here).
+Plan plan_of(const GemmArgs& g) noexcept {
+  if (g.M <= 0 || g.N <= 0) return {};
   if (g.K <= 0) {
     if (!g.accumulate) {
       for (int m = 0; m < g.M; m++) std::fill_n(g.c + m * g.ldc, g.N, 0.0f);
     }
-    return;
+    return {};
   }
   const int col_tiles = (g.N + kWidth - 1) / kWidth;
   // Rows per block: kRowBlock, or fewer when that gives the threads too few tasks to share
@@ -222,65 +226,86 @@ void gemm(const GemmArgs& g) noexcept {
     row_block -= kRows;
   }
   const int row_blocks = (g.M + row_block - 1) / row_block;
-  const int tasks = row_blocks * col_tiles;
-  // Tasks (row block, column tile) in column-tile-major order, split into one contiguous run
-  // per thread: each thread gets whole column tiles of every row block, so a short last row
-  // block does not leave one thread idle, and it runs a column tile's row blocks together, on
-  // one copy of b's slice. Every element's k-blocks run in order on one thread: the split never
-  // changes a chain.
+  return {row_block, row_blocks, row_blocks * col_tiles};
+}
+
+// Thread `id` of `threads`' share of g's tasks. Tasks (row block, column tile) are in
+// column-tile-major order, split into one contiguous run per thread: each thread gets whole
+// column tiles of every row block, so a short last row block does not leave one thread idle,
+// and it runs a column tile's row blocks together, on one copy of b's slice (in `slice`). Every
+// element's k-blocks run in order on one thread: the split never changes a chain.
+void run_share(const GemmArgs& g, const Plan& p, int id, int threads, float* slice) noexcept {
+  const int row_block = p.row_block, row_blocks = p.row_blocks;
+  const int per = p.tasks / threads, extra = p.tasks % threads;
+  const int first = id * per + std::min(id, extra);
+  const int last = first + per + (id < extra ? 1 : 0);
+  for (int task = first; task < last;) {
+    const int col = task / row_blocks, n0 = col * kWidth;
+    const int end = std::min(last, (col + 1) * row_blocks);  // this column tile's tasks
+    Tile t;
+    t.ldc = g.ldc;
+    t.a_rs = g.a_rs;
+    t.a_ks = g.a_ks;
+    t.cols = std::min(kWidth, g.N - n0);
+    const auto tile = g.a_ks == 1 ? column_tile<true> : column_tile<false>;
+    const float* b = g.b + (n0 / kPanel) * g.b_panel + n0 % kPanel;
+    for (int k0 = 0; k0 < g.K; k0 += kDepth) {
+      t.kc = std::min(kDepth, g.K - k0);
+      t.load_c = k0 > 0 || g.accumulate;
+      if (g.b_padded) {
+        t.b = b + k0 * g.b_ks;
+        t.b_ks = g.b_ks;
+      } else {
+        // A row-major b's slice, copied into consecutive padded rows of kWidth floats: its
+        // rows, a row length apart, would otherwise share a few sets of the L1 cache and evict
+        // each other (the AVX2 weight gradient ran at 60% of the forward's speed).
+        for (int k = 0; k < t.kc; k++) {
+          const float* src = b + (k0 + k) * g.b_ks;
+          float* row = slice + k * kWidth;
+          // A whole row as a fixed-size copy (vector moves); only the last tile is padded.
+          if (t.cols == kWidth) {
+            std::memcpy(row, src, sizeof(float) * kWidth);
+          } else {
+            std::memcpy(row, src, sizeof(float) * t.cols);
+            std::fill(row + t.cols, row + kWidth, 0.0f);
+          }
+        }
+        t.b = slice;
+        t.b_ks = kWidth;
+      }
+      const bool last = k0 + kDepth >= g.K;
+      for (int rb = task; rb < end; rb++) {
+        const int m0 = rb % row_blocks * row_block, rows = std::min(row_block, g.M - m0);
+        t.c = g.c + m0 * g.ldc + n0;
+        t.a = g.a + m0 * g.a_rs + k0 * g.a_ks;
+        tile(t, rows);
+        if (last && g.epilogue != nullptr) {
+          g.epilogue->apply(g.epilogue->ctx, t.c, g.ldc, m0, rows, n0, t.cols);
+        }
+      }
+    }
+    task = end;
+  }
+}
+
+}  // namespace
+
+void gemm(const GemmArgs* products, int count) noexcept {
+  Plan plans[kMaxProducts];
+  int work = 0;
+  for (int i = 0; i < count; i++) {
+    plans[i] = plan_of(products[i]);
+    work += plans[i].tasks;
+  }
+  if (work == 0) return;
+    // Each thread runs its share of every product in turn, with no barrier between them: the
+    // products write different outputs, and one wake-up of the threads serves them all.
 #pragma omp parallel
   {
     const int threads = omp_get_num_threads(), id = omp_get_thread_num();
-    const int per = tasks / threads, extra = tasks % threads;
-    const int first = id * per + std::min(id, extra);
-    const int last = first + per + (id < extra ? 1 : 0);
     alignas(64) float slice[kDepth * kWidth];
-    for (int task = first; task < last;) {
-      const int col = task / row_blocks, n0 = col * kWidth;
-      const int end = std::min(last, (col + 1) * row_blocks);  // this column tile's tasks
-      Tile t;
-      t.ldc = g.ldc;
-      t.a_rs = g.a_rs;
-      t.a_ks = g.a_ks;
-      t.cols = std::min(kWidth, g.N - n0);
-      const auto tile = g.a_ks == 1 ? column_tile<true> : column_tile<false>;
-      const float* b = g.b + (n0 / kPanel) * g.b_panel + n0 % kPanel;
-      for (int k0 = 0; k0 < g.K; k0 += kDepth) {
-        t.kc = std::min(kDepth, g.K - k0);
-        t.load_c = k0 > 0 || g.accumulate;
-        if (g.b_padded) {
-          t.b = b + k0 * g.b_ks;
-          t.b_ks = g.b_ks;
-        } else {
-          // A row-major b's slice, copied into consecutive padded rows of kWidth floats: its
-          // rows, a row length apart, would otherwise share a few sets of the L1 cache and evict
-          // each other (the AVX2 weight gradient ran at 60% of the forward's speed).
-          for (int k = 0; k < t.kc; k++) {
-            const float* src = b + (k0 + k) * g.b_ks;
-            float* row = slice + k * kWidth;
-            // A whole row as a fixed-size copy (vector moves); only the last tile is padded.
-            if (t.cols == kWidth) {
-              std::memcpy(row, src, sizeof(float) * kWidth);
-            } else {
-              std::memcpy(row, src, sizeof(float) * t.cols);
-              std::fill(row + t.cols, row + kWidth, 0.0f);
-            }
-          }
-          t.b = slice;
-          t.b_ks = kWidth;
-        }
-        const bool last = k0 + kDepth >= g.K;
-        for (int rb = task; rb < end; rb++) {
-          const int m0 = rb % row_blocks * row_block, rows = std::min(row_block, g.M - m0);
-          t.c = g.c + m0 * g.ldc + n0;
-          t.a = g.a + m0 * g.a_rs + k0 * g.a_ks;
-          tile(t, rows);
-          if (last && g.epilogue != nullptr) {
-            g.epilogue->apply(g.epilogue->ctx, t.c, g.ldc, m0, rows, n0, t.cols);
-          }
-        }
-      }
-      task = end;
+    for (int i = 0; i < count; i++) {
+      if (plans[i].tasks > 0) run_share(products[i], plans[i], id, threads, slice);
     }
   }
 }

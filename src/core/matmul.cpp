@@ -8,17 +8,21 @@
 
 namespace simtune {
 
-void gemm(const GemmArgs& g) noexcept {
+void gemm(const GemmArgs* products, int count) noexcept {
   // active_isa() was settled (and any SIMTUNE_ISA error reported) before the first kernel ran.
   static const Isa isa = active_isa();
   switch (isa) {
     case Isa::avx512:
-      return isa_avx512::gemm(g);
+      return isa_avx512::gemm(products, count);
     case Isa::avx2:
-      return isa_avx2::gemm(g);
+      return isa_avx2::gemm(products, count);
     case Isa::generic:
-      return isa_generic::gemm(g);
+      return isa_generic::gemm(products, count);
   }
+}
+
+void gemm(const GemmArgs& g) noexcept {
+  gemm(&g, 1);
 }
 
 void PackedMatrix::Free::operator()(float* p) const noexcept {
@@ -68,13 +72,34 @@ void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N,
         false, true, epilogue});
 }
 
+namespace {
+
+GemmArgs dinp_product(float* dinp, const float* dout, const float* w, int N, int C, int OC,
+                      Into into) noexcept {
+  return {dinp, C, dout, OC, 1, w, kPanel, C, N, C, OC, into == Into::add, false};
+}
+
+GemmArgs dweight_product(float* dw, const float* dout, const float* inp, int N, int C,
+                         int OC) noexcept {
+  return {dw, C, dout, 1, OC, inp, kPanel, C, OC, C, N, true, false};
+}
+
+}  // namespace
+
 void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, int OC,
                  Into into) noexcept {
-  gemm({dinp, C, dout, OC, 1, w, kPanel, C, N, C, OC, into == Into::add, false});
+  gemm(dinp_product(dinp, dout, w, N, C, OC, into));
 }
 
 void matmul_dweight(float* dw, const float* dout, const float* inp, int N, int C, int OC) noexcept {
-  gemm({dw, C, dout, 1, OC, inp, kPanel, C, OC, C, N, true, false});
+  gemm(dweight_product(dw, dout, inp, N, C, OC));
+}
+
+void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                     int N, int C, int OC, Into into) noexcept {
+  const GemmArgs products[] = {dinp_product(dinp, dout, w, N, C, OC, into),
+                               dweight_product(dw, dout, inp, N, C, OC)};
+  gemm(products, 2);
 }
 
 }  // namespace simtune

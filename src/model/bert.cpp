@@ -174,8 +174,21 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
                      C);
   layernorm_forward(acts.emb_ln, acts.emb_mean, acts.emb_rstd, acts.emb_sum, w.emb_ln_w, w.emb_ln_b,
                     N, C, eps);
+  if (drop.enabled()) {
+    // Every mask of the pass drawn at once, keys in the order of the layers that use them.
+    std::vector<DropoutDraw> draws;
+    auto draw = [&](float* mask, std::int64_t n, float p) {
+      if (mask != nullptr) draws.push_back({mask, n, p, rng->next_u64()});
+    };
+    draw(acts.emb_mask, NC, drop.hidden);
+    for (LayerActivations& a : acts.layers) {
+      draw(a.probs_mask, probs, drop.attention);
+      draw(a.attn_out_mask, NC, drop.hidden);
+      draw(a.out_mask, NC, drop.hidden);
+    }
+    dropout_masks(draws.data(), static_cast<int>(draws.size()));
+  }
   if (acts.emb_mask != nullptr) {
-    dropout_mask(acts.emb_mask, NC, drop.hidden, rng->next_u64());
     std::memcpy(acts.emb_out, acts.emb_ln, static_cast<std::size_t>(NC) * sizeof(float));
     dropout_apply(acts.emb_out, acts.emb_mask, NC);
   }
@@ -186,11 +199,6 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
     // With a single slot every layer overwrites the previous one's activations; that is safe
     // because a layer reads its input (the previous output_ln) only before writing its own.
     LayerActivations& a = acts.layers[l % slots];
-    if (a.probs_mask != nullptr) dropout_mask(a.probs_mask, probs, drop.attention, rng->next_u64());
-    if (a.attn_out_mask != nullptr) {
-      dropout_mask(a.attn_out_mask, NC, drop.hidden, rng->next_u64());
-      dropout_mask(a.out_mask, NC, drop.hidden, rng->next_u64());
-    }
     const PackedLayer& pl = packed.layer(l, lw);
     linear_forward(a.qkv, hidden, pl.qkv, lw.qkv_b, N);
     attention_forward(a.ctx, a.probs, a.qkv, a.probs_mask, spans, acts.probs_offsets.data(), NH, C);

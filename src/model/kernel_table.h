@@ -13,7 +13,7 @@ struct KernelTable {
   decltype(&simtune::embeddings_backward) embeddings_backward;
   decltype(&simtune::layernorm_forward) layernorm_forward;
   decltype(&simtune::layernorm_backward) layernorm_backward;
-  decltype(&simtune::dropout_mask) dropout_mask;
+  decltype(&simtune::dropout_masks) dropout_masks;
   decltype(&simtune::dropout_apply) dropout_apply;
   decltype(&simtune::linear_forward) linear_forward;
   decltype(&simtune::linear_backward) linear_backward;

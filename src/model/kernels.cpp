@@ -39,8 +39,8 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   kernels().layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
 }
 
-void dropout_mask(float* mask, std::int64_t n, float p, std::uint64_t key) noexcept {
-  kernels().dropout_mask(mask, n, p, key);
+void dropout_masks(const DropoutDraw* draws, int count) noexcept {
+  kernels().dropout_masks(draws, count);
 }
 
 void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept {

@@ -123,13 +123,14 @@ inline void column_sums(float* sums, const float* x, int N, int C, int c0, int c
   }
 }
 
-// x (N,OC) += bias (OC).
-inline void bias_forward(float* x, const float* bias, int N, int OC) {
-#pragma omp parallel for schedule(static)
-  for (int t = 0; t < N; t++) {
-    float* xr = x + static_cast<std::int64_t>(t) * OC;
+// block += bias (ctx) on a finished block of a product, while it is in cache.
+void bias_block(const void* ctx, float* block, std::ptrdiff_t ld, int, int rows, int n0,
+                int cols) noexcept {
+  const float* b = static_cast<const float*>(ctx) + n0;
+  for (int r = 0; r < rows; r++) {
+    float* x = block + r * ld;
 #pragma omp simd
-    for (int i = 0; i < OC; i++) xr[i] += bias[i];
+    for (int i = 0; i < cols; i++) x[i] += b[i];
   }
 }
 
@@ -307,13 +308,20 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   }
 }
 
-void dropout_mask(float* mask, std::int64_t n, float p, std::uint64_t key) noexcept {
-  const float keep = 1.0f / (1.0f - p);
-#pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; i++) {
-    const auto bits =
-        static_cast<std::uint32_t>(splitmix64(key, static_cast<std::uint64_t>(i)) >> 40);
-    mask[i] = static_cast<float>(bits) * 0x1.0p-24f < p ? 0.0f : keep;
+void dropout_masks(const DropoutDraw* draws, int count) noexcept {
+#pragma omp parallel
+  for (int d = 0; d < count; d++) {
+    float* mask = draws[d].mask;
+    const std::int64_t n = draws[d].n;
+    const float p = draws[d].p, keep = 1.0f / (1.0f - p);
+    const std::uint64_t key = draws[d].key;
+    // No barrier between masks: each thread goes on to its part of the next.
+#pragma omp for simd schedule(static) nowait
+    for (std::int64_t i = 0; i < n; i++) {
+      const auto bits =
+          static_cast<std::uint32_t>(splitmix64(key, static_cast<std::uint64_t>(i)) >> 40);
+      mask[i] = static_cast<float>(bits) * 0x1.0p-24f < p ? 0.0f : keep;
+    }
   }
 }
 
@@ -324,14 +332,13 @@ void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept {
 
 void linear_forward(float* out, const float* inp, const PackedMatrix& weight, const float* bias,
                     int N) noexcept {
-  matmul_packed(out, inp, weight, N);
-  if (bias != nullptr) bias_forward(out, bias, N, weight.out_features());
+  const TileEpilogue add_bias{bias_block, bias};
+  matmul_packed(out, inp, weight, N, bias != nullptr ? &add_bias : nullptr);
 }
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int N, int C, int OC, Into into) noexcept {
-  matmul_dinp(dinp, dout, weight, N, C, OC, into);
-  matmul_dweight(dweight, dout, inp, N, C, OC);
+  matmul_backward(dinp, dweight, dout, inp, weight, N, C, OC, into);
   if (dbias == nullptr) return;
 #pragma omp parallel
   {
@@ -545,7 +552,7 @@ extern const KernelTable kKernels = {
     embeddings_backward,
     layernorm_forward,
     layernorm_backward,
-    dropout_mask,
+    dropout_masks,
     dropout_apply,
     linear_forward,
     linear_backward,

@@ -88,17 +88,6 @@ TrainBatches::TrainBatches(PairRows& pairs, const Tokenizer& tokenizer, std::siz
   }
 }
 
-void TrainBatches::tokenize(std::size_t example) {
-  const auto [it, added] = ids_.try_emplace(example);
-  if (!added) return;
-  const Pair& p = pairs_.at(example);
-  std::vector<TokenIds>& ids = it->second;
-  ids.reserve(columns_);
-  ids.push_back(tokenizer_.encode(p.a, max_seq_length_));
-  if (!p.one_text) ids.push_back(tokenizer_.encode(p.b, max_seq_length_));
-  for (const std::string& n : p.negatives) ids.push_back(tokenizer_.encode(n, max_seq_length_));
-}
-
 void TrainBatches::start_epoch(std::int64_t epoch, std::int64_t first_step) {
   order_ = epoch_order(pairs_.size(), seed_, epoch, shuffle_);
   if (no_duplicates_) {
@@ -126,12 +115,22 @@ const Batch& TrainBatches::at(std::int64_t step) {
   const std::size_t global = batch_ends_[index] - batch_begin;
   const dist::Share share = dist::share_of(global, rank_, ranks_);
   const std::size_t begin = batch_begin + share.begin, end = batch_begin + share.end;
-  for (std::size_t k = begin; k < end; k++) tokenize(order_[k]);
+  // The share's rows are read and tokenized now and kept until the next call: each example comes
+  // once an epoch, so keeping them longer would save a tokenization an epoch at the price of
+  // every row's ids in memory.
+  const std::size_t n = end - begin;
+  ids_.resize(columns_ * n);
+  for (std::size_t k = 0; k < n; k++) {
+    const Pair& p = pairs_.at(order_[begin + k]);
+    ids_[k] = tokenizer_.encode(p.a, max_seq_length_);
+    if (!p.one_text) ids_[n + k] = tokenizer_.encode(p.b, max_seq_length_);
+    for (std::size_t c = 0; c < p.negatives.size(); c++) {
+      ids_[(2 + c) * n + k] = tokenizer_.encode(p.negatives[c], max_seq_length_);
+    }
+  }
   batch_.texts.clear();
   batch_.labels.clear();
-  for (std::size_t c = 0; c < columns_; c++) {
-    for (std::size_t k = begin; k < end; k++) batch_.texts.push_back(&ids_.at(order_[k])[c]);
-  }
+  for (const TokenIds& ids : ids_) batch_.texts.push_back(&ids);
   for (std::size_t k = begin; k < end; k++) {
     if (teacher_ == nullptr) {
       batch_.labels.push_back(static_cast<float>(pairs_.score(order_[k])));

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
 #include "simtune/core/matrix.h"
@@ -53,16 +52,13 @@ class TrainBatches {
   const Batch& at(std::int64_t step);
 
  private:
-  void tokenize(std::size_t example);
   void start_epoch(std::int64_t epoch, std::int64_t first_step);
 
   PairRows& pairs_;
   const Tokenizer& tokenizer_;
   std::size_t max_seq_length_;
   std::size_t columns_;
-  // Each example's texts' ids ([column]), kept once a share needed them: a rank holds only its
-  // shares' examples. A node's address never changes, so a Batch may point into it.
-  std::unordered_map<std::size_t, std::vector<TokenIds>> ids_;
+  std::vector<TokenIds> ids_;  // [column * share size + k]: the current share's texts' ids
   const Matrix* teacher_;
   std::size_t batch_size_;
   int rank_, ranks_;

@@ -228,18 +228,23 @@ TEST(Kernels, PackedAttentionMatchesPaddedMaskedAttention) {
   expect_close(ctx, want, 1e-5);
 }
 
+void dropout_mask(std::vector<float>& mask, float p, std::uint64_t key) {
+  const DropoutDraw draw{mask.data(), static_cast<std::int64_t>(mask.size()), p, key};
+  dropout_masks(&draw, 1);
+}
+
 TEST(Kernels, DropoutMaskHasItsRateAndIgnoresTheThreadCount) {
   const std::int64_t n = 1 << 20;
   const float p = 0.1f;
   std::vector<float> mask(n), again(n), other(n);
   const int threads = omp_get_max_threads();
   omp_set_num_threads(1);
-  dropout_mask(mask.data(), n, p, 42);
+  dropout_mask(mask, p, 42);
   omp_set_num_threads(std::max(2, threads));
-  dropout_mask(again.data(), n, p, 42);
+  dropout_mask(again, p, 42);
   omp_set_num_threads(threads);
   EXPECT_EQ(mask, again) << "the mask depends on the thread count";
-  dropout_mask(other.data(), n, p, 43);
+  dropout_mask(other, p, 43);
   EXPECT_NE(mask, other) << "another key gives the same mask";
 
   std::int64_t dropped = 0, run = 0, longest_run = 0;
@@ -253,8 +258,22 @@ TEST(Kernels, DropoutMaskHasItsRateAndIgnoresTheThreadCount) {
   EXPECT_NEAR(static_cast<double>(dropped) / n, p, 2e-3);
   EXPECT_LT(longest_run, 12);
 
-  dropout_mask(mask.data(), n, 0.0f, 42);
+  dropout_mask(mask, 0.0f, 42);
   for (float m : mask) ASSERT_EQ(m, 1.0f);
+}
+
+// Masks drawn together (a forward's) are each the mask drawn alone, whatever their sizes.
+TEST(Kernels, DropoutMasksDrawnTogetherEqualEachDrawnAlone) {
+  std::vector<float> a(1001), b(7), c(70000), a1(a.size()), b1(b.size()), c1(c.size());
+  const DropoutDraw draws[] = {
+      {a.data(), 1001, 0.1f, 5}, {b.data(), 7, 0.5f, 6}, {c.data(), 70000, 0.25f, 7}};
+  dropout_masks(draws, 3);
+  dropout_mask(a1, 0.1f, 5);
+  dropout_mask(b1, 0.5f, 6);
+  dropout_mask(c1, 0.25f, 7);
+  EXPECT_EQ(a, a1);
+  EXPECT_EQ(b, b1);
+  EXPECT_EQ(c, c1);
 }
 
 TEST(Pooling, EveryModeMatchesNaive) {

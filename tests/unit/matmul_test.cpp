@@ -53,6 +53,12 @@ TEST(Matmul, GradientProductsMatchNaiveAndAccumulate) {
     matmul_dinp(written.data(), dy.data(), w.data(), N, C, OC, Into::write);
     matmul_dinp(added.data(), dy.data(), w.data(), N, C, OC, Into::add);
     EXPECT_EQ(written, added) << "dinp written " << N << "x" << C << "x" << OC;
+    // Both products in one parallel region: the same bits as each alone.
+    std::vector<float> together_dx = dx0, together_dw = dw0;
+    matmul_backward(together_dx.data(), together_dw.data(), dy.data(), x.data(), w.data(), N, C, OC,
+                    Into::add);
+    EXPECT_EQ(together_dx, dx) << "dinp together " << N << "x" << C << "x" << OC;
+    EXPECT_EQ(together_dw, dw) << "dweight together " << N << "x" << C << "x" << OC;
     double max_dx = 0, max_dw = 0;
     for (int n = 0; n < N; n++) {
       for (int c = 0; c < C; c++) {

@@ -67,5 +67,9 @@ void matmul_dinp(float* dinp, const float* dout, const float* w, int N, int C, i
                  Into into) noexcept;
 // dw (OC, C) += dout^T (OC, N) . inp (N, C): the weight gradient, a chain over the N tokens.
 void matmul_dweight(float* dw, const float* dout, const float* inp, int N, int C, int OC) noexcept;
+// matmul_dinp and matmul_dweight together, bit for bit, in one parallel region: the threads are
+// woken once for both.
+void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                     int N, int C, int OC, Into into) noexcept;
 
 }  // namespace simtune

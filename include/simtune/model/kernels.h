@@ -41,7 +41,15 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 // mask (n): 0 with probability p, else 1 / (1 - p) (inverted dropout, as torch scales). Element
 // i is a function of (key, i) alone (core/rng.h's splitmix64, 24 bits against p), so the threads
 // split the work and a key gives the same mask on every thread count and instruction set.
-void dropout_mask(float* mask, std::int64_t n, float p, std::uint64_t key) noexcept;
+struct DropoutDraw {
+  float* mask;
+  std::int64_t n;
+  float p;
+  std::uint64_t key;
+};
+// Draws `count` masks in one parallel region: a forward draws every layer's at once, waking the
+// threads once instead of once a mask.
+void dropout_masks(const DropoutDraw* draws, int count) noexcept;
 
 // x (n) *= mask (n): dropout with a precomputed mask; being linear, it is its own backward.
 void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept;
