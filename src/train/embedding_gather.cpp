@@ -44,14 +44,20 @@ float EmbeddingGather::forward_backward(Loss& loss, float* d_emb, const float* e
 
 float share_loss(Loss& loss, EmbeddingGather* gather, float* d_emb, const float* emb,
                  const Batch& batch, int D) {
-  if (gather != nullptr) return gather->forward_backward(loss, d_emb, emb, batch, D);
-  if (batch.size() == 0) return 0.0f;
-  float value = loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(), D);
-  if (batch.weight != 1.0f) {
-    value *= batch.weight;
-    const std::size_t n = batch.texts.size() * static_cast<std::size_t>(D);
-    for (std::size_t i = 0; i < n; i++) d_emb[i] *= batch.weight;
+  float value = 0.0f;
+  if (gather != nullptr) {
+    value = gather->forward_backward(loss, d_emb, emb, batch, D);
+  } else {
+    if (batch.size() == 0) return 0.0f;
+    value = loss.forward_backward(d_emb, emb, batch.labels.data(), batch.size(), D) * batch.weight;
+    if (batch.weight != 1.0f) {
+      const std::size_t n = batch.texts.size() * static_cast<std::size_t>(D);
+      for (std::size_t i = 0; i < n; i++) d_emb[i] *= batch.weight;
+    }
   }
+  // The loss's own parameters (SoftmaxLoss's classifier) got the gradient of this share, or of
+  // the whole gathered batch on every rank: weighted alike, the ranks' sum is the batch's.
+  if (batch.weight != 1.0f) loss.scale_parameter_gradients(batch.weight);
   return value;
 }
 

@@ -34,8 +34,9 @@ class EmbeddingGather {
 
 // The loss of this rank's share (`emb`, `d_emb` as in EmbeddingGather::forward_backward), counted
 // by the share's weight: through `gather` when set (under mpirun, a loss whose examples
-// interact), else on the share alone with the loss's gradient scaled by the weight too. An empty
-// share without a gather counts 0.
+// interact), else on the share alone with the loss's gradient scaled by the weight too; the
+// gradients of the loss's own parameters are scaled by the weight either way. An empty share
+// without a gather counts 0.
 float share_loss(Loss& loss, EmbeddingGather* gather, float* d_emb, const float* emb,
                  const Batch& batch, int D);
 

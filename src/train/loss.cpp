@@ -15,6 +15,17 @@
 #include "train/triplet_loss.h"
 
 namespace simtune {
+
+void Loss::bind_parameters(const float* values, float* grads) {
+  parameter_values_ = values;
+  parameter_grads_ = grads;
+  parameter_floats_ = 0;
+  for (const ParamTensor& t : parameters()) parameter_floats_ += t.numel;
+}
+
+void Loss::scale_parameter_gradients(float factor) {
+  for (std::size_t i = 0; i < parameter_floats_; i++) parameter_grads_[i] *= factor;
+}
 namespace {
 
 constexpr double kAnyLabel = std::numeric_limits<double>::infinity();

@@ -41,7 +41,19 @@ class Loss {
   virtual void init_parameters(float* /*values*/, Rng& /*rng*/) const {}
   // Where their values and gradients live (same layout): forward_backward reads the values and
   // accumulates the gradients.
-  virtual void bind_parameters(const float* /*values*/, float* /*grads*/) {}
+  void bind_parameters(const float* values, float* grads);
+  // Multiplies their gradients by `factor`: under mpirun, a rank's share of the global batch, as
+  // its embeddings' gradient is, so that the ranks' sum is the gradient of the whole batch.
+  void scale_parameter_gradients(float factor);
+
+ protected:
+  const float* parameter_values() const { return parameter_values_; }
+  float* parameter_grads() const { return parameter_grads_; }
+
+ private:
+  const float* parameter_values_ = nullptr;
+  float* parameter_grads_ = nullptr;
+  std::size_t parameter_floats_ = 0;
 };
 
 // What sizes a loss's own parameters: SoftmaxLoss's classes and the embedding dimension.

@@ -46,18 +46,16 @@ void SoftmaxLoss::init_parameters(float* values, Rng& rng) const {
   init_linear(values + weights, static_cast<std::size_t>(classes_), fan_in, rng);
 }
 
-void SoftmaxLoss::bind_parameters(const float* values, float* grads) {
-  weight_ = values;
-  d_weight_ = grads;
-}
-
 float SoftmaxLoss::forward_backward(float* d_embeddings, const float* embeddings,
                                     const float* labels, int B, int D) {
-  SIMTUNE_CHECK(weight_ != nullptr && D == dimension_);
+  // The bound parameters: the weight (classes, 3D), then the bias (classes).
+  const float* weight = parameter_values();
+  float* d_weight = parameter_grads();
+  SIMTUNE_CHECK(weight != nullptr && D == dimension_);
   const std::size_t F = 3 * static_cast<std::size_t>(D);
   const std::size_t K = static_cast<std::size_t>(classes_);
-  const float* bias = weight_ + K * F;
-  float* d_bias = d_weight_ + K * F;
+  const float* bias = weight + K * F;
+  float* d_bias = d_weight + K * F;
   const double inv_b = 1.0 / B;
   double total = 0.0;
   for (int i = 0; i < B; i++) {
@@ -71,7 +69,7 @@ float SoftmaxLoss::forward_backward(float* d_embeddings, const float* embeddings
     }
     double max_logit = -INFINITY;
     for (std::size_t c = 0; c < K; c++) {
-      const float* w = weight_ + c * F;
+      const float* w = weight + c * F;
       double z = bias[c];
       for (std::size_t k = 0; k < F; k++) z += static_cast<double>(w[k]) * f[k];
       logits_[c] = z;
@@ -87,8 +85,8 @@ float SoftmaxLoss::forward_backward(float* d_embeddings, const float* embeddings
     for (std::size_t c = 0; c < K; c++) {
       const double p = std::exp(logits_[c] - max_logit) / sum;
       const auto g = static_cast<float>((p - (c == target ? 1.0 : 0.0)) * inv_b);
-      const float* w = weight_ + c * F;
-      float* dw = d_weight_ + c * F;
+      const float* w = weight + c * F;
+      float* dw = d_weight + c * F;
       for (std::size_t k = 0; k < F; k++) {
         dw[k] += g * f[k];
         d_features_[k] += g * w[k];

@@ -27,12 +27,9 @@ class SoftmaxLoss : public Loss {
   // "classifier.weight" (num_labels, 3 * dimension), then "classifier.bias" (num_labels).
   std::vector<ParamTensor> parameters() const override;
   void init_parameters(float* values, Rng& rng) const override;
-  void bind_parameters(const float* values, float* grads) override;
 
  private:
   int classes_, dimension_;
-  const float* weight_ = nullptr;  // bound: (classes, 3D), then the bias (classes)
-  float* d_weight_ = nullptr;
   std::vector<float> features_, d_features_;  // (3D) scratch for one example
   std::vector<double> logits_;                // (classes)
 };

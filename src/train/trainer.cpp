@@ -396,10 +396,6 @@ TrainResult Trainer::train(PairRows& pairs, const fs::path& output, const EvalSe
       throw Error("MatryoshkaLoss cannot wrap " + o.loss +
                   ": its classifier takes full-size embeddings");
     }
-    if (m.group.size() > 1) {
-      throw Error("--loss " + o.loss + " under mpirun: its classifier's gradients are not split " +
-                  "over the ranks; train it in one process");
-    }
   } else if (!o.loss_init.empty()) {
     throw Error("--loss-init is for a loss with parameters of its own (SoftmaxLoss), not " +
                 o.loss);

@@ -17,7 +17,8 @@ whether splitting it over ranks changes it. A tiny model (MiniLM's config and to
 (e) Other losses, N=2 within 1e-6 of one process: one of per-example terms (ContrastiveLoss)
     and two whose examples interact, for which the ranks gather the batch's embeddings
     (MultipleNegativesRankingLoss, with the last step's lone pair its own negative; CoSENTLoss),
-    and CachedMultipleNegativesRankingLoss, whose GradCache mini-batches gather likewise.
+    and CachedMultipleNegativesRankingLoss, whose GradCache mini-batches gather likewise;
+    SoftmaxLoss, whose classifier is trained with the model.
 Skipped (exit 77) where mpirun is missing.
 """
 
@@ -68,15 +69,16 @@ class Training:
     def __init__(self, args, model, pairs):
         self.args, self.model, self.pairs = args, model, pairs
 
-    def command(self, name, extra=()):
+    def command(self, name, extra=(), pairs=None, scale=5):
         out = self.args.workdir / name
-        return out, [self.args.simtune, "train", "--model", self.model, "--train", self.pairs,
-                     "--score-scale", "5", "--batch-size", BATCH, "--max-steps", STEPS,
+        return out, [self.args.simtune, "train", "--model", self.model, "--train",
+                     pairs or self.pairs, "--score-scale", scale, "--batch-size", BATCH,
+                     "--max-steps", STEPS,
                      "--dropout", "0", "--seed", "7", "--threads", "1", "--quiet",
                      "--output", out, "--log-file", out.with_suffix(".log"), *extra]
 
-    def train(self, name, ranks, extra=()):
-        out, command = self.command(name, extra)
+    def train(self, name, ranks, extra=(), pairs=None, scale=5):
+        out, command = self.command(name, extra, pairs, scale)
         run((mpirun(ranks) if ranks > 1 else []) + command, f"{name} ({ranks} ranks)")
         return out
 
@@ -227,6 +229,17 @@ def main():
     compare_runs(checks, "CachedMultipleNegativesRankingLoss N=2 vs N=1",
                  training.train("cached-two", 2, extra), training.train("cached-alone", 1, extra),
                  TOLERANCE, steps)
+    # SoftmaxLoss's classifier is trained with the model: its gradient, weighted by each rank's
+    # share, is summed with the model's. Labels: the STS score rounded into 3 classes.
+    labelled = work / "labelled.tsv"
+    labelled.write_text("".join(
+        f"{row[5]}\t{row[6]}\t{min(2, int(float(row[4]) * 3 / 5))}\n"
+        for row in (line.split("\t") for line in pairs.read_text(encoding="utf-8").splitlines())),
+        encoding="utf-8")
+    extra = ["--loss", "SoftmaxLoss"]
+    compare_runs(checks, "SoftmaxLoss N=2 vs N=1",
+                 training.train("softmax-two", 2, extra, labelled, 1),
+                 training.train("softmax-alone", 1, extra, labelled, 1), TOLERANCE, steps)
 
     # (d)
     kill_a_rank(checks, training)
