@@ -14,9 +14,10 @@ constexpr int kPanel = 32;
 
 // c (M, N) (+)= a (M, K) . b (K, N).
 // a(m, k) = a[m * a_rs + k * a_ks]: row-major (a_ks = 1) or transposed (a_rs = 1), nothing else.
-// b(k, n) = b[(n / kPanel) * b_panel + k * b_ks + n % kPanel]: packed panels (b_panel = K * kPanel,
-//   b_ks = kPanel, zero-padded to a whole panel), or a row-major matrix (b_panel = kPanel,
-//   b_ks = its row length).
+// b, as b_layout says: packed panels, b(k, n) = b[(n / kPanel) * b_panel + k * b_ks + n % kPanel]
+//   (b_panel = K * kPanel, b_ks = kPanel, zero-padded to a whole panel); a row-major (K, N)
+//   matrix, b(k, n) = b[k * b_ks + n] (b_ks its row length); or a row-major (N, K) matrix read
+//   transposed, b(k, n) = b[n * b_ks + k] (b_ks its row length: a Linear weight as stored).
 // Every element of c is one multiply-add chain over k in order (a fused multiply-add where the
 // instruction set has one), whatever M, the element's row and the thread count: products are
 // reproducible and a row's result does not depend on the other rows.
@@ -29,7 +30,9 @@ struct GemmArgs {
   std::ptrdiff_t b_panel, b_ks;
   int M, N, K;
   bool accumulate;  // c += instead of c =
-  bool b_padded;  // b is packed (panels padded to kPanel floats); else row-major, copied per slice
+  // Packed panels are read in place; the other two layouts are copied slice by slice into a
+  // padded buffer (transposed for BLayout::transposed).
+  enum class BLayout { panels, rows, transposed } b_layout;
   const TileEpilogue* epilogue = nullptr;  // on each block of c once its last k-block is done
 };
 

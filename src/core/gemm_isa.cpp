@@ -248,13 +248,30 @@ void run_share(const GemmArgs& g, const Plan& p, int id, int threads, float* sli
     t.a_ks = g.a_ks;
     t.cols = std::min(kWidth, g.N - n0);
     const auto tile = g.a_ks == 1 ? column_tile<true> : column_tile<false>;
-    const float* b = g.b + (n0 / kPanel) * g.b_panel + n0 % kPanel;
+    using BLayout = GemmArgs::BLayout;
+    const float* b = g.b_layout == BLayout::transposed
+                         ? g.b + n0 * g.b_ks
+                         : g.b + (n0 / kPanel) * g.b_panel + n0 % kPanel;
     for (int k0 = 0; k0 < g.K; k0 += kDepth) {
       t.kc = std::min(kDepth, g.K - k0);
       t.load_c = k0 > 0 || g.accumulate;
-      if (g.b_padded) {
+      if (g.b_layout == BLayout::panels) {
         t.b = b + k0 * g.b_ks;
         t.b_ks = g.b_ks;
+      } else if (g.b_layout == BLayout::transposed) {
+        // The tile's columns are rows of b as stored: each read along k, written down a column
+        // of the slice. Transposing here, where the slice is reused by every row block of the
+        // thread's run, replaces packing a copy of b first (a pass over all of it).
+        for (int c = 0; c < t.cols; c++) {
+          const float* src = b + c * g.b_ks + k0;
+          for (int k = 0; k < t.kc; k++) slice[k * kWidth + c] = src[k];
+        }
+        if (t.cols < kWidth) {
+          for (int k = 0; k < t.kc; k++)
+            std::fill(slice + k * kWidth + t.cols, slice + (k + 1) * kWidth, 0.0f);
+        }
+        t.b = slice;
+        t.b_ks = kWidth;
       } else {
         // A row-major b's slice, copied into consecutive padded rows of kWidth floats: its
         // rows, a row length apart, would otherwise share a few sets of the L1 cache and evict

@@ -34,54 +34,49 @@ PackedMatrix::PackedMatrix(const float* w, int OC, int C) : OC_(OC), C_(C) {
   const std::size_t bytes = panels * static_cast<std::size_t>(C) * kPanel * sizeof(float);
   data_.reset(static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
   if (!data_) throw std::bad_alloc();
-  repack(w);
-}
-
-int PackedMatrix::panels() const {
-  return (OC_ + kPanel - 1) / kPanel;
-}
-
-void PackedMatrix::pack_panel(int j, const float* w) noexcept {
-  const int C = C_, OC = OC_;
-  float* panel = data_.get() + static_cast<std::size_t>(j) * C * kPanel;
-  for (int k = 0; k < C; k++) {
-    for (int t = 0; t < kPanel; t++) {
-      const int oc = j * kPanel + t;
-      panel[k * kPanel + t] = oc < OC ? w[static_cast<std::size_t>(oc) * C + k] : 0.0f;
+  float* d = data_.get();
+#pragma omp parallel for schedule(static)
+  for (int j = 0; j < static_cast<int>(panels); j++) {
+    float* panel = d + static_cast<std::size_t>(j) * C * kPanel;
+    for (int k = 0; k < C; k++) {
+      for (int t = 0; t < kPanel; t++) {
+        const int oc = j * kPanel + t;
+        panel[k * kPanel + t] = oc < OC ? w[static_cast<std::size_t>(oc) * C + k] : 0.0f;
+      }
     }
   }
 }
 
-void PackedMatrix::repack(const float* w) noexcept {
-  repack({{this, w}});
-}
-
-void PackedMatrix::repack(std::initializer_list<Update> updates) noexcept {
-#pragma omp parallel
-  for (const Update& u : updates) {
-    const int panels = u.matrix->panels();
-#pragma omp for schedule(static) nowait
-    for (int j = 0; j < panels; j++) u.matrix->pack_panel(j, u.w);
-  }
+PackedMatrix PackedMatrix::in_place(const float* w, int OC, int C) {
+  PackedMatrix m;
+  m.rows_ = w;
+  m.OC_ = OC;
+  m.C_ = C;
+  return m;
 }
 
 void matmul_packed(float* out, const float* inp, const PackedMatrix& w, int N,
                    const TileEpilogue* epilogue) noexcept {
   const int OC = w.out_features(), C = w.in_features();
+  if (w.rows() != nullptr) {
+    gemm({out, OC, inp, C, 1, w.rows(), 0, C, N, OC, C, false, GemmArgs::BLayout::transposed,
+          epilogue});
+    return;
+  }
   gemm({out, OC, inp, C, 1, w.data(), static_cast<std::ptrdiff_t>(C) * kPanel, kPanel, N, OC, C,
-        false, true, epilogue});
+        false, GemmArgs::BLayout::panels, epilogue});
 }
 
 namespace {
 
 GemmArgs dinp_product(float* dinp, const float* dout, const float* w, int N, int C, int OC,
                       Into into) noexcept {
-  return {dinp, C, dout, OC, 1, w, kPanel, C, N, C, OC, into == Into::add, false};
+  return {dinp, C, dout, OC, 1, w, kPanel, C, N, C, OC, into == Into::add, GemmArgs::BLayout::rows};
 }
 
 GemmArgs dweight_product(float* dw, const float* dout, const float* inp, int N, int C,
                          int OC) noexcept {
-  return {dw, C, dout, 1, OC, inp, kPanel, C, OC, C, N, true, false};
+  return {dw, C, dout, 1, OC, inp, kPanel, C, OC, C, N, true, GemmArgs::BLayout::rows};
 }
 
 }  // namespace

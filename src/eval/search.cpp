@@ -87,17 +87,14 @@ void top_k_by_products(const std::vector<SimilarityFunction>& fns, const Matrix&
   }
   std::vector<float> scores(std::min(kQueryBlock, queries.rows) *
                             std::min(kCorpusBlock, corpus.rows));
-  PackedMatrix packed;
   for (std::size_t c0 = 0; c0 < corpus.rows; c0 += kCorpusBlock) {
     const std::size_t nc = std::min(kCorpusBlock, corpus.rows - c0);
-    if (static_cast<std::size_t>(packed.out_features()) == nc) {
-      packed.repack(corpus.row(c0));
-    } else {
-      packed = PackedMatrix(corpus.row(c0), static_cast<int>(nc), static_cast<int>(n));
-    }
+    // The block's rows read in place: the product transposes the slices it needs.
+    const PackedMatrix block =
+        PackedMatrix::in_place(corpus.row(c0), static_cast<int>(nc), static_cast<int>(n));
     for (std::size_t q0 = 0; q0 < queries.rows; q0 += kQueryBlock) {
       const std::size_t nq = std::min(kQueryBlock, queries.rows - q0);
-      matmul_packed(scores.data(), queries.row(q0), packed, static_cast<int>(nq));
+      matmul_packed(scores.data(), queries.row(q0), block, static_cast<int>(nq));
 #pragma omp parallel for schedule(static)
       for (std::size_t i = 0; i < nq; i++) {
         const std::size_t q = q0 + i;

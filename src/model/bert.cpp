@@ -139,19 +139,21 @@ PackedWeights PackedWeights::every_layer(const BertWeights& w, const BertConfig&
   return PackedWeights(std::move(layers), false);
 }
 
-PackedWeights PackedWeights::one_slot(const BertWeights& w, const BertConfig& config) {
-  std::vector<PackedLayer> layers;
-  layers.push_back(pack_layer(w.layers.at(0), config));
-  return PackedWeights(std::move(layers), true);
+PackedWeights PackedWeights::in_place(const BertConfig& config) {
+  PackedWeights p(std::vector<PackedLayer>(1), true);
+  p.C_ = config.hidden_size;
+  p.I_ = config.intermediate_size;
+  return p;
 }
 
 const PackedLayer& PackedWeights::layer(std::size_t l, const LayerWeights& lw) const noexcept {
-  if (!repack_) return layers_[l];
+  if (!in_place_) return layers_[l];
+  const int C = C_, I = I_;
   PackedLayer& slot = layers_[0];
-  PackedMatrix::repack({{&slot.qkv, lw.qkv_w},
-                        {&slot.attn_out, lw.attn_out_w},
-                        {&slot.fc, lw.fc_w},
-                        {&slot.proj, lw.proj_w}});
+  slot.qkv = PackedMatrix::in_place(lw.qkv_w, 3 * C, C);
+  slot.attn_out = PackedMatrix::in_place(lw.attn_out_w, C, C);
+  slot.fc = PackedMatrix::in_place(lw.fc_w, I, C);
+  slot.proj = PackedMatrix::in_place(lw.proj_w, C, I);
   return slot;
 }
 

@@ -26,8 +26,8 @@ const float* EmbeddingPass::forward(const std::vector<const TokenIds*>& texts,
   SIMTUNE_CHECK(!texts.empty());
   batch_.clear();
   for (const TokenIds* ids : texts) batch_.add(*ids);
-  // The weights change with every update, so the products read them repacked layer by layer.
-  if (!packed_) packed_ = PackedWeights::one_slot(weights, config_);
+  // The weights change with every update, so the products read them in place.
+  if (!packed_) packed_ = PackedWeights::in_place(config_);
   hidden_ = bert_forward(acts_, batch_, weights, *packed_, config_, rng);
   return head_.forward(hidden_, batch_.spans(), weights.dense, 0, normalize_);
 }

@@ -40,7 +40,7 @@ class EmbeddingPass {
   Activations acts_;
   ActivationGrads act_grads_;
   PackedBatch batch_;
-  std::optional<PackedWeights> packed_;  // one slot, repacked as each layer runs
+  std::optional<PackedWeights> packed_;  // the weights read in place
   const float* hidden_ = nullptr;        // the last forward's sequence output
   // Per-batch buffers, grown to the largest batch seen.
   std::vector<float> d_embeddings_, dhidden_;

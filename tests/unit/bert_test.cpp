@@ -53,9 +53,9 @@ TEST(Bert, SequenceEmbedsIdenticallyAloneAndInsideAPackedBatch) {
       << "first values: alone " << want[0] << " batched " << got[0];
 }
 
-// Training's one repacked slot must give the forward every-layer packing gives, and follow the
-// weights when they change.
-TEST(Bert, OneSlotPackingMatchesEveryLayerAndFollowsUpdates) {
+// Training's weights read in place must give the forward every-layer packing gives, and follow
+// the weights when they change.
+TEST(Bert, InPlaceWeightsMatchEveryLayerPackingAndFollowUpdates) {
   const BertConfig config = tiny_config();
   BertParams params = BertParams::init(config, 9);
   const BertWeights w = bert_weights(params.layout, config, params.values.data());
@@ -65,7 +65,7 @@ TEST(Bert, OneSlotPackingMatchesEveryLayerAndFollowsUpdates) {
   for (int s = 0; s < 4; s++) batch.add(sequence(3 + s, s));
   const std::size_t n = static_cast<std::size_t>(batch.tokens()) * C;
   Activations acts(config, false);
-  const PackedWeights slot = PackedWeights::one_slot(w, config);
+  const PackedWeights slot = PackedWeights::in_place(config);
   for (int update = 0; update < 2; update++) {
     const float* h = bert_forward(acts, batch, w, PackedWeights::every_layer(w, config), config);
     const std::vector<float> want(h, h + n);

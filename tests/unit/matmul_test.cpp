@@ -79,6 +79,20 @@ TEST(Matmul, GradientProductsMatchNaiveAndAccumulate) {
   }
 }
 
+// A weight read in place (training) gives the packed copy's bits: tails in every dimension, k
+// past one 256-deep block.
+TEST(Matmul, InPlaceWeightEqualsPackedCopy) {
+  for (auto [N, C, OC] : {std::tuple{13, 300, 40}, std::tuple{1, 7, 3}, std::tuple{300, 33, 17},
+                          std::tuple{40, 384, 1152}}) {
+    const auto x = randn(static_cast<std::size_t>(N) * C, 11),
+               w = randn(static_cast<std::size_t>(OC) * C, 12);
+    std::vector<float> packed(static_cast<std::size_t>(N) * OC), in_place(packed.size());
+    matmul_packed(packed.data(), x.data(), PackedMatrix(w.data(), OC, C), N);
+    matmul_packed(in_place.data(), x.data(), PackedMatrix::in_place(w.data(), OC, C), N);
+    EXPECT_EQ(packed, in_place) << N << "x" << C << "x" << OC;
+  }
+}
+
 // The property the kernel exists for: a row's result is bit-identical whatever the batch.
 TEST(Matmul, RowResultIndependentOfBatchPositionAndThreads) {
   const int C = 384, OC = 1536, N = 77;

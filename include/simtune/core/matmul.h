@@ -8,38 +8,35 @@
 #pragma once
 
 #include <cstddef>
-#include <initializer_list>
 #include <memory>
 
 namespace simtune {
 
-// A Linear layer's weight w (OC, C), packed once into column panels for the forward product.
+// A Linear layer's weight w (OC, C) as the forward product reads it: a copy packed into column
+// panels (inference packs each weight once, when a model is loaded), or w itself, in place
+// (training, whose weights change at every step: the product transposes the slices it needs as
+// it goes, where packing a copy first cost a pass over every weight, 4% of a step). Both give
+// the same bits.
 class PackedMatrix {
  public:
   PackedMatrix() = default;
   PackedMatrix(const float* w, int OC, int C);
-  // Packs new values of a weight with the same shape (training: after every update), without
-  // allocating.
-  void repack(const float* w) noexcept;
-  // The same for several matrices in one parallel region: training repacks a layer's four as the
-  // layer runs, one wake-up of the threads instead of four.
-  struct Update {
-    PackedMatrix* matrix;
-    const float* w;
-  };
-  static void repack(std::initializer_list<Update> updates) noexcept;
+  // w read in place; it must outlive the result.
+  static PackedMatrix in_place(const float* w, int OC, int C);
 
   int out_features() const { return OC_; }
   int in_features() const { return C_; }
+  // The packed panels, or null in place.
   const float* data() const { return data_.get(); }
+  // w in place, or null when packed.
+  const float* rows() const { return rows_; }
 
  private:
   struct Free {
     void operator()(float* p) const noexcept;
   };
-  int panels() const;
-  void pack_panel(int j, const float* w) noexcept;
   std::unique_ptr<float[], Free> data_;
+  const float* rows_ = nullptr;
   int OC_ = 0, C_ = 0;
 };
 

@@ -121,24 +121,24 @@ struct PackedLayer {
   PackedMatrix qkv, attn_out, fc, proj;
 };
 
-// The packed weights bert_forward multiplies by. Inference packs every layer once, when a model
-// is loaded. Training's weights change with every update, so it keeps one slot and repacks it
-// from the current weights as each layer runs: the same packing work as packing every layer
-// before each forward, in 1/num_hidden_layers of the memory (42 of MiniLM's 44 MiB).
+// The weights as bert_forward's products read them. Inference packs every layer once, when a
+// model is loaded. Training's weights change with every update, so its products read them in
+// place (PackedMatrix::in_place), as they are at that moment, with no copy.
 class PackedWeights {
  public:
   static PackedWeights every_layer(const BertWeights& w, const BertConfig& config);
-  static PackedWeights one_slot(const BertWeights& w, const BertConfig& config);
+  static PackedWeights in_place(const BertConfig& config);
 
-  // Layer l's matrices, packed from lw (in one-slot mode, repacked now: the slot is scratch for
-  // one forward at a time, hence mutable).
+  // Layer l's matrices: packed from lw, or lw's own in place (set in a one-layer slot, scratch
+  // for one forward at a time, hence mutable).
   const PackedLayer& layer(std::size_t l, const LayerWeights& lw) const noexcept;
 
  private:
-  PackedWeights(std::vector<PackedLayer> layers, bool repack)
-      : layers_(std::move(layers)), repack_(repack) {}
+  PackedWeights(std::vector<PackedLayer> layers, bool in_place)
+      : layers_(std::move(layers)), in_place_(in_place) {}
   mutable std::vector<PackedLayer> layers_;
-  bool repack_;
+  bool in_place_;
+  int C_ = 0, I_ = 0;
 };
 
 // Runs embeddings and every encoder layer; returns the last hidden state (N, C), which lives in

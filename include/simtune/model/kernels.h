@@ -55,7 +55,8 @@ void dropout_masks(const DropoutDraw* draws, int count) noexcept;
 void dropout_apply(float* x, const float* mask, std::int64_t n) noexcept;
 
 // A Linear layer: out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC), or no bias when null;
-// the weight packed for the product (core/matmul.h: training repacks it after every update).
+// the weight as the product reads it (core/matmul.h: packed once for inference, in place for
+// training).
 // A row's result does not depend on the other rows.
 void linear_forward(float* out, const float* inp, const PackedMatrix& weight, const float* bias,
                     int N) noexcept;
