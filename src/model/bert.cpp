@@ -178,7 +178,8 @@ const float* bert_forward(Activations& acts, const PackedBatch& batch, const Ber
                     N, C, eps);
   if (drop.enabled()) {
     // Every mask of the pass drawn at once, keys in the order of the layers that use them.
-    std::vector<DropoutDraw> draws;
+    std::vector<DropoutDraw>& draws = acts.mask_draws;
+    draws.clear();
     auto draw = [&](float* mask, std::int64_t n, float p) {
       if (mask != nullptr) draws.push_back({mask, n, p, rng->next_u64()});
     };

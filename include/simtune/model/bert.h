@@ -79,6 +79,8 @@ class Activations {
   float* fc = nullptr;
   std::vector<LayerActivations> layers;
   std::vector<std::int64_t> probs_offsets;
+  // The forward's dropout masks to draw, kept so that a training step does not allocate.
+  std::vector<DropoutDraw> mask_draws;
   const Dropout dropout;
 
  private:
