@@ -79,8 +79,9 @@ double forward_flops(const BertConfig& c, double T) {
   return c.num_hidden_layers * (T * 2.0 * (4.0 * C * C + 2.0 * C * I) + 4.0 * T * T * C);
 }
 
-// The three products of a Linear layer: forward, input gradient, weight gradient.
-enum class Role { forward, dinp, dweight };
+// The three products of a Linear layer: forward (weights packed, as inference reads them, or in
+// place, as training does), input gradient, weight gradient.
+enum class Role { forward, forward_in_place, dinp, dweight };
 
 // Who computes a product: simtune's kernel, or a reference library's sgemm (blas.h).
 struct Engine {
@@ -97,13 +98,16 @@ double layer_gflops(Role role, Engine engine, int n, int C, int I, int repeat) {
   std::vector<float> y(static_cast<std::size_t>(n) * widest, 0.25f);
   std::vector<float> w(widest * widest, 0.125f);
   std::vector<PackedMatrix> packed;
-  for (auto [in, out] : shapes) packed.emplace_back(w.data(), out, in);
+  for (auto [in, out] : shapes) {
+    packed.push_back(role == Role::forward_in_place ? PackedMatrix::in_place(w.data(), out, in)
+                                                    : PackedMatrix(w.data(), out, in));
+  }
   const bool ours = engine.simtune;
   const Blas blas = engine.blas;
   auto once = [&] {
     for (std::size_t i = 0; i < packed.size(); i++) {
       const auto [in, out] = shapes[i];
-      if (role == Role::forward) {
+      if (role == Role::forward || role == Role::forward_in_place) {
         ours ? matmul_packed(y.data(), x.data(), packed[i], n)
              : matmul_nt(y.data(), x.data(), w.data(), n, in, out, false, blas);
       } else if (role == Role::dinp) {
@@ -323,14 +327,18 @@ void add_bench_matmul(CLI::App* bench) {
     const double peak = measure_peak(active_isa()).gflops;
     json result = {
         {"isa", isa_name(active_isa())}, {"tokens", args->tokens}, {"peak_gflop_per_s", peak}};
-    const std::pair<Role, const char*> roles[] = {
-        {Role::forward, "forward"}, {Role::dinp, "dinp"}, {Role::dweight, "dweight"}};
+    const std::pair<Role, const char*> roles[] = {{Role::forward, "forward"},
+                                                  {Role::forward_in_place, "forward_in_place"},
+                                                  {Role::dinp, "dinp"},
+                                                  {Role::dweight, "dweight"}};
     std::vector<std::pair<Engine, std::string>> engines = {{{true, Blas::openblas}, "simtune"}};
     for (Blas blas : {Blas::openblas, Blas::onednn}) {
       if (blas_available(blas)) engines.push_back({{false, blas}, blas_name(blas)});
     }
     for (const auto& [role, name] : roles) {
       for (const auto& [engine, engine_name] : engines) {
+        // The libraries have one forward: the weight as stored.
+        if (role == Role::forward_in_place && !engine.simtune) continue;
         const double g = layer_gflops(role, engine, args->tokens, args->hidden, args->intermediate,
                                       args->repeat);
         const std::string key = std::string(name) + "_" + engine_name;

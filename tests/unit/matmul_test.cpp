@@ -114,5 +114,56 @@ TEST(Matmul, RowResultIndependentOfBatchPositionAndThreads) {
   omp_set_num_threads(threads);
 }
 
+// However the threads split a product (runs that start inside a column tile, column tiles taken
+// several at a time over many row blocks, k past several 256-deep blocks), every element is the
+// same chain: bit-identical to one thread, for every layout of b; and an epilogue sees each
+// block of the output once, finished.
+TEST(Matmul, ThreadSplitsNeverChangeTheProduct) {
+  const int N = 500, C = 300, OC = 700;
+  const auto x = randn(static_cast<std::size_t>(N) * C, 13),
+             w = randn(static_cast<std::size_t>(OC) * C, 14),
+             dy = randn(static_cast<std::size_t>(N) * OC, 15);
+  const PackedMatrix packed(w.data(), OC, C);
+  const TileEpilogue plus_one{
+      [](const void*, float* block, std::ptrdiff_t ld, int, int rows, int, int cols) noexcept {
+        for (int r = 0; r < rows; r++) {
+          for (int c = 0; c < cols; c++) block[r * ld + c] += 1.0f;
+        }
+      },
+      nullptr};
+  struct Results {
+    std::vector<float> forward, in_place, shifted, dx, dw;
+  };
+  auto run = [&] {
+    Results r{std::vector<float>(static_cast<std::size_t>(N) * OC),
+              std::vector<float>(static_cast<std::size_t>(N) * OC),
+              std::vector<float>(static_cast<std::size_t>(N) * OC),
+              std::vector<float>(static_cast<std::size_t>(N) * C),
+              std::vector<float>(static_cast<std::size_t>(OC) * C, 0.5f)};
+    matmul_packed(r.forward.data(), x.data(), packed, N);
+    matmul_packed(r.in_place.data(), x.data(), PackedMatrix::in_place(w.data(), OC, C), N);
+    matmul_packed(r.shifted.data(), x.data(), packed, N, &plus_one);
+    matmul_backward(r.dx.data(), r.dw.data(), dy.data(), x.data(), w.data(), N, C, OC, Into::write);
+    return r;
+  };
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const Results one = run();
+  for (std::size_t i = 0; i < one.forward.size(); i++) {
+    ASSERT_EQ(one.shifted[i], one.forward[i] + 1.0f) << "epilogue at element " << i;
+  }
+  EXPECT_EQ(one.in_place, one.forward);
+  for (int t : {2, 3, 5, 7}) {
+    omp_set_num_threads(t);
+    const Results r = run();
+    EXPECT_EQ(r.forward, one.forward) << t << " threads";
+    EXPECT_EQ(r.in_place, one.forward) << t << " threads";
+    EXPECT_EQ(r.shifted, one.shifted) << t << " threads";
+    EXPECT_EQ(r.dx, one.dx) << t << " threads";
+    EXPECT_EQ(r.dw, one.dw) << t << " threads";
+  }
+  omp_set_num_threads(threads);
+}
+
 }  // namespace
 }  // namespace simtune
