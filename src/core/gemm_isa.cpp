@@ -92,6 +92,80 @@ constexpr int kRows = 4;
 constexpr int kWidth = 2 * kLanes;
 static_assert(kPanel % kWidth == 0, "a micro-tile must not straddle two panels");
 
+// dst[j * dst_stride + i] = src[i * src_stride + j] for i, j < kLanes, in registers: the
+// forward's in-place weight is transposed into slices a square at a time (one element at a
+// time, the copy was a load and a store an element).
+#if defined(__AVX512F__)
+inline void transpose_square(const float* src, std::ptrdiff_t src_stride, float* dst,
+                             std::ptrdiff_t dst_stride) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * src_stride);
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // r[4i + j], 128-bit lane L: element (rows 4i..4i+3, column 4L + j).
+  for (int i = 0; i < 4; i++) {
+    const __m512d t0 = _mm512_castps_pd(t[4 * i]), t1 = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[4 * i + 2]), t3 = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+  }
+  // Column 4L + j of the square: lane L of r[j], r[4 + j], r[8 + j], r[12 + j].
+  for (int j = 0; j < 4; j++) {
+    const __m512 lo01 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
+    const __m512 lo23 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
+    const __m512 hi01 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
+    const __m512 hi23 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
+    _mm512_storeu_ps(dst + j * dst_stride, _mm512_shuffle_f32x4(lo01, lo23, 0x88));
+    _mm512_storeu_ps(dst + (4 + j) * dst_stride, _mm512_shuffle_f32x4(lo01, lo23, 0xDD));
+    _mm512_storeu_ps(dst + (8 + j) * dst_stride, _mm512_shuffle_f32x4(hi01, hi23, 0x88));
+    _mm512_storeu_ps(dst + (12 + j) * dst_stride, _mm512_shuffle_f32x4(hi01, hi23, 0xDD));
+  }
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+inline void transpose_square(const float* src, std::ptrdiff_t src_stride, float* dst,
+                             std::ptrdiff_t dst_stride) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * src_stride);
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // r[4i + j], 128-bit lane L: element (rows 4i..4i+3, column 4L + j).
+  for (int i = 0; i < 2; i++) {
+    r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; j++) {
+    _mm256_storeu_ps(dst + j * dst_stride, _mm256_permute2f128_ps(r[j], r[4 + j], 0x20));
+    _mm256_storeu_ps(dst + (4 + j) * dst_stride, _mm256_permute2f128_ps(r[j], r[4 + j], 0x31));
+  }
+}
+#elif defined(__SSE2__)
+inline void transpose_square(const float* src, std::ptrdiff_t src_stride, float* dst,
+                             std::ptrdiff_t dst_stride) {
+  __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + src_stride);
+  __m128 r2 = _mm_loadu_ps(src + 2 * src_stride), r3 = _mm_loadu_ps(src + 3 * src_stride);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  _mm_storeu_ps(dst, r0);
+  _mm_storeu_ps(dst + dst_stride, r1);
+  _mm_storeu_ps(dst + 2 * dst_stride, r2);
+  _mm_storeu_ps(dst + 3 * dst_stride, r3);
+}
+#else
+inline void transpose_square(const float* src, std::ptrdiff_t src_stride, float* dst,
+                             std::ptrdiff_t dst_stride) {
+  for (int i = 0; i < kLanes; i++) {
+    for (int j = 0; j < kLanes; j++) dst[j * dst_stride + i] = src[i * src_stride + j];
+  }
+}
+#endif
+
 // What one micro-tile reads: rows of a from `a`, b's rows for its columns from `b`.
 struct Tile {
   float* c;
@@ -246,9 +320,17 @@ void point_at_b(const GemmArgs& g, int n0, int k0, float* slice, Tile& t) noexce
     // the slice. Transposing here, where the slice is reused by every row block of the thread's
     // run, replaces packing a copy of b first (a pass over all of it).
     const float* b = g.b + n0 * g.b_ks + k0;
-    for (int c = 0; c < t.cols; c++) {
-      const float* src = b + c * g.b_ks;
-      for (int k = 0; k < t.kc; k++) slice[k * kWidth + c] = src[k];
+    const int square_cols = t.cols / kLanes * kLanes, square_k = t.kc / kLanes * kLanes;
+    for (int c = 0; c < square_cols; c += kLanes) {
+      for (int k = 0; k < square_k; k += kLanes) {
+        transpose_square(b + c * g.b_ks + k, g.b_ks, slice + k * kWidth + c, kWidth);
+      }
+      for (int i = c; i < c + kLanes; i++) {
+        for (int k = square_k; k < t.kc; k++) slice[k * kWidth + i] = b[i * g.b_ks + k];
+      }
+    }
+    for (int c = square_cols; c < t.cols; c++) {
+      for (int k = 0; k < t.kc; k++) slice[k * kWidth + c] = b[c * g.b_ks + k];
     }
     if (t.cols < kWidth) {
       for (int k = 0; k < t.kc; k++)

@@ -73,8 +73,10 @@ void AdamW::step(float* params, const Gradients& gradients, float lr, float grad
   const float decayed = 1.0f - lr * config_.weight_decay;
   const auto chunks = static_cast<std::int64_t>(chunks_.size());
   // Dynamic: a chunk of embedding rows no batch has hit costs a fraction of a full update, and
-  // those rows sit together at the start, so equal counts of chunks are far from equal work.
-#pragma omp parallel for schedule(dynamic, 1)
+  // those rows sit together, so equal counts of chunks are far from equal work (statically, one
+  // thread did the dense updates while the other decayed rows and then waited for it). Sixteen
+  // chunks a grab keep each thread's reads long runs for the prefetchers.
+#pragma omp parallel for schedule(dynamic, 16)
   for (std::int64_t c = 0; c < chunks; c++) {
     const Chunk& chunk = chunks_[static_cast<std::size_t>(c)];
     const float keep = chunk.decay ? decayed : 1.0f;
