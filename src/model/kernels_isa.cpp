@@ -200,30 +200,99 @@ inline float dot(const float* a, const float* b, int n) {
   return sum;
 }
 
-// out[0..n) = sum over j < T, in order, of w_j (times m_j, when m is given) rows_j[0..n), where
-// w_j = w[j * w_stride], m_j = m[j * w_stride] and rows_j = rows + j * stride. The sum for 16
-// floats of out at a time stays in registers across j, and out is written once: accumulating
-// in memory made every step wait for the previous store.
-inline void weighted_rows(float* out, const float* w, std::int64_t w_stride, const float* m,
-                          const float* rows, std::int64_t stride, int T, int n) {
-  auto weight = [&](int j) {
-    return m != nullptr ? w[j * w_stride] * m[j * w_stride] : w[j * w_stride];
+// out[i * out_stride + j] = dot(a_i, b_j, n) for i < rows, j < T, where a_i = a + i * a_stride
+// and b_j = b + j * b_stride: the same bits as dot, kVecFloats values of j at a time. Lane l's
+// partial sum for every j sits in one vector (products of b transposed a block of j at a time),
+// so the 16 partial sums and sum16's additions run across j in whole vectors, where one dot at a
+// time spent more instructions adding its lanes together than multiplying.
+inline void dot_rows(float* out, std::int64_t out_stride, const float* a, std::int64_t a_stride,
+                     int rows, const float* b, std::int64_t b_stride, int T, int n) {
+  constexpr int kMaxWidth = 256;
+  int j0 = 0;
+  if (n % 16 == 0 && n <= kMaxWidth) {
+    alignas(64) float bt[kMaxWidth * kVecFloats];  // bt[d * kVecFloats + j]: b_(j0 + j)[d]
+    for (; j0 + kVecFloats <= T; j0 += kVecFloats) {
+      for (int j = 0; j < kVecFloats; j++) {
+        const float* bj = b + (j0 + j) * b_stride;
+        for (int d = 0; d < n; d++) bt[d * kVecFloats + j] = bj[d];
+      }
+      for (int i = 0; i < rows; i++) {
+        const float* ai = a + i * a_stride;
+        Vec part[16] = {};
+        for (int d = 0; d < n; d += 16) {
+#pragma GCC unroll 16
+          for (int l = 0; l < 16; l++) part[l] += ai[d + l] * loadv(bt + (d + l) * kVecFloats);
+        }
+        Vec s8[8], s4[4];
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) s8[l] = part[l] + part[l + 8];
+#pragma GCC unroll 4
+        for (int l = 0; l < 4; l++) s4[l] = s8[l] + s8[l + 4];
+        const Vec sum = (s4[0] + s4[2]) + (s4[1] + s4[3]);
+        std::memcpy(out + i * out_stride + j0, &sum, sizeof sum);
+      }
+    }
+  }
+  for (; j0 < T; j0++) {
+    for (int i = 0; i < rows; i++) {
+      out[i * out_stride + j0] = dot(a + i * a_stride, b + j0 * b_stride, n);
+    }
+  }
+}
+
+// For r < R: out_r[0..n) = sum over j < T, in order, of w_rj (times m_rj, when m is given)
+// rows_j[0..n), where out_r = out + r * out_next, w_rj = w[r * w_next + j * w_stride], m_rj =
+// m[r * w_next + j * w_stride] and rows_j = rows + j * stride. Each element is one chain over j
+// whatever R; the R rows share each load of rows_j, and their R chains run side by side, where
+// one row's single chain waited on every add before the next. The sums for 16 floats of each out_r
+// stay in registers across j, and out is written once.
+template <int R>
+inline void weighted_rows(float* out, std::int64_t out_next, const float* w, std::int64_t w_next,
+                          std::int64_t w_stride, const float* m, const float* rows,
+                          std::int64_t stride, int T, int n) {
+  auto weight = [&](int r, int j) {
+    const std::int64_t at = r * w_next + j * w_stride;
+    return m != nullptr ? w[at] * m[at] : w[at];
   };
   int d0 = 0;
   for (; d0 + 16 <= n; d0 += 16) {
-    Vec acc[kChunkVecs] = {};
+    Vec acc[R][kChunkVecs] = {};
     for (int j = 0; j < T; j++) {
-      const float wj = weight(j);
-      const float* r = rows + j * stride + d0;
+      const float* row = rows + j * stride + d0;
+      Vec x[kChunkVecs];
 #pragma GCC unroll 4
-      for (int k = 0; k < kChunkVecs; k++) acc[k] += wj * loadv(r + k * kVecFloats);
+      for (int k = 0; k < kChunkVecs; k++) x[k] = loadv(row + k * kVecFloats);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) {
+        const float wj = weight(r, j);
+#pragma GCC unroll 4
+        for (int k = 0; k < kChunkVecs; k++) acc[r][k] += wj * x[k];
+      }
     }
-    std::memcpy(out + d0, acc, sizeof acc);
+    for (int r = 0; r < R; r++) std::memcpy(out + r * out_next + d0, acc[r], sizeof acc[r]);
   }
   for (; d0 < n; d0++) {
-    float acc = 0.0f;
-    for (int j = 0; j < T; j++) acc += weight(j) * rows[j * stride + d0];
-    out[d0] = acc;
+    for (int r = 0; r < R; r++) {
+      float acc = 0.0f;
+      for (int j = 0; j < T; j++) acc += weight(r, j) * rows[j * stride + d0];
+      out[r * out_next + d0] = acc;
+    }
+  }
+}
+
+// weighted_rows for `count` outputs, eight at a time.
+inline void weighted_rows_each(int count, float* out, std::int64_t out_next, const float* w,
+                               std::int64_t w_next, std::int64_t w_stride, const float* m,
+                               const float* rows, std::int64_t stride, int T, int n) {
+  constexpr int kBlock = 8;
+  int r = 0;
+  for (; r + kBlock <= count; r += kBlock) {
+    weighted_rows<kBlock>(out + r * out_next, out_next, w + r * w_next, w_next, w_stride,
+                          m != nullptr ? m + r * w_next : nullptr, rows, stride, T, n);
+  }
+  for (; r < count; r++) {
+    weighted_rows<1>(out + r * out_next, out_next, w + r * w_next, w_next, w_stride,
+                     m != nullptr ? m + r * w_next : nullptr, rows, stride, T, n);
   }
 }
 
@@ -370,13 +439,13 @@ void attention_forward(float* ctx, float* probs, const float* qkv, const float* 
     const int h = hb.h, start = hb.start, T = hb.T;
     const std::int64_t block = hb.probs;
     float* P = probs + block;
+    const float* q = qkv + static_cast<std::int64_t>(start) * C3 + h * HS;
+    dot_rows(P, T, q, C3, T, q + C, C3, T, HS);  // q_i . k_j
     for (int i = 0; i < T; i++) {
-      const float* q = qkv + static_cast<std::int64_t>(start + i) * C3 + h * HS;
       float* p = P + static_cast<std::int64_t>(i) * T;
       float maxv = -INFINITY;
       for (int j = 0; j < T; j++) {
-        const float* k = qkv + static_cast<std::int64_t>(start + j) * C3 + C + h * HS;
-        p[j] = dot(q, k, HS) * scale;
+        p[j] *= scale;
         maxv = std::max(maxv, p[j]);
       }
       float sum = 0.0f;
@@ -387,12 +456,12 @@ void attention_forward(float* ctx, float* probs, const float* qkv, const float* 
       }
       const float inv = 1.0f / sum;
       for (int j = 0; j < T; j++) p[j] *= inv;
-      const float* m =
-          dropout != nullptr ? dropout + block + static_cast<std::int64_t>(i) * T : nullptr;
-      float* o = ctx + static_cast<std::int64_t>(start + i) * C + h * HS;
-      const float* v = qkv + static_cast<std::int64_t>(start) * C3 + 2 * C + h * HS;
-      weighted_rows(o, p, 1, m, v, C3, T, HS);
     }
+    // ctx_i = sum_j m_ij p_ij v_j, for every row i of the block at once.
+    const float* m = dropout != nullptr ? dropout + block : nullptr;
+    float* o = ctx + static_cast<std::int64_t>(start) * C + h * HS;
+    const float* v = qkv + static_cast<std::int64_t>(start) * C3 + 2 * C + h * HS;
+    weighted_rows_each(T, o, C, P, T, 1, m, v, C3, T, HS);
   }
 }
 
@@ -421,27 +490,22 @@ void attention_backward(float* dqkv, float* dprobs, const float* dctx, const flo
     const float* dc = dctx + static_cast<std::int64_t>(start) * C + h * HS;
     // ctx_i = sum_j m_ij p_ij v_j, so dp_ij = m_ij dctx_i . v_j. Softmax: ds_ij = p_ij (dp_ij -
     // sum_k p_ik dp_ik), times scale as the scores are scale * q_i . k_j. dS holds dp, then ds.
+    dot_rows(dS, T, dc, C, T, in(0, 2), C3, T, HS);  // dctx_i . v_j
     for (int i = 0; i < T; i++) {
       const float* p = P + static_cast<std::int64_t>(i) * T;
       const float* m = M != nullptr ? M + static_cast<std::int64_t>(i) * T : nullptr;
       float* ds = dS + static_cast<std::int64_t>(i) * T;
-      for (int j = 0; j < T; j++) {
-        ds[j] =
-            dot(dc + static_cast<std::int64_t>(i) * C, in(j, 2), HS) * (m != nullptr ? m[j] : 1.0f);
+      if (m != nullptr) {
+        for (int j = 0; j < T; j++) ds[j] *= m[j];
       }
       float pdp = 0.0f;
       for (int j = 0; j < T; j++) pdp += p[j] * ds[j];
       for (int j = 0; j < T; j++) ds[j] = p[j] * (ds[j] - pdp) * scale;
     }
     // dq_i = sum_j ds_ij k_j, dk_j = sum_i ds_ij q_i, dv_j = sum_i m_ij p_ij dctx_i.
-    for (int i = 0; i < T; i++) {
-      weighted_rows(out(i, 0), dS + static_cast<std::int64_t>(i) * T, 1, nullptr, in(0, 1), C3, T,
-                    HS);
-    }
-    for (int j = 0; j < T; j++) {
-      weighted_rows(out(j, 1), dS + j, T, nullptr, in(0, 0), C3, T, HS);
-      weighted_rows(out(j, 2), P + j, T, M != nullptr ? M + j : nullptr, dc, C, T, HS);
-    }
+    weighted_rows_each(T, out(0, 0), C3, dS, T, 1, nullptr, in(0, 1), C3, T, HS);
+    weighted_rows_each(T, out(0, 1), C3, dS, 1, T, nullptr, in(0, 0), C3, T, HS);
+    weighted_rows_each(T, out(0, 2), C3, P, 1, T, M, dc, C, T, HS);
   }
 }
 
