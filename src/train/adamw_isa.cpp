@@ -7,11 +7,13 @@ namespace simtune::SIMTUNE_ISA_NS {
 namespace {
 
 // The same operations, in the same order, as torch 1.13's single-tensor AdamW. With
-// kMomentsZero, m and v are taken as 0 without being read: 0 * b1 + x is x, bit for bit.
+// kMomentsZero, m and v are taken as 0 without being read: 0 * b1 + x is x, bit for bit. Each
+// gradient is zeroed once read, while its line is in cache, for the next batch to accumulate
+// into (zeroing the buffer in a pass of its own cost 1% of a step).
 template <bool kMomentsZero>
 void update(const AdamWUpdate& u, std::size_t begin, std::size_t end, float keep) noexcept {
   float* __restrict p = u.params;
-  const float* __restrict g = u.grads;
+  float* __restrict g = u.grads;
   float* __restrict m = u.m;
   float* __restrict v = u.v;
   const float b1 = u.b1, b2 = u.b2, eps = u.eps, step_size = u.step_size;
@@ -19,6 +21,7 @@ void update(const AdamWUpdate& u, std::size_t begin, std::size_t end, float keep
 #pragma omp simd
   for (std::size_t i = begin; i < end; i++) {
     const float gi = g[i] * scale;
+    g[i] = 0.0f;
     const float mi = (kMomentsZero ? 0.0f : m[i]) * b1 + gi * (1.0f - b1);
     const float vi = (kMomentsZero ? 0.0f : v[i]) * b2 + (1.0f - b2) * gi * gi;
     m[i] = mi;

@@ -9,7 +9,7 @@ namespace simtune {
 
 struct AdamWUpdate {
   float* params;
-  const float* grads;
+  float* grads;  // zeroed as they are read
   float* m;
   float* v;
   float b1, b2, eps;
@@ -18,7 +18,8 @@ struct AdamWUpdate {
   float grad_scale;  // gradient clipping's factor
 };
 
-// adamw_update: params[i] *= keep, then the Adam step from grads, m and v over [begin, end).
+// adamw_update: params[i] *= keep, then the Adam step from grads, m and v over [begin, end);
+// grads[begin, end) are left zero.
 // adamw_first_update: the same where m and v are still zero (a row's first gradient); they are
 // written without being read, so their untouched pages are never first mapped read-only (a
 // later write would then cost a copy-on-write fault and a TLB shootdown on every core).

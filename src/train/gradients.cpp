@@ -25,7 +25,10 @@ Gradients::Gradients(const ParamLayout& layout, const std::string& sparse)
 
 void Gradients::zero_for_batch(const std::vector<const TokenIds*>& texts) {
   float* g = values_.data();
-  for (const FloatRange& r : dense_ranges()) zero_parallel(g + r.begin, r.end - r.begin);
+  if (!dense_zero_) {
+    for (const FloatRange& r : dense_ranges()) zero_parallel(g + r.begin, r.end - r.begin);
+  }
+  dense_zero_ = false;
   auto row = [&](std::int32_t r) {
     return g + rows_.offset + static_cast<std::size_t>(r) * rows_.width;
   };

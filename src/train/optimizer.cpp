@@ -58,7 +58,7 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
   }
 }
 
-void AdamW::step(float* params, const Gradients& gradients, float lr, float grad_scale) noexcept {
+void AdamW::step(float* params, Gradients& gradients, float lr, float grad_scale) noexcept {
   const SparseRows& rows = gradients.rows();
   const AdamWKernels& kernels = adamw_kernels();
   t_++;
@@ -107,6 +107,8 @@ void AdamW::step(float* params, const Gradients& gradients, float lr, float grad
       i = stop;
     }
   }
+  // Every float outside the embedding rows went through update(), which zeroed its gradient.
+  gradients.dense_zeroed();
 }
 
 double grad_norm(const Gradients& gradients) noexcept {

@@ -29,7 +29,9 @@ class AdamW {
   // them by weight decay alone: that is all it computes for them.
   // The gradients enter multiplied by grad_scale (clip_scale's), so clipping costs no pass of
   // its own over them.
-  void step(float* params, const Gradients& grads, float lr, float grad_scale = 1.0f) noexcept;
+  // Leaves every gradient it reads zero: the dense ranges (Gradients::dense_zeroed) and the
+  // batch's rows.
+  void step(float* params, Gradients& grads, float lr, float grad_scale = 1.0f) noexcept;
 
   std::int64_t steps() const { return t_; }
   // Moments and step count, for checkpoints.
