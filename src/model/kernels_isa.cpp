@@ -208,34 +208,39 @@ inline float dot(const float* a, const float* b, int n) {
 inline void dot_rows(float* out, std::int64_t out_stride, const float* a, std::int64_t a_stride,
                      int rows, const float* b, std::int64_t b_stride, int T, int n) {
   constexpr int kMaxWidth = 256;
-  int j0 = 0;
-  if (n % 16 == 0 && n <= kMaxWidth) {
-    alignas(64) float bt[kMaxWidth * kVecFloats];  // bt[d * kVecFloats + j]: b_(j0 + j)[d]
-    for (; j0 + kVecFloats <= T; j0 += kVecFloats) {
-      for (int j = 0; j < kVecFloats; j++) {
+  if (n % 16 != 0 || n > kMaxWidth) {
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < T; j++)
+        out[i * out_stride + j] = dot(a + i * a_stride, b + j * b_stride, n);
+    }
+    return;
+  }
+  alignas(64) float bt[kMaxWidth * kVecFloats];  // bt[d * kVecFloats + j]: b_(j0 + j)[d]
+  for (int j0 = 0; j0 < T; j0 += kVecFloats) {
+    // The last block's missing keys are zeros: their lanes are computed and never stored.
+    const int width = std::min(kVecFloats, T - j0);
+    for (int j = 0; j < kVecFloats; j++) {
+      if (j < width) {
         const float* bj = b + (j0 + j) * b_stride;
         for (int d = 0; d < n; d++) bt[d * kVecFloats + j] = bj[d];
-      }
-      for (int i = 0; i < rows; i++) {
-        const float* ai = a + i * a_stride;
-        Vec part[16] = {};
-        for (int d = 0; d < n; d += 16) {
-#pragma GCC unroll 16
-          for (int l = 0; l < 16; l++) part[l] += ai[d + l] * loadv(bt + (d + l) * kVecFloats);
-        }
-        Vec s8[8], s4[4];
-#pragma GCC unroll 8
-        for (int l = 0; l < 8; l++) s8[l] = part[l] + part[l + 8];
-#pragma GCC unroll 4
-        for (int l = 0; l < 4; l++) s4[l] = s8[l] + s8[l + 4];
-        const Vec sum = (s4[0] + s4[2]) + (s4[1] + s4[3]);
-        std::memcpy(out + i * out_stride + j0, &sum, sizeof sum);
+      } else {
+        for (int d = 0; d < n; d++) bt[d * kVecFloats + j] = 0.0f;
       }
     }
-  }
-  for (; j0 < T; j0++) {
     for (int i = 0; i < rows; i++) {
-      out[i * out_stride + j0] = dot(a + i * a_stride, b + j0 * b_stride, n);
+      const float* ai = a + i * a_stride;
+      Vec part[16] = {};
+      for (int d = 0; d < n; d += 16) {
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; l++) part[l] += ai[d + l] * loadv(bt + (d + l) * kVecFloats);
+      }
+      Vec s8[8], s4[4];
+#pragma GCC unroll 8
+      for (int l = 0; l < 8; l++) s8[l] = part[l] + part[l + 8];
+#pragma GCC unroll 4
+      for (int l = 0; l < 4; l++) s4[l] = s8[l] + s8[l + 4];
+      const Vec sum = (s4[0] + s4[2]) + (s4[1] + s4[3]);
+      std::memcpy(out + i * out_stride + j0, &sum, sizeof(float) * static_cast<std::size_t>(width));
     }
   }
 }
