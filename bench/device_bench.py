@@ -21,7 +21,8 @@ ap.add_argument('--scaling-threads', default='1,4,8')
 ap.add_argument('--sections', default='compare,scaling,isa',
                 help='any of compare (2 and 16 threads against the library), scaling, isa, and '
                      'placement (2 threads with and without OMP_PLACES=cores OMP_PROC_BIND=spread, '
-                     'with the kernel against oneDNN where the pack has libdnnl.so.2)')
+                     'with the kernel against oneDNN where the pack has libdnnl.so.2), and matmul '
+                     '(the products at 320, 1,280 and 5,120 tokens on 2 and 16 threads)')
 a = ap.parse_args()
 sections = set(a.sections.split(','))
 log_path = os.path.join(a.out, 'device_bench.jsonl')
@@ -126,6 +127,16 @@ if 'placement' in sections:
              matmul=simtune('bench', 'matmul', '--threads', '2', env_extra=extra),
              train=sim_train(2, 16, 20, env_extra=extra))
     emit('matmul_1_thread', result=simtune('bench', 'matmul', '--threads', '1'))
+
+# The products at training's token counts (batch 16, 64 and 256 of STS pairs): whether a large a
+# still comes from memory on this machine's caches, against oneDNN on the same shapes.
+if 'matmul' in sections:
+    for tokens in (320, 1280, 5120):
+        for n in (2, 16):
+            if n <= os.cpu_count():
+                emit('matmul_tokens', tokens=tokens, threads=n,
+                     result=simtune('bench', 'matmul', '--tokens', str(tokens), '--threads', str(n),
+                                    '--repeat', '5'))
 
 # Exactness on this machine first (cheap): the portable build against the library's own encode.
 import numpy as np
