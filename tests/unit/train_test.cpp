@@ -15,6 +15,8 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <numeric>
+#include <random>
 #include <set>
 #include <string>
 #include <system_error>
@@ -915,6 +917,50 @@ TEST(TrainBatches, NoDuplicatesDefersExamplesSharingATextAndKeepsTheRunLength) {
   }
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, (std::vector<float>{0, 1, 2, 3, 4}));
+}
+
+// The sampler against the library's loop written out plainly (each batch scans what remains, in
+// order, skipping examples that share a text with it), on data full of repeated texts.
+TEST(TrainBatches, NoDuplicatesMatchesTheLibrarysLoopOnRepeatedTexts) {
+  TinyRun run("nodup-many");
+  std::mt19937 gen(7);
+  std::uniform_int_distribution<int> word(0, 24);
+  std::vector<Pair> pairs;
+  for (int i = 0; i < 300; i++) {
+    pairs.push_back(
+        {"w" + std::to_string(word(gen)), "w" + std::to_string(word(gen)), static_cast<float>(i)});
+  }
+  PairList rows(pairs);
+  for (std::size_t batch_size : {1u, 3u, 8u}) {
+    std::vector<std::vector<float>> want;
+    std::vector<int> remaining(pairs.size());
+    std::iota(remaining.begin(), remaining.end(), 0);
+    while (!remaining.empty()) {
+      std::set<std::string> texts;
+      std::vector<float> batch;
+      std::vector<int> rest;
+      for (int i : remaining) {
+        const Pair& p = pairs[static_cast<std::size_t>(i)];
+        if (batch.size() == batch_size || texts.count(p.a) > 0 || texts.count(p.b) > 0) {
+          rest.push_back(i);
+          continue;
+        }
+        batch.push_back(static_cast<float>(p.score));
+        texts.insert(p.a);
+        texts.insert(p.b);
+      }
+      want.push_back(batch);
+      remaining = rest;
+    }
+    TrainBatches batches(rows, run.model.tokenizer, run.model.files.max_seq_length, batch_size,
+                         kSeed, false, true);
+    for (std::size_t step = 0; step < want.size(); step++) {
+      ASSERT_EQ(batches.at(static_cast<std::int64_t>(step)).labels, want[step])
+          << "batch size " << batch_size << ", step " << step;
+    }
+    EXPECT_EQ(batches.at(static_cast<std::int64_t>(want.size())).labels, want[0])
+        << "the next epoch starts over";
+  }
 }
 
 TEST(TrainBatches, HardNegativeColumnsFollowThePositives) {
