@@ -25,17 +25,16 @@ Gradients::Gradients(const ParamLayout& layout, const std::string& sparse)
 
 void Gradients::zero_for_batch(const std::vector<const TokenIds*>& texts) {
   float* g = values_.data();
-  if (!dense_zero_) {
+  if (!zeroed_) {
     for (const FloatRange& r : dense_ranges()) zero_parallel(g + r.begin, r.end - r.begin);
   }
-  dense_zero_ = false;
-  auto row = [&](std::int32_t r) {
-    return g + rows_.offset + static_cast<std::size_t>(r) * rows_.width;
-  };
   for (std::int32_t r : rows_.batch) {
-    std::fill_n(row(r), rows_.width, 0.0f);
+    if (!zeroed_) {
+      std::fill_n(g + rows_.offset + static_cast<std::size_t>(r) * rows_.width, rows_.width, 0.0f);
+    }
     rows_.seen[static_cast<std::size_t>(r)] = SparseRows::kHit;
   }
+  zeroed_ = false;
   rows_.batch.clear();
   for (const TokenIds* ids : texts) rows_.batch.insert(rows_.batch.end(), ids->begin(), ids->end());
   std::sort(rows_.batch.begin(), rows_.batch.end());

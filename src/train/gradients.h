@@ -48,11 +48,11 @@ class Gradients {
   const SparseRows& rows() const { return rows_; }
   SparseRows& rows() { return rows_; }
 
-  // zero_grad: zeroes what the previous batch wrote (the dense ranges, unless AdamW left them
-  // zero, and its rows) and records the rows this batch's texts hit.
+  // zero_grad: zeroes what the previous batch wrote (the dense ranges and its rows, unless an
+  // AdamW step has left them zero since) and records the rows this batch's texts hit.
   void zero_for_batch(const std::vector<const TokenIds*>& texts);
-  // The dense ranges are all zero (AdamW::step zeroed them as it read them).
-  void dense_zeroed() { dense_zero_ = true; }
+  // Every gradient the batch wrote is zero again (AdamW::step zeroed them as it read them).
+  void zeroed_by_step() { zeroed_ = true; }
   // The batch's rows become `rows` (ascending, a superset of them): in data-parallel training,
   // the rows every rank's share of the batch hit. Rows new to the batch have zero gradients.
   void widen_batch_rows(const std::vector<std::int32_t>& rows);
@@ -67,7 +67,7 @@ class Gradients {
 
   ZeroedFloats values_;
   SparseRows rows_;
-  bool dense_zero_ = true;
+  bool zeroed_ = true;
 };
 
 }  // namespace simtune

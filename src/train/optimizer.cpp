@@ -107,8 +107,9 @@ void AdamW::step(float* params, Gradients& gradients, float lr, float grad_scale
       i = stop;
     }
   }
-  // Every float outside the embedding rows went through update(), which zeroed its gradient.
-  gradients.dense_zeroed();
+  // Every float outside the embedding rows, and every row of the batch (kFirstHit or kHit), went
+  // through an update, which zeroed its gradient.
+  gradients.zeroed_by_step();
 }
 
 double grad_norm(const Gradients& gradients) noexcept {

@@ -29,8 +29,8 @@ class AdamW {
   // them by weight decay alone: that is all it computes for them.
   // The gradients enter multiplied by grad_scale (clip_scale's), so clipping costs no pass of
   // its own over them.
-  // Leaves every gradient it reads zero: the dense ranges (Gradients::dense_zeroed) and the
-  // batch's rows.
+  // Leaves every gradient it reads zero, the dense ranges and the batch's rows
+  // (Gradients::zeroed_by_step).
   void step(float* params, Gradients& grads, float lr, float grad_scale = 1.0f) noexcept;
 
   std::int64_t steps() const { return t_; }

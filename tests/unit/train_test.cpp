@@ -261,6 +261,11 @@ TEST(AdamW, ClippedTwoStepsMatchTextbookFormulas) {
   fill_gradients(grads, g, 23);
   grads.zero_for_batch({&a});
   EXPECT_TRUE(dense_zero()) << "a batch after one without a step";
+  for (std::int32_t row : {5, 7}) {
+    const float* gr = grads.data() + emb.offset + static_cast<std::size_t>(row) * 3;
+    EXPECT_TRUE(gr[0] == 0.0f && gr[1] == 0.0f && gr[2] == 0.0f)
+        << "row " << row << " of a batch without a step was not zeroed";
+  }
 }
 
 TEST(AdamW, DecayFlagsFollowTensorNames) {
