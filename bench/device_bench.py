@@ -4,11 +4,12 @@ and 64, MultipleNegativesRankingLoss at batch 64) side by side at 2 and 16 threa
 thread scaling at batch 64, and each instruction-set path forced in turn.
 
 Both sides get the same MiniLM-shaped weights (the shared same-cpu tool's gen_model.py writes
-identical bits anywhere) and the same STS sentences and pairs in file order. Pack a portable build
+identical bits anywhere) and the same STS sentences and pairs in file order (section shuffled: in
+one seeded shuffled order, as fit() trains). Pack a portable build
 with ../shared/tools/same-cpu/pack.sh build/simtune .same-cpu, copy this file into .same-cpu, then
 on the machine: python3 .same-cpu/device_bench.py [--out DIR]. Prints and appends JSON lines.
 """
-import argparse, json, os, subprocess, sys, tarfile, time
+import argparse, json, os, random, subprocess, sys, tarfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -22,7 +23,8 @@ ap.add_argument('--sections', default='compare,scaling,isa',
                 help='any of compare (2 and 16 threads against the library), scaling, isa, and '
                      'placement (2 threads with and without OMP_PLACES=cores OMP_PROC_BIND=spread, '
                      'with the kernel against oneDNN where the pack has libdnnl.so.2), and matmul '
-                     '(the products at 320, 1,280 and 5,120 tokens on 2 and 16 threads)')
+                     '(the products at 320, 1,280 and 5,120 tokens on 2 and 16 threads), and shuffled '
+                     '(compare\'s training on the pairs in a seeded shuffled order)')
 a = ap.parse_args()
 sections = set(a.sections.split(','))
 log_path = os.path.join(a.out, 'device_bench.jsonl')
@@ -45,8 +47,14 @@ gen_model.make(MODEL)
 SENT_FILE = os.path.join(HERE, 'sentences.txt')
 TRAIN_FILE = os.path.join(HERE, 'sts-train.csv')
 sents = [l.rstrip('\n') for l in open(SENT_FILE, encoding='utf-8') if l.strip()]
-pairs = [(f[5], f[6], float(f[4]) / 5) for f in
-         (l.rstrip('\n').split('\t') for l in open(TRAIN_FILE, encoding='utf-8')) if len(f) >= 7]
+TRAIN_ROWS = [l for l in open(TRAIN_FILE, encoding='utf-8') if len(l.rstrip('\n').split('\t')) >= 7]
+
+
+def parse_pairs(rows):
+    return [(f[5], f[6], float(f[4]) / 5) for f in (l.rstrip('\n').split('\t') for l in rows)]
+
+
+pairs = parse_pairs(TRAIN_ROWS)
 
 
 def simtune(*args, isa=None, env_extra=None):
@@ -59,8 +67,9 @@ def simtune(*args, isa=None, env_extra=None):
     return json.loads(p.stdout) if p.returncode == 0 else {'error': p.stderr[-400:]}
 
 
-def sim_train(threads, batch, steps, loss='CosineSimilarityLoss', isa=None, env_extra=None):
-    return simtune('bench', 'train', '--model', MODEL, '--train', TRAIN_FILE, '--score-scale', '5',
+def sim_train(threads, batch, steps, loss='CosineSimilarityLoss', isa=None, env_extra=None,
+              train_file=TRAIN_FILE):
+    return simtune('bench', 'train', '--model', MODEL, '--train', train_file, '--score-scale', '5',
                    '--loss', loss, '--batch-size', str(batch), '--steps', str(steps), '--warmup', '2',
                    '--threads', str(threads), isa=isa, env_extra=env_extra)
 
@@ -84,7 +93,7 @@ emit('torch', torch=torch.__version__, transformers=transformers.__version__,
      mkl=torch.backends.mkl.is_available(), mkldnn=torch.backends.mkldnn.is_available())
 
 
-def st_train(threads, batch, steps, loss_name='CosineSimilarityLoss', warm=2):
+def st_train(threads, batch, steps, loss_name='CosineSimilarityLoss', warm=2, data=pairs):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     m = SentenceTransformer(MODEL, device='cpu')
@@ -96,7 +105,7 @@ def st_train(threads, batch, steps, loss_name='CosineSimilarityLoss', warm=2):
     for s in range(steps + warm):
         if s == warm:
             t = time.time()
-        b = pairs[s * batch:(s + 1) * batch]
+        b = data[s * batch:(s + 1) * batch]
         fa = {k: v for k, v in m.tokenize([x[0] for x in b]).items() if torch.is_tensor(v)}
         fb = {k: v for k, v in m.tokenize([x[1] for x in b]).items() if torch.is_tensor(v)}
         loss = lm([fa, fb], torch.tensor([x[2] for x in b]))
@@ -164,6 +173,26 @@ for n in (int(x) for x in a.compare_threads.split(',')) if 'compare' in sections
     t = st_train(n, 64, 6, 'MultipleNegativesRankingLoss')
     emit('train', loss='MultipleNegativesRankingLoss', threads=n, batch=64, simtune=s, torch_pairs_per_s=t,
          ratio=s.get('pairs_per_s', 0) / t)
+
+# What fit() trains on: batches drawn in a shuffled order mix STS's short captions with its long
+# news and forum sentences, and the library pads each batch to its longest text (simtune packs the
+# texts, no padding). In file order a batch's texts are alike in length. The same order both sides.
+if 'shuffled' in sections:
+    rows = list(TRAIN_ROWS)
+    random.Random(42).shuffle(rows)
+    shuffled_file = '/tmp/device-bench-sts-train-shuffled.csv'
+    with open(shuffled_file, 'w', encoding='utf-8') as f:
+        f.writelines(rows)
+    shuffled = parse_pairs(rows)
+    for n in (int(x) for x in a.compare_threads.split(',')):
+        if n > os.cpu_count():
+            continue
+        for loss, batch, steps in (('CosineSimilarityLoss', 16, 20), ('CosineSimilarityLoss', 64, 8),
+                                   ('MultipleNegativesRankingLoss', 64, 6)):
+            s = sim_train(n, batch, steps, loss, train_file=shuffled_file)
+            t = st_train(n, batch, steps, loss, data=shuffled)
+            emit('train_shuffled', loss=loss, threads=n, batch=batch, simtune=s, torch_pairs_per_s=t,
+                 ratio=s.get('pairs_per_s', 0) / t)
 
 for n in (int(x) for x in a.scaling_threads.split(',')) if 'scaling' in sections else ():
     if n <= os.cpu_count():

@@ -12,7 +12,8 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 tar -C "$stage" -xJf "$dest/simlib.tar.xz"
 for lib in libdnnl.so.2 libOpenCL.so.1; do
-  path=$(/sbin/ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+  # awk reads to the end: leaving early would make ldconfig die of SIGPIPE, failing the pipe.
+  path=$(/sbin/ldconfig -p | awk -v l="$lib" '$1 == l && p == "" {p = $NF} END {print p}')
   [ -n "$path" ] && cp -L "$path" "$stage/lib/"
 done
 tar -C "$stage" -cJf "$dest/simlib.tar.xz" lib

@@ -51,6 +51,32 @@ echo "pytorch: $(/usr/bin/python3 bench/torch_train.py --model "$work/model" \
   --train data/stsbenchmark/sts-train.csv --ids-a "$work/train-a.ids.jsonl" \
   --ids-b "$work/train-b.ids.jsonl" --score-scale 5 --loss MultipleNegativesRankingLoss \
   --batch-size 64 --steps 8)"
+# What fit() trains on: the pairs in a shuffled order (seeded), so a batch mixes STS's short
+# captions with its long news and forum sentences, and the library pads each batch to its longest
+# text (simtune packs them). In file order a batch's texts are alike in length. Same batches both
+# sides; PyTorch with OpenBLAS's own kernel choice.
+/usr/bin/python3 -c 'import random, sys
+rows = open(sys.argv[1], encoding="utf-8").readlines()
+random.Random(42).shuffle(rows)
+open(sys.argv[2], "w", encoding="utf-8").writelines(rows)' \
+  data/stsbenchmark/sts-train.csv "$work/train-shuffled.csv"
+for col in 6 7; do
+  cut -f$col "$work/train-shuffled.csv" | tr -d '\r' > "$work/train-shuffled-$col.txt"
+  "$simtune" tokenize --model "$work/model" --input "$work/train-shuffled-$col.txt" \
+    > "$work/train-shuffled-$col.ids.jsonl"
+done
+echo "== shuffled pairs: CosineSimilarityLoss at batch 16 and 64, MultipleNegativesRankingLoss at 64"
+for args in "--batch-size 16 --steps 30" "--batch-size 64 --steps 8" \
+  "--loss MultipleNegativesRankingLoss --batch-size 64 --steps 8"; do
+  # shellcheck disable=SC2086  # $args is a list of options
+  echo "simtune $args: $("$simtune" bench train --model "$work/model" \
+    --train "$work/train-shuffled.csv" --score-scale 5 $args --json)"
+  # shellcheck disable=SC2086
+  echo "pytorch $args: $(env -u OPENBLAS_CORETYPE /usr/bin/python3 bench/torch_train.py \
+    --model "$work/model" --train "$work/train-shuffled.csv" \
+    --ids-a "$work/train-shuffled-6.ids.jsonl" --ids-b "$work/train-shuffled-7.ids.jsonl" \
+    --score-scale 5 $args)"
+done
 echo "== CachedMultipleNegativesRankingLoss, batch 1024 in mini-batches of 32: peak RSS"
 echo "simtune: $("$simtune" bench train --model "$work/model" --train data/stsbenchmark/sts-train.csv \
   --loss CachedMultipleNegativesRankingLoss --batch-size 1024 --mini-batch-size 32 --warmup 0 \
