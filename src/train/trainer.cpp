@@ -104,8 +104,8 @@ class Throughput {
     if (seconds > 5.0) start_ = now, pairs_ = 0;
     return rate;
   }
-  // A new window from now: an evaluation or a save is not training (the step after the dev
-  // evaluation at the start logged 2.4 pairs/s where the steps ran at 80).
+  // A new window from now: setup, an evaluation or a save is not training (the step after the
+  // dev evaluation at the start logged 2.4 pairs/s where the steps ran at 80).
   void restart() {
     start_ = Clock::now();
     pairs_ = 0;
@@ -168,6 +168,8 @@ class Run {
   // Whether the run evaluates at all (a dev set or other evaluators).
   bool evaluates() const { return dev_ != nullptr || !o.evaluators.empty(); }
   void evaluate_dev(EvalPoint at);
+  // The logged pairs/s counts from here: setting up and evaluating before training are not steps.
+  void start_steps() { throughput_.restart(); }
   void checkpoint_if_due();
   void finish(const EvalSet* test);
 
@@ -451,6 +453,7 @@ TrainResult Trainer::train(PairRows& pairs, const fs::path& output, const EvalSe
 
   const std::int64_t first_step = state.step;
   if (run.evaluates() && state.step == 0) run.evaluate_dev(EvalPoint{});
+  run.start_steps();
   const auto start = Clock::now();
   while (state.step < run.total) {
     const Batch& batch = batches.at(state.step);

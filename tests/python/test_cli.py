@@ -136,6 +136,17 @@ def check_training(args, checks, model):
     checks.true("test evaluation scores the saved model",
                 len(tested) == 1 and tested[0]["spearman_cosine"] == saved["spearman_cosine"])
 
+    # The log's pairs/s counts the steps alone: evaluating 15,000 dev pairs (before training and
+    # after each step here) takes the tiny model about a second, a step of 8 pairs milliseconds;
+    # counting an evaluation gives under 10 pairs/s.
+    big_dev = w / "dev-x10.tsv"
+    oc.write_lines(big_dev, (oc.REPO / "data" / "stsbenchmark" / "sts-dev.csv").read_text(encoding="utf-8").splitlines() * 10)
+    code, _, err = train(args, model, w / "rate", "--max-steps", 2, "--eval", big_dev, "--eval-steps", 1,
+                         "--log-file", w / "rate.jsonl")
+    rates = [r["pairs_per_s"] for r in oc.read_jsonl((w / "rate.jsonl").read_text()) if "pairs_per_s" in r]
+    checks.true("pairs/s leaves out the evaluations before and between steps",
+                code == 0 and len(rates) == 2 and min(rates) > 30, f"exit {code}, {rates}, {err.strip()[-200:]}")
+
     bad = w / "bad-rows.tsv"
     bad.write_text("a\tb\t0.5\nc\td\tseven\n")
     code, _, err = simtune(args, "train", "--model", model, "--train", bad, "--output", w / "bad-out")
