@@ -27,14 +27,12 @@ void Gradients::zero_for_batch(const std::vector<const TokenIds*>& texts) {
   float* g = values_.data();
   if (!zeroed_) {
     for (const FloatRange& r : dense_ranges()) zero_parallel(g + r.begin, r.end - r.begin);
-  }
-  for (std::int32_t r : rows_.batch) {
-    if (!zeroed_) {
+    for (std::int32_t r : rows_.batch) {
       std::fill_n(g + rows_.offset + static_cast<std::size_t>(r) * rows_.width, rows_.width, 0.0f);
     }
-    rows_.seen[static_cast<std::size_t>(r)] = SparseRows::kHit;
   }
   zeroed_ = false;
+  for (std::int32_t r : rows_.batch) rows_.seen[static_cast<std::size_t>(r)] = SparseRows::kHit;
   rows_.batch.clear();
   for (const TokenIds* ids : texts) rows_.batch.insert(rows_.batch.end(), ids->begin(), ids->end());
   std::sort(rows_.batch.begin(), rows_.batch.end());

@@ -93,27 +93,22 @@ Matrix teacher_embeddings(const TrainOptions& o, std::size_t examples, int dimen
   return m;
 }
 
-// Pairs per second over a window of about five seconds.
+// Pairs per second of the steps themselves, over about five seconds of them: setup,
+// evaluations and saves between steps are not training (counted, the step after the dev
+// evaluation at the start logged 2.4 pairs/s where the steps ran at 80).
 class Throughput {
  public:
-  double add(std::size_t pairs) {
-    const auto now = Clock::now();
+  double add(std::size_t pairs, double seconds) {
     pairs_ += pairs;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate = seconds > 0 ? static_cast<double>(pairs_) / seconds : 0.0;
-    if (seconds > 5.0) start_ = now, pairs_ = 0;
+    seconds_ += seconds;
+    const double rate = seconds_ > 0 ? static_cast<double>(pairs_) / seconds_ : 0.0;
+    if (seconds_ > 5.0) pairs_ = 0, seconds_ = 0;
     return rate;
-  }
-  // A new window from now: setup, an evaluation or a save is not training (the step after the
-  // dev evaluation at the start logged 2.4 pairs/s where the steps ran at 80).
-  void restart() {
-    start_ = Clock::now();
-    pairs_ = 0;
   }
 
  private:
-  Clock::time_point start_ = Clock::now();
   std::size_t pairs_ = 0;
+  double seconds_ = 0;
 };
 
 // What a Trainer holds: the model and, from the first train() on, its training state.
@@ -162,14 +157,13 @@ class Run {
   EvalPolicy policy;
   TrainResult result;
 
-  void record(StepReport report, std::size_t pairs);
+  // A finished step of `pairs` examples that took `seconds`.
+  void record(StepReport report, std::size_t pairs, double seconds);
   // Where to go back to after a divergence, for the error message.
   std::string resume_hint() const;
   // Whether the run evaluates at all (a dev set or other evaluators).
   bool evaluates() const { return dev_ != nullptr || !o.evaluators.empty(); }
   void evaluate_dev(EvalPoint at);
-  // The logged pairs/s counts from here: setting up and evaluating before training are not steps.
-  void start_steps() { throughput_.restart(); }
   void checkpoint_if_due();
   void finish(const EvalSet* test);
 
@@ -218,12 +212,12 @@ Run::Run(Session& m, const Loss& loss, std::size_t pairs, std::int64_t per_epoch
   if (m.group.root()) fs::create_directories(output_);
 }
 
-void Run::record(StepReport report, std::size_t pairs) {
+void Run::record(StepReport report, std::size_t pairs, double seconds) {
   result.last_loss = report.loss;
   if (!m_.group.root()) return;
   report.total_steps = total;
   report.epoch = static_cast<double>(report.step) / static_cast<double>(steps_per_epoch);
-  report.pairs_per_s = throughput_.add(pairs);
+  report.pairs_per_s = throughput_.add(pairs, seconds);
   log_.step(report);
   if (o.on_step) o.on_step(report);
 }
@@ -301,11 +295,6 @@ const Metric& Run::best_model_metric(const Metrics& metrics) const {
 
 void Run::evaluate_dev(EvalPoint at) {
   if (!m_.group.root()) return;
-  // However the evaluation ends (with a save of the best model or not), its time is not training's.
-  struct RestartAtEnd {
-    Throughput& throughput;
-    ~RestartAtEnd() { throughput.restart(); }
-  } restart_at_end{throughput_};
   const std::int64_t done = m_.state->step;
   const double epoch = static_cast<double>(done) / static_cast<double>(steps_per_epoch);
   const PackedWeights packed = PackedWeights::every_layer(m_.state->weights, m_.model.files.bert);
@@ -356,7 +345,6 @@ void Run::checkpoint_if_due() {
   check_weights_finite();
   last_checkpoint_ = save_checkpoint(output_, m_.model.files, *m_.state, run_identity(o),
                                      policy.best(), o.checkpoint_limit);
-  throughput_.restart();
 }
 
 void Run::finish(const EvalSet* test) {
@@ -453,9 +441,9 @@ TrainResult Trainer::train(PairRows& pairs, const fs::path& output, const EvalSe
 
   const std::int64_t first_step = state.step;
   if (run.evaluates() && state.step == 0) run.evaluate_dev(EvalPoint{});
-  run.start_steps();
   const auto start = Clock::now();
   while (state.step < run.total) {
+    const auto step_start = Clock::now();
     const Batch& batch = batches.at(state.step);
     StepReport report;
     try {
@@ -463,7 +451,8 @@ TrainResult Trainer::train(PairRows& pairs, const fs::path& output, const EvalSe
     } catch (const Diverged& e) {
       throw Diverged(e.what() + run.resume_hint());
     }
-    run.record(report, batch.global_size);
+    run.record(report, batch.global_size,
+               std::chrono::duration<double>(Clock::now() - step_start).count());
     if (const auto at = run.policy.due_after(state.step); at && run.evaluates()) {
       run.evaluate_dev(*at);
     }
